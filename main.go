@@ -1,0 +1,22 @@
+// Command capship builds, verifies, hosts and registers live updates for
+// Capacitor apps running @capgo/capacitor-updater, on your own infrastructure.
+//
+// main is wiring only: it hands the arguments and the process's I/O to the
+// cli package and exits with the code it returns.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"capship/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Run(ctx, os.Args[1:], cli.StdIO())
+	stop()
+	os.Exit(code)
+}
