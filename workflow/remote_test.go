@@ -1,0 +1,163 @@
+package workflow
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidateBundleURL(t *testing.T) {
+	tests := []struct {
+		raw     string
+		ok      bool
+		warning bool
+		errHas  string
+	}{
+		{"https://cdn.example.com/app/1.2.3.zip", true, false, ""},
+		{"  https://cdn.example.com/a.zip\n", true, false, ""},
+		{"HTTPS://cdn.example.com/a.zip", true, false, ""},
+		{"http://127.0.0.1:8080/a.zip", true, true, ""},
+		{"http://127.3.4.5/a.zip", true, true, ""},
+		{"http://[::1]:9000/a.zip", true, true, ""},
+		{"http://localhost/a.zip", true, true, ""},
+		{"http://cdn.example.com/a.zip", false, false, "devices require HTTPS"},
+		{"http://10.0.0.1/a.zip", false, false, "devices require HTTPS"},
+		{"", false, false, "empty"},
+		{"cdn.example.com/a.zip", false, false, "not an absolute URL"},
+		{"/a.zip", false, false, "not an absolute URL"},
+		{"ftp://cdn.example.com/a.zip", false, false, "scheme \"ftp\""},
+		{"https://user:pw@cdn.example.com/a.zip", false, false, "password"},
+		{"https://cdn.example.com/a.zip#x", false, false, "fragment"},
+		{"https://cdn.example.com/%zz", false, false, "invalid URL escape"},
+	}
+	for _, tt := range tests {
+		_, warning, err := ValidateBundleURL(tt.raw)
+		if tt.ok != (err == nil) {
+			t.Errorf("ValidateBundleURL(%q) error = %v, want ok=%v", tt.raw, err, tt.ok)
+			continue
+		}
+		if err != nil {
+			if !errors.Is(err, ErrBadURL) || !strings.Contains(err.Error(), tt.errHas) {
+				t.Errorf("ValidateBundleURL(%q) error = %q, want ErrBadURL containing %q", tt.raw, err, tt.errHas)
+			}
+			continue
+		}
+		if (warning != "") != tt.warning {
+			t.Errorf("ValidateBundleURL(%q) warning = %q, want warning=%v", tt.raw, warning, tt.warning)
+		}
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	built := bytes.Repeat([]byte("capship bundle bytes "), 20000) // 420 kB, several reads
+	sum := sha256.Sum256(built)
+	want := hex.EncodeToString(sum[:])
+	other := append([]byte(nil), built...)
+	other[len(other)/2] ^= 1
+
+	mux := http.NewServeMux()
+	serve := func(body []byte, ctype string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", ctype)
+			w.Write(body)
+		}
+	}
+	mux.HandleFunc("/good.zip", serve(built, "application/zip"))
+	mux.HandleFunc("/flipped.zip", serve(other, "application/octet-stream"))
+	mux.HandleFunc("/short.zip", serve(built[:1000], "application/zip"))
+	mux.HandleFunc("/long.zip", serve(append(append([]byte(nil), built...), 'x'), "application/zip"))
+	mux.HandleFunc("/share", serve([]byte("<html>sign in</html>"), "text/html; charset=utf-8"))
+	mux.HandleFunc("/private.zip", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusForbidden) })
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/good.zip", http.StatusFound) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	tests := []struct {
+		path     string
+		ok       bool
+		status   int
+		problems []string
+	}{
+		{"/good.zip", true, 200, nil},
+		{"/moved", true, 200, nil},
+		{"/flipped.zip", false, 200, []string{"same size but different bytes"}},
+		{"/short.zip", false, 200, []string{"has 1000 bytes"}},
+		{"/long.zip", false, 200, []string{"larger than the built one"}},
+		{"/share", false, 200, []string{"has 20 bytes", "HTML page"}},
+		{"/private.zip", false, 403, []string{"HTTP 403", "publicly readable"}},
+		{"/missing.zip", false, 404, []string{"HTTP 404", "not at that address"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			var events []Event
+			c, err := CheckURL(context.Background(), srv.Client(), srv.URL+tt.path, int64(len(built)), strings.ToUpper(want), func(e Event) { events = append(events, e) })
+			if err != nil {
+				t.Fatalf("CheckURL: %v", err)
+			}
+			if c.OK() != tt.ok || c.Status != tt.status {
+				t.Fatalf("OK=%v status=%d problems=%q; want OK=%v status=%d", c.OK(), c.Status, c.Problems, tt.ok, tt.status)
+			}
+			joined := strings.Join(c.Problems, "\n")
+			for _, p := range tt.problems {
+				if !strings.Contains(joined, p) {
+					t.Errorf("problems %q do not mention %q", c.Problems, p)
+				}
+			}
+			if tt.ok {
+				if c.SHA256 != want || c.Size != int64(len(built)) {
+					t.Errorf("got size %d sha %s", c.Size, c.SHA256)
+				}
+				if len(events) < 2 || events[len(events)-1].Phase != PhaseDone {
+					t.Errorf("want download events ending in done, got %d events", len(events))
+				}
+				if last := events[len(events)-2]; last.Phase != PhaseDownload || last.Bytes != int64(len(built)) {
+					t.Errorf("last download event = %+v", last)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckURLUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	_, err = CheckURL(context.Background(), nil, "http://"+addr+"/a.zip", 10, "00", nil)
+	if err == nil || !strings.Contains(err.Error(), "reachable") {
+		t.Fatalf("want a reachability error, got %v", err)
+	}
+	if _, err := CheckURL(context.Background(), nil, "http://example.com/a.zip", 10, "00", nil); !errors.Is(err, ErrBadURL) {
+		t.Fatalf("plain http to a public host: want ErrBadURL, got %v", err)
+	}
+}
+
+func TestCheckURLCancel(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := CheckURL(ctx, srv.Client(), srv.URL+"/slow.zip", 1<<20, "00", nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want the context's error, got %v", err)
+	}
+}
