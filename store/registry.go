@@ -1,0 +1,411 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Registry is the release registry: which apps exist, which releases they
+// have, which release each channel serves, which devices chose a channel,
+// what devices reported, and who may use the admin API.
+//
+// Every method is safe for concurrent use, also by several processes sharing
+// one database (several `capship serve` behind a load balancer on
+// PostgreSQL). Every rule below is checked inside one transaction, so two
+// concurrent calls can never both win: of two registrations of the same
+// version exactly one succeeds and the other gets ErrDuplicateVersion.
+type Registry interface {
+	// Register records a release and, when in.Channel is not empty, points
+	// that channel at it (creating the channel if the app has none of that
+	// name; the app's first channel becomes its public default).
+	// The first release of an app records the app and its key. Refused:
+	// invalid input (ErrInvalid), a version already registered for the app
+	// (ErrDuplicateVersion), a version not greater than the channel's
+	// current one (ErrVersionNotNewer), a bundle sealed with another key
+	// than the app's (ErrKeyMismatch).
+	Register(ctx context.Context, in RegisterInput) (*Release, error)
+
+	// Promote points an existing channel at an existing release of the same
+	// app. The version must be greater than the channel's current one
+	// (ErrVersionNotNewer: going back is Rollback's job).
+	Promote(ctx context.Context, appID, channel, version string) (*Channel, error)
+
+	// Rollback moves the channel back to the release it served before its
+	// current one, and marks the current one as rolled back in the history.
+	// Repeated rollbacks walk further back. ErrNothingToRollBack when the
+	// channel has no earlier release.
+	Rollback(ctx context.Context, appID, channel string) (*Channel, error)
+
+	// App returns one app. ErrNotFound when no release or channel was ever
+	// recorded for it.
+	App(ctx context.Context, appID string) (*App, error)
+	// Apps lists every app, sorted by id.
+	Apps(ctx context.Context) ([]App, error)
+
+	// Release returns one release of an app. ErrNotFound when absent.
+	Release(ctx context.Context, appID, version string) (*Release, error)
+	// Releases lists an app's releases, newest registration first.
+	Releases(ctx context.Context, appID string) ([]Release, error)
+
+	// CreateChannel adds a channel (no release yet) with the given settings
+	// applied over DefaultChannelSettings. ErrDuplicateChannel if it exists.
+	CreateChannel(ctx context.Context, appID, name string, set ChannelSettings) (*Channel, error)
+	// UpdateChannel changes the settings that are non-nil in set. Making a
+	// channel public takes the public flag from any other channel of the
+	// app that serves one of the same platforms, so each platform has at
+	// most one public default.
+	UpdateChannel(ctx context.Context, appID, name string, set ChannelSettings) (*Channel, error)
+	// Channel returns one channel with its current and previous releases.
+	Channel(ctx context.Context, appID, name string) (*Channel, error)
+	// Channels lists an app's channels, sorted by name.
+	Channels(ctx context.Context, appID string) ([]Channel, error)
+	// History lists what a channel pointed to and when, oldest first.
+	History(ctx context.Context, appID, channel string) ([]HistoryEntry, error)
+
+	// Resolve answers the first question of every update check in one
+	// query: which channel does this device belong to, and what does that
+	// channel serve. The channel is the device's override if it has one,
+	// else the channel named by q.DefaultChannel if it exists, else the
+	// app's public default for q.Platform. Resolution.Channel is nil when
+	// none applies. ErrNotFound when the app is unknown. The caller applies
+	// the channel's filters (platform, emulator, dev, rollout, minimum
+	// native version, key id).
+	Resolve(ctx context.Context, q DeviceQuery) (*Resolution, error)
+
+	// SetDeviceChannel makes a device use a channel. With selfSet (the
+	// device asked for it itself) the channel must allow self-set
+	// (ErrSelfSetDenied); platform filters are the caller's to check.
+	// ErrNotFound when the channel does not exist.
+	SetDeviceChannel(ctx context.Context, appID, deviceID, channel string, selfSet bool) error
+	// UnsetDeviceChannel removes a device's override; no error if it had none.
+	UnsetDeviceChannel(ctx context.Context, appID, deviceID string) error
+	// DeviceChannel returns the name of the device's override channel, or
+	// ErrNotFound when it has none.
+	DeviceChannel(ctx context.Context, appID, deviceID string) (string, error)
+
+	// RecordEvents stores device stats events in one transaction. Events
+	// for unknown apps are dropped (devices cannot create apps); stored
+	// says how many were kept.
+	RecordEvents(ctx context.Context, events []StatEvent) (stored int, err error)
+	// Stats summarizes an app's events since a time (zero: all), one entry
+	// per bundle version the devices reported, newest version first.
+	Stats(ctx context.Context, appID string, since time.Time) ([]ReleaseStats, error)
+
+	// CreateToken makes a new admin API token and stores only its hash.
+	// The secret is returned once and cannot be recovered later.
+	// ErrDuplicateToken when an unrevoked token has that name.
+	CreateToken(ctx context.Context, name, appID string) (secret string, tok *Token, err error)
+	// Tokens lists every token, revoked ones included, oldest first.
+	Tokens(ctx context.Context) ([]Token, error)
+	// RevokeToken revokes the unrevoked token with that name (or numeric
+	// id). ErrNotFound when there is none.
+	RevokeToken(ctx context.Context, nameOrID string) error
+	// Authenticate returns the unrevoked token whose secret this is, and
+	// records its use. ErrUnauthorized otherwise.
+	Authenticate(ctx context.Context, secret string) (*Token, error)
+
+	// Ping checks that the database answers (for /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
+
+// App is an application known to the registry. KeyID and KeyFingerprint are
+// those of the public key its releases are sealed for; empty until the
+// first release is registered.
+type App struct {
+	ID             string    `json:"app_id"`
+	KeyID          string    `json:"key_id"`
+	KeyFingerprint string    `json:"key_fingerprint"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// Release is one registered bundle: what the update endpoint sends devices.
+type Release struct {
+	AppID          string    `json:"app_id"`
+	Version        string    `json:"version"`          // semver, X.Y.Z[-pre][+build]
+	URL            string    `json:"url"`              // where devices download the encrypted file
+	SessionKey     string    `json:"session_key"`      // ivSessionKey, sent as session_key
+	Checksum       string    `json:"checksum"`         // encrypted checksum (512 hex), sent as checksum
+	Size           int64     `json:"size"`             // bytes of the encrypted file
+	SHA256         string    `json:"sha256"`           // SHA-256 of the encrypted file, lowercase hex
+	ZipSHA256      string    `json:"zip_sha256"`       // SHA-256 of the zip before encryption
+	KeyID          string    `json:"key_id"`           // spec §1 key id of the sealing key
+	KeyFingerprint string    `json:"key_fingerprint"`  // "sha256:…" of the sealing key
+	MinNative      string    `json:"min_native"`       // lowest native version_build that may get it; "" for any
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// RegisterInput is what Register records; it is also the JSON body of
+// `POST /admin/v1/releases`.
+type RegisterInput struct {
+	AppID          string `json:"app_id"`
+	Version        string `json:"version"`
+	URL            string `json:"url"`
+	SessionKey     string `json:"session_key"`
+	Checksum       string `json:"checksum"`
+	Size           int64  `json:"size"`
+	SHA256         string `json:"sha256"`
+	ZipSHA256      string `json:"zip_sha256"`
+	KeyID          string `json:"key_id"`
+	KeyFingerprint string `json:"key_fingerprint"`
+	Channel        string `json:"channel"`    // "" registers without moving any channel
+	MinNative      string `json:"min_native"` // optional
+}
+
+// Platforms a channel can serve, as the plugin sends them.
+const (
+	PlatformIOS      = "ios"
+	PlatformAndroid  = "android"
+	PlatformElectron = "electron"
+)
+
+// Channel is a named stream of releases of one app.
+type Channel struct {
+	AppID string `json:"app_id"`
+	Name  string `json:"name"`
+	// Release is what the channel serves now; nil before its first release.
+	Release *Release `json:"release"`
+	// Previous is what Rollback would go back to, and what devices outside
+	// the rollout percentage keep getting; nil when there is none.
+	Previous *Release `json:"previous"`
+
+	Rollout            int       `json:"rollout"`              // 0–100: share of devices (stable by device id) that get Release
+	Public             bool      `json:"public"`               // default for devices without override or defaultChannel
+	AllowSelfSet       bool      `json:"allow_self_set"`       // devices may switch themselves to it
+	IOS                bool      `json:"ios"`                  // serves iOS devices
+	Android            bool      `json:"android"`              // serves Android devices
+	Electron           bool      `json:"electron"`             // serves Electron apps
+	AllowEmulator      bool      `json:"allow_emulator"`       // serves devices with is_emulator true
+	AllowDev           bool      `json:"allow_dev"`            // serves dev builds (is_prod false)
+	DisableUnderNative bool      `json:"disable_under_native"` // never send a version lower than the native version_build
+	UpdatedAt          time.Time `json:"updated_at"`
+}
+
+// ServesPlatform reports whether the channel serves the plugin platform name.
+func (c *Channel) ServesPlatform(platform string) bool {
+	switch platform {
+	case PlatformIOS:
+		return c.IOS
+	case PlatformAndroid:
+		return c.Android
+	case PlatformElectron:
+		return c.Electron
+	}
+	return false
+}
+
+// ChannelSettings changes a channel's settings: nil fields stay as they are.
+type ChannelSettings struct {
+	Rollout            *int  `json:"rollout,omitempty"`
+	Public             *bool `json:"public,omitempty"`
+	AllowSelfSet       *bool `json:"allow_self_set,omitempty"`
+	IOS                *bool `json:"ios,omitempty"`
+	Android            *bool `json:"android,omitempty"`
+	Electron           *bool `json:"electron,omitempty"`
+	AllowEmulator      *bool `json:"allow_emulator,omitempty"`
+	AllowDev           *bool `json:"allow_dev,omitempty"`
+	DisableUnderNative *bool `json:"disable_under_native,omitempty"`
+}
+
+// DefaultChannelSettings are a new channel's settings: full rollout, not
+// public, no self-set, every platform, emulators and dev builds allowed,
+// never a version lower than the native app's.
+func DefaultChannelSettings() Channel {
+	return Channel{Rollout: 100, IOS: true, Android: true, Electron: true,
+		AllowEmulator: true, AllowDev: true, DisableUnderNative: true}
+}
+
+// History actions.
+const (
+	ActionRegister = "register" // a new release was registered onto the channel
+	ActionPromote  = "promote"  // an existing release was promoted to the channel
+	ActionRollback = "rollback" // the channel went back to Version
+)
+
+// HistoryEntry is one change of what a channel serves.
+type HistoryEntry struct {
+	Version string    `json:"version"`
+	Action  string    `json:"action"`
+	At      time.Time `json:"at"`
+	// RolledBackAt is set on a register/promote entry that a later rollback undid.
+	RolledBackAt *time.Time `json:"rolled_back_at,omitempty"`
+}
+
+// DeviceQuery is what the update endpoint knows about a device when it
+// picks its channel (fields of the plugin's request body).
+type DeviceQuery struct {
+	AppID          string
+	DeviceID       string
+	DefaultChannel string // the plugin's defaultChannel, may be empty
+	Platform       string // ios, android or electron
+}
+
+// How Resolve picked the channel.
+const (
+	SourceOverride       = "override"        // the device's own override
+	SourceDefaultChannel = "default_channel" // the defaultChannel the device sent
+	SourcePublic         = "public"          // the app's public default
+)
+
+// Resolution is Resolve's answer.
+type Resolution struct {
+	App     App
+	Channel *Channel // nil when no channel applies
+	Source  string   // SourceOverride, SourceDefaultChannel or SourcePublic; "" with no channel
+}
+
+// StatEvent is one stats report from a device (spec §4).
+type StatEvent struct {
+	AppID         string    `json:"app_id"`
+	DeviceID      string    `json:"device_id"`
+	Action        string    `json:"action"`       // set, download_complete, download_fail, …
+	VersionName   string    `json:"version_name"` // the bundle version the event is about
+	OldVersion    string    `json:"old_version_name,omitempty"`
+	Platform      string    `json:"platform"`
+	PluginVersion string    `json:"plugin_version"`
+	VersionBuild  string    `json:"version_build"` // native app version
+	IsEmulator    bool      `json:"is_emulator"`
+	IsProd        bool      `json:"is_prod"`
+	At            time.Time `json:"at"` // zero: now
+}
+
+// ReleaseStats summarizes device events about one bundle version.
+type ReleaseStats struct {
+	Version   string           `json:"version"`
+	Devices   int64            `json:"devices"`   // distinct devices that reported anything
+	Downloads int64            `json:"downloads"` // download_complete
+	Installs  int64            `json:"installs"`  // set
+	Failures  int64            `json:"failures"`  // every action in FailureActions
+	ByAction  map[string]int64 `json:"by_action"` // every action, counted
+	LastAt    time.Time        `json:"last_at"`
+}
+
+// FailureActions are the stats actions that mean a device could not apply
+// a bundle.
+var FailureActions = []string{
+	"set_fail", "download_fail", "checksum_fail", "decrypt_fail",
+	"unzip_fail", "update_fail", "keyMismatch", "download_manifest_file_fail",
+	"download_manifest_checksum_fail", "download_manifest_brotli_fail",
+	"windows_path_fail", "canonical_path_fail", "directory_path_fail",
+}
+
+// Token is an admin API token as stored: never its secret.
+type Token struct {
+	ID         int64      `json:"id"`
+	Name       string     `json:"name"`
+	AppID      string     `json:"app_id,omitempty"` // "" may act on every app
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Allows reports whether the token may act on appID.
+func (t *Token) Allows(appID string) bool { return t.AppID == "" || t.AppID == appID }
+
+// Errors for the expected branches. Messages say what to do; wrap them with
+// what was being attempted.
+var (
+	ErrNotFound          = errors.New("not found")
+	ErrInvalid           = errors.New("invalid input")
+	ErrDuplicateVersion  = errors.New("this version is already registered: bump the version (package.json) and build a new bundle")
+	ErrVersionNotNewer   = errors.New("version is not newer than what the channel serves: bump the version, or use 'capship release rollback' to go back")
+	ErrKeyMismatch       = errors.New("bundle was sealed with another key than the app's registered key: seal it with the app's key (devices could not decrypt it)")
+	ErrNothingToRollBack = errors.New("the channel has no earlier release to roll back to")
+	ErrDuplicateChannel  = errors.New("channel already exists: change it with 'capship channel set'")
+	ErrSelfSetDenied     = errors.New("channel does not allow devices to set it themselves: allow it with 'capship channel set NAME --self-set'")
+	ErrDuplicateToken    = errors.New("a token with this name exists: pick another name or revoke it first")
+	ErrUnauthorized      = errors.New("invalid or revoked token: create one with 'capship token create'")
+	ErrSchemaTooNew      = errors.New("the registry was written by a newer capship: upgrade capship")
+)
+
+// errorCodes maps sentinel errors to the stable codes of the admin API's
+// `{"error": code, "message": …}` answers.
+var errorCodes = []struct {
+	err  error
+	code string
+}{
+	{ErrNotFound, "not_found"},
+	{ErrInvalid, "invalid"},
+	{ErrDuplicateVersion, "duplicate_version"},
+	{ErrVersionNotNewer, "version_not_newer"},
+	{ErrKeyMismatch, "key_mismatch"},
+	{ErrNothingToRollBack, "nothing_to_roll_back"},
+	{ErrDuplicateChannel, "duplicate_channel"},
+	{ErrSelfSetDenied, "self_set_denied"},
+	{ErrDuplicateToken, "duplicate_token"},
+	{ErrUnauthorized, "unauthorized"},
+	{ErrSchemaTooNew, "schema_too_new"},
+}
+
+// ErrorCode returns the admin API code for err ("internal" for an error that
+// is none of the sentinels).
+func ErrorCode(err error) string {
+	for _, e := range errorCodes {
+		if errors.Is(err, e.err) {
+			return e.code
+		}
+	}
+	return "internal"
+}
+
+// CodeError turns an admin API error answer back into an error that
+// errors.Is the matching sentinel and reads as message.
+func CodeError(code, message string) error {
+	for _, e := range errorCodes {
+		if e.code == code {
+			return &codeError{sentinel: e.err, message: message}
+		}
+	}
+	if message == "" {
+		message = code
+	}
+	return errors.New(message)
+}
+
+type codeError struct {
+	sentinel error
+	message  string
+}
+
+func (e *codeError) Error() string {
+	if e.message == "" {
+		return e.sentinel.Error()
+	}
+	return e.message
+}
+
+func (e *codeError) Unwrap() error { return e.sentinel }
+
+// DefaultDBPath is where the embedded registry lives:
+// $XDG_DATA_HOME/capship/registry.db, else ~/.local/share/capship/registry.db.
+// Open creates the missing folders (mode 0700).
+func DefaultDBPath() string {
+	dir := os.Getenv("XDG_DATA_HOME")
+	if dir == "" || !filepath.IsAbs(dir) {
+		home, err := os.UserHomeDir()
+		if err != nil || home == "" {
+			home = "."
+		}
+		dir = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(dir, "capship", "registry.db")
+}
+
+// Open opens (creating and migrating as needed) the registry at dsn: a
+// postgres:// or postgresql:// URL selects PostgreSQL, anything else is the
+// path of an SQLite file.
+func Open(ctx context.Context, dsn string) (Registry, error) {
+	if dsn == "" {
+		return nil, fmt.Errorf("open registry: %w: empty database path", ErrInvalid)
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return openPostgres(ctx, dsn)
+	}
+	return openSQLite(ctx, dsn)
+}
