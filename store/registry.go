@@ -128,16 +128,16 @@ type App struct {
 // Release is one registered bundle: what the update endpoint sends devices.
 type Release struct {
 	AppID          string    `json:"app_id"`
-	Version        string    `json:"version"`          // semver, X.Y.Z[-pre][+build]
-	URL            string    `json:"url"`              // where devices download the encrypted file
-	SessionKey     string    `json:"session_key"`      // ivSessionKey, sent as session_key
-	Checksum       string    `json:"checksum"`         // encrypted checksum (512 hex), sent as checksum
-	Size           int64     `json:"size"`             // bytes of the encrypted file
-	SHA256         string    `json:"sha256"`           // SHA-256 of the encrypted file, lowercase hex
-	ZipSHA256      string    `json:"zip_sha256"`       // SHA-256 of the zip before encryption
-	KeyID          string    `json:"key_id"`           // spec §1 key id of the sealing key
-	KeyFingerprint string    `json:"key_fingerprint"`  // "sha256:…" of the sealing key
-	MinNative      string    `json:"min_native"`       // lowest native version_build that may get it; "" for any
+	Version        string    `json:"version"`         // semver, X.Y.Z[-pre][+build]
+	URL            string    `json:"url"`             // where devices download the encrypted file
+	SessionKey     string    `json:"session_key"`     // ivSessionKey, sent as session_key
+	Checksum       string    `json:"checksum"`        // encrypted checksum (512 hex), sent as checksum
+	Size           int64     `json:"size"`            // bytes of the encrypted file
+	SHA256         string    `json:"sha256"`          // SHA-256 of the encrypted file, lowercase hex
+	ZipSHA256      string    `json:"zip_sha256"`      // SHA-256 of the zip before encryption
+	KeyID          string    `json:"key_id"`          // spec §1 key id of the sealing key
+	KeyFingerprint string    `json:"key_fingerprint"` // "sha256:…" of the sealing key
+	MinNative      string    `json:"min_native"`      // lowest native version_build that may get it; "" for any
 	CreatedAt      time.Time `json:"created_at"`
 }
 
