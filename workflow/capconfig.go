@@ -1,0 +1,571 @@
+package workflow
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+)
+
+// CapConfig is what capship reads from a Capacitor config file
+// (capacitor.config.json, .ts or .js).
+type CapConfig struct {
+	AppID      string
+	AppName    string
+	WebDir     string
+	PublicKey  string // plugins.CapacitorUpdater.publicKey
+	UpdateURL  string // plugins.CapacitorUpdater.updateUrl
+	StatsURL   string // plugins.CapacitorUpdater.statsUrl
+	ChannelURL string // plugins.CapacitorUpdater.channelUrl
+	// Dynamic names the keys (dotted paths) of a .ts/.js config whose value
+	// is an expression capship cannot evaluate, such as process.env.APP_ID.
+	Dynamic []string
+}
+
+// ErrConfigShape means a Capacitor config is laid out in a way capship does
+// not edit automatically. The error is a *ConfigEditError carrying the
+// snippet to paste by hand.
+var ErrConfigShape = errors.New("config layout not supported for automatic editing")
+
+// ConfigEditError is returned when capship refuses to edit a config file.
+// The file is left untouched; Snippet is what the person should add by hand.
+type ConfigEditError struct {
+	Path    string
+	Reason  string
+	Snippet string
+}
+
+func (e *ConfigEditError) Error() string {
+	return fmt.Sprintf("edit %s: %s; the file was not changed. Add this under the config object by hand:\n\n%s",
+		e.Path, e.Reason, e.Snippet)
+}
+
+func (e *ConfigEditError) Unwrap() error { return ErrConfigShape }
+
+// ConfigNames lists the Capacitor config file names in the order the
+// Capacitor CLI looks for them.
+var ConfigNames = []string{"capacitor.config.ts", "capacitor.config.js", "capacitor.config.json"}
+
+// FindConfig returns the path of the Capacitor config in dir, or ErrNoConfig.
+func FindConfig(dir string) (string, error) {
+	for _, name := range ConfigNames {
+		path := filepath.Join(dir, name)
+		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("find capacitor config in %s: %w", dir, ErrNoConfig)
+}
+
+// updaterPath is where the updater plugin's settings live in a config.
+var updaterPath = []string{"plugins", "CapacitorUpdater"}
+
+// ReadCapConfig reads a capacitor.config.json, .ts or .js file.
+func ReadCapConfig(path string) (*CapConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read capacitor config: %w", err)
+	}
+	if isJSONConfig(path) {
+		return parseJSONConfig(path, data)
+	}
+	return parseTSConfig(path, data)
+}
+
+// configField is one string setting capship reads, by its key path.
+type configField struct {
+	keys []string
+	dst  *string
+}
+
+func (cfg *CapConfig) fields() []configField {
+	updater := func(key string) []string { return append(updaterPath[:2:2], key) }
+	return []configField{
+		{[]string{"appId"}, &cfg.AppID},
+		{[]string{"appName"}, &cfg.AppName},
+		{[]string{"webDir"}, &cfg.WebDir},
+		{updater("publicKey"), &cfg.PublicKey},
+		{updater("updateUrl"), &cfg.UpdateURL},
+		{updater("statsUrl"), &cfg.StatsURL},
+		{updater("channelUrl"), &cfg.ChannelURL},
+	}
+}
+
+func isJSONConfig(path string) bool { return strings.EqualFold(filepath.Ext(path), ".json") }
+
+func parseJSONConfig(path string, data []byte) (*CapConfig, error) {
+	// Decoded into maps, not a struct: encoding/json matches struct fields
+	// case-insensitively, Capacitor (JavaScript) does not.
+	var doc any
+	if err := json.Unmarshal(bytes.TrimPrefix(data, utf8BOM), &doc); err != nil {
+		return nil, fmt.Errorf("read %s: not valid JSON: %w", path, err)
+	}
+	cfg := &CapConfig{}
+	for _, f := range cfg.fields() {
+		v := doc
+		for i, k := range f.keys {
+			obj, ok := v.(map[string]any)
+			if !ok {
+				if i == 0 {
+					return nil, fmt.Errorf("read %s: the top level is not an object", path)
+				}
+				return nil, fmt.Errorf("read %s: %s is not an object", path, strings.Join(f.keys[:i], "."))
+			}
+			if v, ok = obj[k]; !ok {
+				break
+			}
+			if i < len(f.keys)-1 {
+				continue
+			}
+			str, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("read %s: %s is not a string", path, strings.Join(f.keys, "."))
+			}
+			*f.dst = str
+		}
+	}
+	return cfg, nil
+}
+
+// configEdit sets one string value under plugins.CapacitorUpdater.
+type configEdit struct{ Key, Value string }
+
+// SetPublicKey writes pem as plugins.CapacitorUpdater.publicKey into the
+// config at configPath, editing the file in place and keeping everything
+// else byte for byte. The PEM must use LF line breaks only (spec §1: a CRLF
+// key crashes iOS apps).
+func SetPublicKey(configPath, pem string) error {
+	if strings.ContainsRune(pem, '\r') {
+		return errors.New("set public key: the PEM contains CR characters; devices need LF line breaks only")
+	}
+	if !strings.HasPrefix(pem, "-----BEGIN RSA PUBLIC KEY-----") {
+		return errors.New("set public key: not a PKCS#1 public key (want -----BEGIN RSA PUBLIC KEY-----)")
+	}
+	return EditUpdaterConfig(configPath, []configEdit{{"publicKey", pem}})
+}
+
+// ServerURLs are the three plugin endpoints of a capship server.
+type ServerURLs struct {
+	UpdateURL  string `json:"update_url"`
+	StatsURL   string `json:"stats_url"`
+	ChannelURL string `json:"channel_url"`
+}
+
+// ServerURLsFor checks the base URL of a capship server and derives the
+// plugin endpoints from it. Devices need HTTPS; plain http is accepted only
+// for a loopback host, with a warning.
+func ServerURLsFor(baseURL string) (ServerURLs, string, error) {
+	u, err := url.Parse(strings.TrimSpace(baseURL))
+	if err != nil {
+		return ServerURLs{}, "", fmt.Errorf("check server url: %w", err)
+	}
+	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return ServerURLs{}, "", fmt.Errorf("check server url %q: want an absolute https:// URL such as https://updates.example.com", baseURL)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return ServerURLs{}, "", fmt.Errorf("check server url %q: leave out user info, query and fragment; give the server's base URL", baseURL)
+	}
+	var warning string
+	if u.Scheme == "http" {
+		if !isLoopbackHost(u.Hostname()) {
+			return ServerURLs{}, "", fmt.Errorf("check server url %q: devices only talk to https:// servers; plain http is allowed for localhost only", baseURL)
+		}
+		warning = "plain http on a loopback address works in a simulator on this machine only; real devices need https"
+	}
+	base := strings.TrimRight(u.String(), "/")
+	return ServerURLs{
+		UpdateURL:  base + "/updates",
+		StatsURL:   base + "/stats",
+		ChannelURL: base + "/channel_self",
+	}, warning, nil
+}
+
+// SetServer points the updater plugin of the config at configPath at the
+// capship server at baseURL (updateUrl, statsUrl, channelUrl). It returns
+// the URLs written and a warning for plain-http loopback servers.
+func SetServer(configPath, baseURL string) error {
+	urls, _, err := ServerURLsFor(baseURL)
+	if err != nil {
+		return err
+	}
+	return EditUpdaterConfig(configPath, []configEdit{
+		{"updateUrl", urls.UpdateURL},
+		{"statsUrl", urls.StatsURL},
+		{"channelUrl", urls.ChannelURL},
+	})
+}
+
+// EditUpdaterConfig sets string values under plugins.CapacitorUpdater in the
+// config at path, creating the objects that are missing. The file is
+// rewritten atomically with its mode kept, and only when the result reads
+// back with exactly the new values; otherwise a *ConfigEditError with the
+// snippet to paste is returned and the file is untouched.
+func EditUpdaterConfig(path string, edits []configEdit) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("edit capacitor config: %w", err)
+	}
+	var out []byte
+	if isJSONConfig(path) {
+		out, err = editJSONConfig(path, data, edits)
+	} else {
+		out, err = editTSConfig(path, data, edits)
+	}
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(out, data) {
+		return nil
+	}
+	return writeFileAtomic(path, out)
+}
+
+// writeFileAtomic replaces path with data through a temp file in the same
+// folder, keeping the file's permission bits.
+func writeFileAtomic(path string, data []byte) (err error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = tmp.Chmod(st.Mode().Perm()); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// snippetFor renders the edits as the nested object a person pastes into
+// the config: JSON syntax for .json files, TypeScript for the others.
+func snippetFor(path string, edits []configEdit) string {
+	var b strings.Builder
+	if isJSONConfig(path) {
+		b.WriteString("\"plugins\": {\n  \"CapacitorUpdater\": {\n")
+		for i, e := range edits {
+			b.WriteString("    \"" + e.Key + "\": " + jsonString(e.Value))
+			if i < len(edits)-1 {
+				b.WriteString(",")
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("  }\n}")
+		return b.String()
+	}
+	b.WriteString("plugins: {\n  CapacitorUpdater: {\n")
+	for _, e := range edits {
+		b.WriteString("    " + e.Key + ": " + tsString(e.Value, '\'') + ",\n")
+	}
+	b.WriteString("  },\n},")
+	return b.String()
+}
+
+// ---- JSON ----
+
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// jsonValue is a parsed JSON value with its byte span in the source.
+type jsonValue struct {
+	kind       byte // '{', '[', '"' or 'x' (number, true, false, null)
+	start, end int
+	members    []jsonMember // objects only, in source order
+}
+
+type jsonMember struct {
+	key      string
+	keyStart int
+	val      *jsonValue
+}
+
+func (v *jsonValue) member(key string) *jsonMember {
+	var found *jsonMember
+	for i := range v.members {
+		if v.members[i].key == key {
+			found = &v.members[i] // the last duplicate wins, as in every decoder
+		}
+	}
+	return found
+}
+
+type jsonParser struct {
+	src []byte
+	pos int
+}
+
+func (p *jsonParser) ws() {
+	for p.pos < len(p.src) {
+		switch p.src[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+// value parses the value at p.pos. The input was checked with json.Valid.
+func (p *jsonParser) value() (*jsonValue, error) {
+	p.ws()
+	if p.pos >= len(p.src) {
+		return nil, errors.New("unexpected end of JSON")
+	}
+	v := &jsonValue{start: p.pos}
+	switch c := p.src[p.pos]; c {
+	case '{', '[':
+		v.kind = c
+		closer := byte('}')
+		if c == '[' {
+			closer = ']'
+		}
+		p.pos++
+		for {
+			p.ws()
+			if p.src[p.pos] == closer {
+				p.pos++
+				break
+			}
+			if p.src[p.pos] == ',' {
+				p.pos++
+				continue
+			}
+			if c == '[' {
+				if _, err := p.value(); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			keyStart := p.pos
+			if err := p.skipString(); err != nil {
+				return nil, err
+			}
+			var key string
+			if err := json.Unmarshal(p.src[keyStart:p.pos], &key); err != nil {
+				return nil, err
+			}
+			p.ws()
+			p.pos++ // ':'
+			val, err := p.value()
+			if err != nil {
+				return nil, err
+			}
+			v.members = append(v.members, jsonMember{key: key, keyStart: keyStart, val: val})
+		}
+	case '"':
+		v.kind = '"'
+		if err := p.skipString(); err != nil {
+			return nil, err
+		}
+	default:
+		v.kind = 'x'
+		for p.pos < len(p.src) && !strings.ContainsRune(" \t\r\n,]}", rune(p.src[p.pos])) {
+			p.pos++
+		}
+	}
+	v.end = p.pos
+	return v, nil
+}
+
+func (p *jsonParser) skipString() error {
+	p.pos++ // opening quote
+	for p.pos < len(p.src) {
+		switch p.src[p.pos] {
+		case '\\':
+			p.pos += 2
+		case '"':
+			p.pos++
+			return nil
+		default:
+			p.pos++
+		}
+	}
+	return errors.New("unterminated string")
+}
+
+func jsonString(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// lineIndent returns the white space from the start of the line holding
+// pos up to pos, and whether only white space precedes pos on that line.
+func lineIndent(src []byte, pos int) (string, bool) {
+	start := bytes.LastIndexByte(src[:pos], '\n') + 1
+	prefix := src[start:pos]
+	trimmed := bytes.TrimLeft(prefix, " \t")
+	ws := string(prefix[:len(prefix)-len(trimmed)])
+	return ws, len(trimmed) == 0
+}
+
+func newlineOf(src []byte) string {
+	if bytes.Contains(src, []byte("\r\n")) {
+		return "\r\n"
+	}
+	return "\n"
+}
+
+// textEdit replaces src[start:end] with text.
+type textEdit struct {
+	start, end int
+	text       string
+}
+
+func (e textEdit) apply(src []byte) []byte {
+	out := make([]byte, 0, len(src)+len(e.text))
+	out = append(out, src[:e.start]...)
+	out = append(out, e.text...)
+	return append(out, src[e.end:]...)
+}
+
+func editJSONConfig(path string, data []byte, edits []configEdit) ([]byte, error) {
+	refuse := func(reason string) ([]byte, error) {
+		return nil, &ConfigEditError{Path: path, Reason: reason, Snippet: snippetFor(path, edits)}
+	}
+	bom := bytes.HasPrefix(data, utf8BOM)
+	src := bytes.TrimPrefix(data, utf8BOM)
+	if !json.Valid(src) {
+		var v any
+		err := json.Unmarshal(src, &v)
+		return refuse(fmt.Sprintf("not valid JSON (%v)", err))
+	}
+	var before any
+	if err := json.Unmarshal(src, &before); err != nil {
+		return refuse(err.Error())
+	}
+	out := src
+	for _, e := range edits {
+		var err error
+		out, err = jsonSet(out, append(append([]string(nil), updaterPath...), e.Key), jsonString(e.Value))
+		if err != nil {
+			return refuse(err.Error())
+		}
+	}
+	// Prove the edit: the result must decode to the original document with
+	// exactly the new values set, and nothing else changed.
+	var after any
+	if err := json.Unmarshal(out, &after); err != nil {
+		return refuse("the edited file would not be valid JSON: " + err.Error())
+	}
+	want := before
+	for _, e := range edits {
+		want = setPath(want, append(append([]string(nil), updaterPath...), e.Key), e.Value)
+	}
+	if !reflect.DeepEqual(after, want) {
+		return refuse("the edited file would not read back as expected")
+	}
+	if bom {
+		out = append(append([]byte(nil), utf8BOM...), out...)
+	}
+	return out, nil
+}
+
+// setPath sets keys to value in a decoded JSON document, creating objects.
+func setPath(doc any, keys []string, value string) any {
+	obj, ok := doc.(map[string]any)
+	if !ok {
+		obj = map[string]any{}
+	}
+	if len(keys) == 1 {
+		obj[keys[0]] = value
+		return obj
+	}
+	obj[keys[0]] = setPath(obj[keys[0]], keys[1:], value)
+	return obj
+}
+
+// jsonSet sets the member at keys to the JSON text value, keeping every
+// other byte of src. New members follow the indentation of their siblings.
+func jsonSet(src []byte, keys []string, value string) ([]byte, error) {
+	p := &jsonParser{src: src}
+	root, err := p.value()
+	if err != nil {
+		return nil, err
+	}
+	if root.kind != '{' {
+		return nil, errors.New("the top level is not an object")
+	}
+	nl := newlineOf(src)
+	unit := jsonIndentUnit(src, root)
+	obj := root
+	for i, key := range keys {
+		m := obj.member(key)
+		if m == nil {
+			return insertMember(src, obj, keys[i:], value, nl, unit, jsonChain), nil
+		}
+		if i == len(keys)-1 {
+			return textEdit{m.val.start, m.val.end, value}.apply(src), nil
+		}
+		if m.val.kind != '{' {
+			return nil, fmt.Errorf("%q is not an object", strings.Join(keys[:i+1], "."))
+		}
+		obj = m.val
+	}
+	return src, nil
+}
+
+func jsonIndentUnit(src []byte, root *jsonValue) string {
+	if len(root.members) > 0 {
+		if ws, own := lineIndent(src, root.members[0].keyStart); own && ws != "" {
+			return ws
+		}
+	}
+	return "  "
+}
+
+// chainFunc renders `key: value` for keys[0], nesting objects for the other
+// keys; indent is the indentation of the first line's member.
+type chainFunc func(keys []string, value, indent, unit, nl string) string
+
+func jsonChain(keys []string, value, indent, unit, nl string) string {
+	if len(keys) == 1 {
+		return jsonString(keys[0]) + ": " + value
+	}
+	inner := jsonChain(keys[1:], value, indent+unit, unit, nl)
+	if nl == "" {
+		return jsonString(keys[0]) + ": {" + inner + "}"
+	}
+	return jsonString(keys[0]) + ": {" + nl + indent + unit + inner + nl + indent + "}"
+}
+
+// insertMember adds keys (nested as needed) with value as the last member of
+// the JSON object obj.
+func insertMember(src []byte, obj *jsonValue, keys []string, value, nl, unit string, chain chainFunc) []byte {
+	if n := len(obj.members); n > 0 {
+		last := obj.members[n-1]
+		indent, own := lineIndent(src, last.keyStart)
+		if !own {
+			return textEdit{last.val.end, last.val.end, ", " + chain(keys, value, "", "", "")}.apply(src)
+		}
+		return textEdit{last.val.end, last.val.end, "," + nl + indent + chain(keys, value, indent, unit, nl)}.apply(src)
+	}
+	outer, _ := lineIndent(src, obj.start)
+	indent := outer + unit
+	text := nl + indent + chain(keys, value, indent, unit, nl) + nl + outer
+	return textEdit{obj.start + 1, obj.end - 1, text}.apply(src)
+}
