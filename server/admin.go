@@ -1,0 +1,220 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"capship/store"
+)
+
+// Admin API, version 1. Every request carries `Authorization: Bearer TOKEN`
+// with a token from `capship token create`; a token bound to an app may only
+// act on that app. Answers are JSON; failures are 4xx/5xx with
+// {"error": code, "message": …}, code one of store.ErrorCode's.
+//
+//	POST /admin/v1/releases             body store.RegisterInput  -> 201 store.Release
+//	GET  /admin/v1/releases?app_id=A                              -> 200 [store.Release]
+//	GET  /admin/v1/channels?app_id=A                              -> 200 [store.Channel]
+//	POST /admin/v1/channels/promote     {app_id, channel, version} -> 200 store.Channel
+//	POST /admin/v1/channels/rollback    {app_id, channel}          -> 200 store.Channel
+func (s *Server) adminRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /admin/v1/releases", s.admin(s.adminRegister))
+	mux.HandleFunc("GET /admin/v1/releases", s.admin(s.adminReleases))
+	mux.HandleFunc("GET /admin/v1/channels", s.admin(s.adminChannels))
+	mux.HandleFunc("POST /admin/v1/channels/promote", s.admin(s.adminPromote))
+	mux.HandleFunc("POST /admin/v1/channels/rollback", s.admin(s.adminRollback))
+	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
+		adminError(w, http.StatusNotFound, "not_found", "no such admin endpoint: see 'Admin API' in the README")
+	})
+}
+
+type adminHandler func(w http.ResponseWriter, r *http.Request, tok *store.Token)
+
+// admin authenticates the bearer token before calling h.
+func (s *Server) admin(h adminHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		secret, ok := bearer(r.Header.Get("Authorization"))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="capship"`)
+			adminError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token: pass --token (create one with 'capship token create')")
+			return
+		}
+		tok, err := s.reg.Authenticate(r.Context(), secret)
+		if errors.Is(err, store.ErrUnauthorized) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="capship", error="invalid_token"`)
+			adminError(w, http.StatusUnauthorized, "unauthorized", store.ErrUnauthorized.Error())
+			return
+		}
+		if err != nil {
+			s.log.Error("authenticate token", "err", err.Error())
+			adminError(w, http.StatusServiceUnavailable, "internal", "the server cannot reach its registry; try again later")
+			return
+		}
+		h(w, r, tok)
+	}
+}
+
+func bearer(h string) (string, bool) {
+	scheme, secret, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	secret = strings.TrimSpace(secret)
+	return secret, secret != ""
+}
+
+func adminError(w http.ResponseWriter, status int, code, msg string) {
+	noteCode(w, code)
+	writeJSON(w, status, encodeError(code, msg))
+}
+
+// adminFail maps a registry error to a status and the store's error code.
+func (s *Server) adminFail(w http.ResponseWriter, err error) {
+	code := store.ErrorCode(err)
+	status := http.StatusInternalServerError
+	switch code {
+	case "invalid":
+		status = http.StatusBadRequest
+	case "not_found":
+		status = http.StatusNotFound
+	case "duplicate_version", "version_not_newer", "key_mismatch", "nothing_to_roll_back", "duplicate_channel":
+		status = http.StatusConflict
+	case "unauthorized":
+		status = http.StatusUnauthorized
+	}
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		s.log.Error("admin request failed", "err", msg)
+		msg = "internal error; the server log has the details"
+	}
+	adminError(w, status, code, msg)
+}
+
+// decodeAdmin reads a strict JSON body: unknown fields are refused so that
+// a typo in a client is an error, not a silently ignored setting.
+func (s *Server) decodeAdmin(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, ok := readBody(w, r, s.cfg.MaxAdminBodyBytes, nil)
+	if !ok {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		adminError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("request body: %s", strings.TrimPrefix(err.Error(), "json: ")))
+		return false
+	}
+	if dec.More() {
+		adminError(w, http.StatusBadRequest, "invalid", "request body: more than one JSON value")
+		return false
+	}
+	return true
+}
+
+func (s *Server) allowed(w http.ResponseWriter, tok *store.Token, appID string) bool {
+	if appID == "" {
+		adminError(w, http.StatusBadRequest, "invalid", "app_id is missing")
+		return false
+	}
+	note(w, appID, "")
+	if !tok.Allows(appID) {
+		adminError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("token %q may only act on app %s", tok.Name, tok.AppID))
+		return false
+	}
+	return true
+}
+
+func (s *Server) adminRegister(w http.ResponseWriter, r *http.Request, tok *store.Token) {
+	var in store.RegisterInput
+	if !s.decodeAdmin(w, r, &in) || !s.allowed(w, tok, in.AppID) {
+		return
+	}
+	rel, err := s.reg.Register(r.Context(), in)
+	if err != nil {
+		s.adminFail(w, err)
+		return
+	}
+	s.apps.invalidate(in.AppID)
+	s.log.Info("release registered", "app_id", rel.AppID, "version", rel.Version, "channel", in.Channel, "token", tok.Name)
+	noteCode(w, "registered")
+	writeJSON(w, http.StatusCreated, mustJSON(rel))
+}
+
+func (s *Server) adminReleases(w http.ResponseWriter, r *http.Request, tok *store.Token) {
+	appID := r.URL.Query().Get("app_id")
+	if !s.allowed(w, tok, appID) {
+		return
+	}
+	rels, err := s.reg.Releases(r.Context(), appID)
+	if err != nil {
+		s.adminFail(w, err)
+		return
+	}
+	if rels == nil {
+		rels = []store.Release{}
+	}
+	writeJSON(w, http.StatusOK, mustJSON(rels))
+}
+
+func (s *Server) adminChannels(w http.ResponseWriter, r *http.Request, tok *store.Token) {
+	appID := r.URL.Query().Get("app_id")
+	if !s.allowed(w, tok, appID) {
+		return
+	}
+	chans, err := s.reg.Channels(r.Context(), appID)
+	if err != nil {
+		s.adminFail(w, err)
+		return
+	}
+	if chans == nil {
+		chans = []store.Channel{}
+	}
+	writeJSON(w, http.StatusOK, mustJSON(chans))
+}
+
+type channelMove struct {
+	AppID   string `json:"app_id"`
+	Channel string `json:"channel"`
+	Version string `json:"version,omitempty"`
+}
+
+func (s *Server) adminPromote(w http.ResponseWriter, r *http.Request, tok *store.Token) {
+	var in channelMove
+	if !s.decodeAdmin(w, r, &in) || !s.allowed(w, tok, in.AppID) {
+		return
+	}
+	if in.Channel == "" || in.Version == "" {
+		adminError(w, http.StatusBadRequest, "invalid", "channel and version are required")
+		return
+	}
+	ch, err := s.reg.Promote(r.Context(), in.AppID, in.Channel, in.Version)
+	if err != nil {
+		s.adminFail(w, err)
+		return
+	}
+	s.apps.invalidate(in.AppID)
+	s.log.Info("release promoted", "app_id", in.AppID, "version", in.Version, "channel", in.Channel, "token", tok.Name)
+	writeJSON(w, http.StatusOK, mustJSON(ch))
+}
+
+func (s *Server) adminRollback(w http.ResponseWriter, r *http.Request, tok *store.Token) {
+	var in channelMove
+	if !s.decodeAdmin(w, r, &in) || !s.allowed(w, tok, in.AppID) {
+		return
+	}
+	if in.Channel == "" {
+		adminError(w, http.StatusBadRequest, "invalid", "channel is required")
+		return
+	}
+	ch, err := s.reg.Rollback(r.Context(), in.AppID, in.Channel)
+	if err != nil {
+		s.adminFail(w, err)
+		return
+	}
+	s.apps.invalidate(in.AppID)
+	s.log.Info("channel rolled back", "app_id", in.AppID, "channel", in.Channel, "token", tok.Name)
+	writeJSON(w, http.StatusOK, mustJSON(ch))
+}

@@ -1,0 +1,324 @@
+// Package server is the update server that devices running the unmodified
+// @capgo/capacitor-updater plugin talk to (spec §3–4: /updates, /stats,
+// /channel_self), plus health checks and the authenticated admin API that
+// `capship release register --server` uses.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"capship/store"
+)
+
+// Config is the server's settings; zero values take the defaults below.
+type Config struct {
+	Registry store.Registry // required
+	Logger   *slog.Logger   // one line per request; default: discard
+
+	// CacheTTL is how long an app's channels and releases are served from
+	// memory before being re-read (writes through this server apply at
+	// once). Default 2s.
+	CacheTTL time.Duration
+
+	MaxBodyBytes      int64 // device requests (updates, channel_self); default 64 KiB
+	MaxStatsBodyBytes int64 // stats batches (up to 200 events); default 512 KiB
+	MaxAdminBodyBytes int64 // admin API; default 64 KiB
+
+	StatsQueue         int           // events buffered before /stats answers 503; default 20000
+	StatsBatch         int           // events written per transaction; default 500
+	StatsFlushInterval time.Duration // longest an event waits in the queue; default 250ms
+
+	ReadHeaderTimeout time.Duration // default 5s
+	ReadTimeout       time.Duration // default 15s
+	WriteTimeout      time.Duration // default 15s
+	IdleTimeout       time.Duration // default 120s
+	ShutdownTimeout   time.Duration // grace period for in-flight requests; default 10s
+
+	TLSConfig *tls.Config // serve HTTPS with it when set
+}
+
+func (c *Config) defaults() {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	setN := func(n *int64, v int64) {
+		if *n <= 0 {
+			*n = v
+		}
+	}
+	set(&c.CacheTTL, 2*time.Second)
+	set(&c.StatsFlushInterval, 250*time.Millisecond)
+	set(&c.ReadHeaderTimeout, 5*time.Second)
+	set(&c.ReadTimeout, 15*time.Second)
+	set(&c.WriteTimeout, 15*time.Second)
+	set(&c.IdleTimeout, 120*time.Second)
+	set(&c.ShutdownTimeout, 10*time.Second)
+	setN(&c.MaxBodyBytes, 64<<10)
+	setN(&c.MaxStatsBodyBytes, 512<<10)
+	setN(&c.MaxAdminBodyBytes, 64<<10)
+	if c.StatsQueue <= 0 {
+		c.StatsQueue = 20000
+	}
+	if c.StatsBatch <= 0 {
+		c.StatsBatch = 500
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Server answers devices and the admin API from a registry.
+type Server struct {
+	cfg     Config
+	reg     store.Registry
+	log     *slog.Logger
+	apps    *appCache
+	stats   *statsWriter
+	handler http.Handler
+	closeMu sync.Once
+}
+
+// New builds a server and starts its stats writer; Close (or Serve's
+// return) stops it.
+func New(cfg Config) (*Server, error) {
+	if cfg.Registry == nil {
+		return nil, errors.New("new server: no registry")
+	}
+	cfg.defaults()
+	s := &Server{
+		cfg:  cfg,
+		reg:  cfg.Registry,
+		log:  cfg.Logger,
+		apps: newAppCache(cfg.Registry, cfg.CacheTTL),
+	}
+	s.stats = newStatsWriter(cfg.Registry, cfg.Logger, cfg.StatsQueue, cfg.StatsBatch, cfg.StatsFlushInterval)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler (every route, with logging).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close flushes buffered stats events to the registry and stops the stats
+// writer. It does not close the registry.
+func (s *Server) Close() error {
+	var err error
+	s.closeMu.Do(func() { err = s.stats.close() })
+	return err
+}
+
+// Serve answers requests on ln until ctx is cancelled, then stops taking
+// new connections, lets in-flight requests finish (up to ShutdownTimeout)
+// and flushes stats. It returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		TLSConfig:         s.cfg.TLSConfig,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if s.cfg.TLSConfig != nil {
+			errc <- hs.ServeTLS(ln, "", "")
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	var err error
+	select {
+	case err = <-errc: // the listener failed
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		err = hs.Shutdown(sctx)
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("shut down server: %w", err)
+			hs.Close()
+		}
+		<-errc
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	if cerr := s.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return err
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /updates", s.handleUpdates)
+	mux.HandleFunc("POST /stats", s.handleStats)
+	mux.HandleFunc("PUT /channel_self", s.handleChannelGet)
+	mux.HandleFunc("POST /channel_self", s.handleChannelSet)
+	mux.HandleFunc("DELETE /channel_self", s.handleChannelUnset)
+	mux.HandleFunc("GET /channel_self", s.handleChannelList)
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`+"\n"))
+	})
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	s.adminRoutes(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, encodeError("not_found", "no such endpoint: devices use /updates, /stats and /channel_self"))
+	})
+	return s.logRequests(mux)
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.reg.Ping(ctx); err != nil {
+		s.log.Warn("registry not ready", "err", err.Error())
+		writeJSON(w, http.StatusServiceUnavailable, encodeError("not_ready", "the registry database does not answer"))
+		return
+	}
+	writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`+"\n"))
+}
+
+// writeJSON sends a JSON body with an exact Content-Length.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+)
+
+// readBody reads at most limit bytes of the request body. It answers 413
+// (and returns false) past the limit, and 400 when the body breaks off.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, buf []byte) ([]byte, bool) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, true
+		}
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeJSON(w, http.StatusRequestEntityTooLarge, encodeError("payload_too_large", fmt.Sprintf("request body is larger than %d bytes", limit)))
+			} else {
+				writeJSON(w, http.StatusBadRequest, encodeError(codeInvalidRequest, "could not read the request body"))
+			}
+			return nil, false
+		}
+	}
+}
+
+// bodyPool recycles request body buffers on the hot path.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// recorder captures what the request log line needs.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+	appID  string
+	device string
+	code   string // protocol answer code, "" for an update
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += n
+	return n, err
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// note records the app and device of a request for its log line. The device
+// id is logged only as a short hash: enough to follow one device, useless to
+// anyone reading the logs for identifiers.
+func note(w http.ResponseWriter, appID, deviceID string) {
+	if rec, ok := w.(*recorder); ok {
+		rec.appID = appID
+		if deviceID != "" {
+			sum := sha256.Sum256([]byte(deviceID))
+			rec.device = hex.EncodeToString(sum[:6])
+		}
+	}
+}
+
+func noteCode(w http.ResponseWriter, code string) {
+	if rec, ok := w.(*recorder); ok {
+		rec.code = code
+	}
+}
+
+var recorderPool = sync.Pool{New: func() any { return new(recorder) }}
+
+// logRequests writes one structured line per request: never a body, a token
+// or a raw device id.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := recorderPool.Get().(*recorder)
+		*rec = recorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		attrs := [8]slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Float64("ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Int("bytes", rec.bytes),
+		}
+		n := 5
+		if rec.appID != "" {
+			attrs[n] = slog.String("app_id", rec.appID)
+			n++
+		}
+		if rec.device != "" {
+			attrs[n] = slog.String("device", rec.device)
+			n++
+		}
+		if rec.code != "" {
+			attrs[n] = slog.String("answer", rec.code)
+			n++
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:n]...)
+		*rec = recorder{}
+		recorderPool.Put(rec)
+	})
+}

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"capship/store"
+)
+
+// handleUpdates answers the plugin's update check (spec §3). Every protocol
+// answer is HTTP 200 with a JSON object; only a body that is not JSON at all
+// (400), too large (413) or a registry failure (503) gets another status.
+func (s *Server) handleUpdates(w http.ResponseWriter, r *http.Request) {
+	bp := bodyPool.Get().(*[]byte)
+	defer func() { *bp = (*bp)[:0]; bodyPool.Put(bp) }()
+	body, ok := readBody(w, r, s.cfg.MaxBodyBytes, (*bp)[:0])
+	if !ok {
+		return
+	}
+	*bp = body
+	d, err := DecodeUpdateRequest(body)
+	if err != nil {
+		noteCode(w, codeInvalidRequest)
+		writeJSON(w, http.StatusBadRequest, encodeError(codeInvalidRequest, err.Error()))
+		return
+	}
+	note(w, d.AppID, d.DeviceID)
+	ans, err := s.check(r.Context(), d)
+	if err != nil {
+		s.unavailable(w, err)
+		return
+	}
+	if ans.Release != nil {
+		noteCode(w, "update")
+	} else {
+		noteCode(w, ans.Code)
+	}
+	writeJSON(w, http.StatusOK, ans.JSON())
+}
+
+// check decides one update check from the cached snapshot.
+func (s *Server) check(ctx context.Context, d DeviceInfo) (Answer, error) {
+	app, err := s.apps.get(ctx, d.AppID)
+	if err != nil {
+		return Answer{}, err
+	}
+	if app != nil && app.Overrides == nil {
+		// The registry cannot list overrides: ask for this device's.
+		name, err := s.reg.DeviceChannel(ctx, d.AppID, d.DeviceID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return Answer{}, err
+		default:
+			return decide(app.withOverride(d.DeviceID, name), d), nil
+		}
+	}
+	return decide(app, d), nil
+}
+
+// withOverride returns a shallow copy of the snapshot that knows one
+// device's override.
+func (a *appSnapshot) withOverride(deviceID, name string) *appSnapshot {
+	c := *a
+	c.Overrides = map[string]string{deviceID: name}
+	return &c
+}
+
+// withoutOverrides returns a shallow copy that knows no override.
+func (a *appSnapshot) withoutOverrides() *appSnapshot {
+	c := *a
+	c.Overrides = nil
+	return &c
+}
+
+// unavailable answers a registry failure without leaking its details to
+// the device (they go to the log).
+func (s *Server) unavailable(w http.ResponseWriter, err error) {
+	s.log.Error("registry failed", "err", err.Error())
+	noteCode(w, "unavailable")
+	w.Header().Set("Retry-After", "10")
+	writeJSON(w, http.StatusServiceUnavailable, encodeError("server_unavailable", "the update server cannot reach its registry; try again later"))
+}
