@@ -1,4 +1,147 @@
 package cli
 
-// wizardCommands lists the "wizard" commands. Placeholder until that group lands.
-func wizardCommands() []Command { return nil }
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"capship/store"
+	"capship/ui"
+	"capship/workflow"
+)
+
+// wizardCommands lists the "wizard" command; `capship` with no command
+// runs it too.
+func wizardCommands() []Command {
+	return []Command{{
+		Name:    "wizard",
+		Usage:   "[-C DIR] [--config PATH] [--db PATH] [--no-input]",
+		Summary: "guided release: key, build, upload, check, register",
+		Run:     runWizard,
+	}}
+}
+
+func runWizard(ctx context.Context, s IO, args []string) error {
+	fs := newFlags(s, "wizard", "[-C DIR] [--config PATH] [--db PATH] [--no-input]",
+		"Walks you through a release of the Capacitor app in the current folder.")
+	dir := fs.String("C", ".", "the app's `folder`")
+	config := fs.String("config", "", "the Capacitor config `file` (default: capacitor.config.ts/.js/.json in the app's folder)")
+	db := fs.String("db", "", "the release registry: an SQLite `file` or postgres:// URL (default $CAPSHIP_DB, else "+store.DefaultDBPath()+")")
+	noInput := fs.Bool("no-input", false, "never start the interactive wizard; print the equivalent commands")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError("unexpected argument %q", rest[0])
+	}
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		return fmt.Errorf("find app folder: %w", err)
+	}
+	dsn := *db
+	if dsn == "" {
+		dsn = s.Getenv("CAPSHIP_DB")
+	}
+	if dsn == "" {
+		dsn = store.DefaultDBPath()
+	}
+	if !s.Interactive(*noInput) {
+		return printSteps(s.Err, abs, *config, dsn, *noInput)
+	}
+
+	runner := ui.NewRunner(ui.RunnerOptions{DB: dsn, KeychainService: "capship"})
+	defer runner.Close()
+	rend := lipgloss.NewRenderer(s.Out, termenv.WithColorCache(true))
+	m := ui.New(ctx, runner, ui.Options{Dir: abs, ConfigPath: *config, Renderer: rend})
+	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(s.In), tea.WithOutput(s.Out), tea.WithAltScreen())
+	if _, err := p.Run(); err != nil {
+		if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
+			return context.Canceled
+		}
+		return fmt.Errorf("run wizard: %w", err)
+	}
+	res := m.Result()
+	if res.Registered == nil {
+		fmt.Fprintln(s.Err, "capship: wizard closed; nothing was registered.")
+		if res.Bundle.File != "" {
+			fmt.Fprintf(s.Err, "The bundle built in this session is %s (manifest %s).\n", res.Bundle.File, res.Bundle.Manifest)
+		}
+		return nil
+	}
+	plain := lipgloss.NewRenderer(s.Err, termenv.WithProfile(termenv.Ascii))
+	fmt.Fprintf(s.Err, "%s %s registered on channel %s.\n\n", res.Bundle.AppID, res.Bundle.Version, res.Registered.Channel)
+	fmt.Fprint(s.Err, ui.SummaryText(res, 1<<20, ui.NewStyles(plain)))
+	return nil
+}
+
+// printSteps tells a person without a terminal (or with --no-input) which
+// commands do what the wizard does, filled in with what the project says.
+func printSteps(w io.Writer, dir, config, dsn string, noInput bool) error {
+	why := "stdin or stdout is not a terminal"
+	if noInput {
+		why = "--no-input was given"
+	}
+	fmt.Fprintf(w, "capship: not starting the wizard (%s). The same release, step by step:\n\n", why)
+	p, err := workflow.LoadProjectConfig(dir, config)
+	app, webDir, version := "APP_ID", "WEB_DIR", "VERSION"
+	if err != nil {
+		fmt.Fprintf(w, "(could not read the project: %s)\n\n", err)
+	} else {
+		if p.AppID != "" {
+			app = p.AppID
+		}
+		if p.WebDir != "" {
+			webDir = p.WebDir
+		}
+		if p.Version != "" {
+			version = p.Version
+		}
+	}
+	out := ui.DefaultOutDir
+	db := ""
+	if dsn != store.DefaultDBPath() {
+		db = " --db " + shellQuote(dsn)
+	}
+	cd := ""
+	if wd, _ := os.Getwd(); wd != dir {
+		cd = "cd " + shellQuote(dir) + "\n"
+	}
+	cfg := ""
+	if config != "" {
+		cfg = " --config " + shellQuote(config)
+	}
+	manifest := filepath.Join(out, workflow.ManifestFileName(app, version))
+	fmt.Fprintf(w, `%s# 1. once per app: a keypair in the OS keychain, public key into the config
+capship key show --app %[2]s || capship key create --app %[2]s%[3]s
+
+# 2. pack and encrypt the build folder
+capship bundle build --app %[2]s --dir %[4]s --version %[5]s --out %[6]s
+
+# 3. upload %[7]s to your storage, then register its URL
+#    (capship downloads it back and checks size and SHA-256 first)
+capship release register --manifest %[8]s --url https://YOUR-STORAGE/%[9]s --channel production%[10]s
+`, cd, app, cfg, shellQuote(webDir), version, out,
+		filepath.Join(out, workflow.BundleFileName(app, version)), shellQuote(manifest),
+		workflow.BundleFileName(app, version), db)
+	return nil
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == ':' || r == '@' || r == '+' || r == '=' ||
+			'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

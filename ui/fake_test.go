@@ -1,0 +1,180 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"capship/workflow"
+)
+
+// fakeRunner is an in-memory Runner for UI tests only.
+type fakeRunner struct {
+	mu         sync.Mutex
+	project    Project
+	projectErr error
+	key        KeyInfo
+	keyErr     error
+	preflight  Preflight
+	latest     string
+	// build: how many progress events, and how long to wait between them;
+	// a build waits on ctx so that cancelling can be tested.
+	buildSteps int
+	buildDelay time.Duration
+	builds     int
+	cancelled  int
+	// checks answers CheckURL by URL; unknown URLs get a 404.
+	checks      map[string]URLCheck
+	registered  []Release
+	registerErr error
+}
+
+func newFakeRunner() *fakeRunner {
+	dir := "/home/dev/shop-app"
+	return &fakeRunner{
+		project: Project{
+			Dir:        dir,
+			ConfigPath: filepath.Join(dir, "capacitor.config.json"),
+			AppID:      "com.example.shop",
+			WebDir:     filepath.Join(dir, "dist"),
+			Version:    "1.4.0",
+			Registry:   "local registry /home/dev/.local/share/capship/registry.db",
+			OutDir:     filepath.Join(dir, "capship-out"),
+		},
+		key:        KeyInfo{State: KeyMissing, Where: "OS keychain (service capship)"},
+		preflight:  Preflight{Dir: filepath.Join(dir, "dist"), Files: 42, Bytes: 3_500_000},
+		latest:     "1.3.2",
+		buildSteps: 4,
+		checks:     map[string]URLCheck{},
+	}
+}
+
+func (f *fakeRunner) LoadProject(dir, configPath string) (Project, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.project, f.projectErr
+}
+
+func (f *fakeRunner) KeyState(p Project) (KeyInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.key, f.keyErr
+}
+
+func (f *fakeRunner) CreateKey(p Project) (KeyInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.key.State != KeyMissing {
+		return KeyInfo{}, errors.New("create key: the app already has one")
+	}
+	f.key = KeyInfo{State: KeyConfigMissing, KeyID: "MIIBCgKCAQEAx1fakeID", Fingerprint: "sha256:" + strings.Repeat("ab", 32), Where: "OS keychain (service capship)"}
+	return f.key, nil
+}
+
+func (f *fakeRunner) ImportKey(p Project, path string) (KeyInfo, error) {
+	if !strings.HasSuffix(path, ".capgo_key_v2") {
+		return KeyInfo{}, fmt.Errorf("import key: read %s: no such file", path)
+	}
+	k, err := f.CreateKey(p)
+	k.Note = "Imported. You can delete " + path + " now: the keychain holds the key."
+	return k, err
+}
+
+func (f *fakeRunner) WritePublicKey(p Project) (KeyInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.key.State = KeyConfigMatches
+	return f.key, nil
+}
+
+func (f *fakeRunner) Preflight(dir string) (Preflight, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	pf := f.preflight
+	pf.Dir = dir
+	return pf, nil
+}
+
+func (f *fakeRunner) LatestVersion(ctx context.Context, appID string) (string, error) {
+	return f.latest, nil
+}
+
+func (f *fakeRunner) ValidateURL(raw string) (string, error) {
+	_, warning, err := workflow.ValidateBundleURL(raw)
+	return warning, err
+}
+
+func (f *fakeRunner) Build(ctx context.Context, req BuildRequest, report func(workflow.Event)) (Bundle, error) {
+	f.mu.Lock()
+	f.builds++
+	steps, delay := f.buildSteps, f.buildDelay
+	f.mu.Unlock()
+	total := int64(3_500_000)
+	for i := 0; i <= steps; i++ {
+		report(workflow.Event{Phase: workflow.PhasePack, Files: 42 * i / steps, TotalFiles: 42,
+			Bytes: total * int64(i) / int64(steps), TotalBytes: total, Current: fmt.Sprintf("assets/chunk-%d.js", i)})
+		select {
+		case <-ctx.Done():
+			f.mu.Lock()
+			f.cancelled++
+			f.mu.Unlock()
+			return Bundle{}, fmt.Errorf("build bundle: %w", ctx.Err())
+		case <-time.After(delay):
+		}
+	}
+	report(workflow.Event{Phase: workflow.PhaseDone})
+	out := req.Project.OutDir
+	return Bundle{
+		AppID: req.Project.AppID, Version: req.Version,
+		File:       filepath.Join(out, req.Project.AppID+"-"+req.Version+".zip"),
+		Size:       1_234_567,
+		SHA256:     strings.Repeat("5e", 32),
+		ZipSHA256:  strings.Repeat("7a", 32),
+		SessionKey: "q1Vq6cl5Ssz4y3kQ0mYI1w==:" + strings.Repeat("QUJD", 85) + "RA==",
+		Checksum:   strings.Repeat("0f", 256),
+		KeyID:      "MIIBCgKCAQEAx1fakeID", KeyFingerprint: "sha256:" + strings.Repeat("ab", 32),
+		Files: 42, Manifest: filepath.Join(out, req.Project.AppID+"-"+req.Version+".manifest.json"),
+	}, nil
+}
+
+func (f *fakeRunner) CheckURL(ctx context.Context, url string, b Bundle, report func(workflow.Event)) (URLCheck, error) {
+	report(workflow.Event{Phase: workflow.PhaseDownload, Bytes: b.Size / 2, TotalBytes: b.Size})
+	f.mu.Lock()
+	c, ok := f.checks[url]
+	f.mu.Unlock()
+	if !ok {
+		c = URLCheck{Status: 404, ContentType: "text/html", Size: 19,
+			SHA256: strings.Repeat("c3", 32), Problems: []string{"the server answered 404 Not Found, not 200"}}
+	}
+	c.URL, c.WantSize, c.WantSHA256 = url, b.Size, b.SHA256
+	if c.OK() {
+		c.Status, c.Size, c.SHA256 = 200, b.Size, b.SHA256
+	}
+	return c, nil
+}
+
+func (f *fakeRunner) Register(ctx context.Context, rel Release) (Registered, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.registerErr != nil {
+		return Registered{}, f.registerErr
+	}
+	f.registered = append(f.registered, rel)
+	return Registered{AppID: rel.Bundle.AppID, Version: rel.Bundle.Version, Channel: rel.Channel,
+		Registry: f.project.Registry, CreatedAt: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}, nil
+}
+
+// plainRenderer draws without colors, as under NO_COLOR.
+func plainRenderer() *lipgloss.Renderer {
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.Ascii)
+	return r
+}

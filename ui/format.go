@@ -1,0 +1,87 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/dustin/go-humanize"
+)
+
+// sizeOf formats n like "12.3 MB".
+func sizeOf(n int64) string {
+	if n < 0 {
+		n = 0
+	}
+	return humanize.Bytes(uint64(n))
+}
+
+// duration formats d for an ETA: "4s", "1m20s".
+func duration(d time.Duration) string {
+	if d < time.Second {
+		return "<1s"
+	}
+	return d.Round(time.Second).String()
+}
+
+// fields renders label/value rows with the labels in one column.
+func fields(st Styles, rows ...[2]string) string {
+	w := 0
+	for _, r := range rows {
+		w = max(w, lipgloss.Width(r[0]))
+	}
+	var b strings.Builder
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(st.Label.Render(fmt.Sprintf("%-*s", w, r[0])))
+		b.WriteString("  ")
+		b.WriteString(strings.ReplaceAll(r[1], "\n", "\n"+strings.Repeat(" ", w+2)))
+	}
+	return b.String()
+}
+
+// shorten cuts s in the middle to at most w cells: "/home/…/www".
+func shorten(s string, w int) string {
+	if w < 5 || lipgloss.Width(s) <= w {
+		return s
+	}
+	r := []rune(s)
+	keep := w - 1
+	head := keep / 3
+	tail := keep - head
+	return string(r[:head]) + "…" + string(r[len(r)-tail:])
+}
+
+// wrap breaks s (no spaces, e.g. a checksum) into lines of w cells.
+func wrap(s string, w int) string {
+	if w < 8 {
+		w = 8
+	}
+	r := []rune(s)
+	var b strings.Builder
+	for len(r) > w {
+		b.WriteString(string(r[:w]))
+		b.WriteString("\n")
+		r = r[w:]
+	}
+	b.WriteString(string(r))
+	return b.String()
+}
+
+// errorView renders err in a box with what to do next.
+func errorView(st Styles, width int, err error, next string) string {
+	msg := st.Bad.Render("✗ ") + err.Error()
+	if next != "" {
+		msg += "\n" + st.Muted.Render(next)
+	}
+	return st.ErrorBox.Width(max(width-2, 20)).Render(msg)
+}
+
+// say renders a sentence in style, wrapped to the body width.
+func (e *env) say(style lipgloss.Style, text string) string {
+	return style.Render(ansi.Wrap(text, max(e.width, 20), ""))
+}

@@ -1,0 +1,98 @@
+package ui
+
+import (
+	"context"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"capship/workflow"
+)
+
+// env is what every step shares: the runner, the look, the keys, the size
+// of the body area and the source of run ids. It belongs to one wizard.
+type env struct {
+	ctx     context.Context
+	run     Runner
+	st      Styles
+	keys    KeyMap
+	width   int // of the body area
+	height  int
+	lastRun int
+}
+
+// nextRun returns a run id that no earlier job of this wizard had, so that
+// a message from a cancelled or abandoned job is recognised and dropped.
+func (e *env) nextRun() int {
+	e.lastRun++
+	return e.lastRun
+}
+
+// resultMsg is the outcome of a one-shot command started with do.
+type resultMsg struct {
+	run int
+	val any
+	err error
+}
+
+// do runs fn in a command and reports its result as a resultMsg.
+func (e *env) do(fn func() (any, error)) (int, tea.Cmd) {
+	run := e.nextRun()
+	return run, func() tea.Msg {
+		v, err := fn()
+		return resultMsg{run: run, val: v, err: err}
+	}
+}
+
+// progressMsg is one progress event of a long job.
+type progressMsg struct {
+	run int
+	ev  workflow.Event
+}
+
+// job is a long-running piece of work (pack, download check) running in a
+// goroutine. Its events arrive through a buffered channel, read by a
+// command that the step re-arms after each event; the goroutine never
+// blocks on a send, so it ends even if nobody listens any more.
+type job struct {
+	run    int
+	events chan workflow.Event
+	done   chan resultMsg
+	cancel context.CancelFunc
+}
+
+// start runs fn in a goroutine under a cancellable context and returns the
+// job with the command that waits for its first message.
+func (e *env) start(fn func(ctx context.Context, report func(workflow.Event)) (any, error)) (*job, tea.Cmd) {
+	ctx, cancel := context.WithCancel(e.ctx)
+	j := &job{
+		run:    e.nextRun(),
+		events: make(chan workflow.Event, 16),
+		done:   make(chan resultMsg, 1),
+		cancel: cancel,
+	}
+	report := func(ev workflow.Event) {
+		select {
+		case j.events <- ev:
+		default: // the UI is behind; a newer event will follow
+		}
+	}
+	go func() {
+		v, err := fn(ctx, report)
+		cancel()
+		j.done <- resultMsg{run: j.run, val: v, err: err}
+	}()
+	return j, j.wait()
+}
+
+// wait returns the command that delivers the job's next message: a
+// progress event, or its result once it has finished.
+func (j *job) wait() tea.Cmd {
+	return func() tea.Msg {
+		select {
+		case r := <-j.done:
+			return r
+		case ev := <-j.events:
+			return progressMsg{run: j.run, ev: ev}
+		}
+	}
+}

@@ -1,0 +1,157 @@
+package ui
+
+import (
+	"context"
+	"time"
+
+	"capship/workflow"
+)
+
+// Runner is everything the wizard needs from the outside world: the project
+// on disk, the OS keychain, the bundle engine, the network and the release
+// registry. The wizard calls it only from commands, never from Update or
+// View. NewRunner returns the real one; tests use an in-memory fake.
+type Runner interface {
+	// LoadProject reads the Capacitor config and package.json of the app in
+	// dir (configPath, when set, points at the config file itself).
+	LoadProject(dir, configPath string) (Project, error)
+	// KeyState reports the app's key in the keychain and whether the
+	// project's config carries its public key.
+	KeyState(p Project) (KeyInfo, error)
+	// CreateKey makes a new keypair and stores its private half in the
+	// keychain. It refuses to replace an existing key.
+	CreateKey(p Project) (KeyInfo, error)
+	// ImportKey stores an existing private key file (such as Capgo's
+	// .capgo_key_v2) in the keychain.
+	ImportKey(p Project, path string) (KeyInfo, error)
+	// WritePublicKey writes the keychain key's public half into the
+	// project's Capacitor config.
+	WritePublicKey(p Project) (KeyInfo, error)
+	// Preflight checks a build folder before any work is done.
+	Preflight(dir string) (Preflight, error)
+	// LatestVersion is the newest version registered for the app, or "".
+	LatestVersion(ctx context.Context, appID string) (string, error)
+	// ValidateURL says whether devices can download from raw; warning is
+	// set for URLs that work only for local testing.
+	ValidateURL(raw string) (warning string, err error)
+	// Build packs and encrypts the folder with the app's keychain key.
+	// report is called from Build's goroutine with throttled progress.
+	Build(ctx context.Context, req BuildRequest, report func(workflow.Event)) (Bundle, error)
+	// CheckURL downloads url and compares it with the built file.
+	CheckURL(ctx context.Context, url string, b Bundle, report func(workflow.Event)) (URLCheck, error)
+	// Register records the release in the registry.
+	Register(ctx context.Context, rel Release) (Registered, error)
+}
+
+// Project is the app the wizard releases.
+type Project struct {
+	Dir        string // the app's folder
+	ConfigPath string // its Capacitor config file
+	AppID      string
+	WebDir     string // absolute build folder from the config's webDir
+	Version    string // from package.json, may be empty
+	PublicKey  string // the config's plugins.CapacitorUpdater.publicKey
+	UpdateURL  string // the config's plugins.CapacitorUpdater.updateUrl
+	Registry   string // where releases are registered, for people
+	OutDir     string // where bundles are written
+}
+
+// KeyState says where the app's key stands.
+type KeyState int
+
+const (
+	KeyMissing       KeyState = iota // no key in the keychain for this app
+	KeyConfigMatches                 // key present, config carries its public key
+	KeyConfigMissing                 // key present, config has no public key
+	KeyConfigDiffers                 // key present, config carries another public key
+)
+
+// KeyInfo describes the app's key without its secret half.
+type KeyInfo struct {
+	State       KeyState
+	KeyID       string
+	Fingerprint string
+	Where       string // e.g. "OS keychain (service capship)"
+	Note        string // extra advice, e.g. that an imported file can be deleted
+}
+
+// Problem is one preflight finding.
+type Problem struct {
+	Path     string
+	Message  string
+	Blocking bool
+}
+
+// Preflight is what a build folder holds and what is wrong with it.
+type Preflight struct {
+	Dir      string
+	Files    int
+	Bytes    int64
+	Problems []Problem
+}
+
+// Blocking reports whether any problem stops the build.
+func (p Preflight) Blocking() bool {
+	for _, pr := range p.Problems {
+		if pr.Blocking {
+			return true
+		}
+	}
+	return false
+}
+
+// BuildRequest is what the pack step asks the engine to do.
+type BuildRequest struct {
+	Project Project
+	Dir     string
+	Version string
+	Force   bool // replace a bundle of the same version in the output folder
+}
+
+// Bundle is a built, encrypted release file and its manifest.
+type Bundle struct {
+	AppID          string
+	Version        string
+	File           string // the encrypted file to upload
+	Size           int64
+	SHA256         string // of the encrypted file
+	ZipSHA256      string
+	SessionKey     string
+	Checksum       string
+	KeyID          string
+	KeyFingerprint string
+	Files          int
+	Manifest       string // path of the manifest JSON
+}
+
+// URLCheck is what the download check found.
+type URLCheck struct {
+	URL         string
+	Status      int
+	ContentType string
+	Size        int64
+	WantSize    int64
+	SHA256      string
+	WantSHA256  string
+	Problems    []string
+}
+
+// OK reports whether the hosted bytes are the built ones.
+func (c URLCheck) OK() bool { return len(c.Problems) == 0 }
+
+// Release is what gets registered.
+type Release struct {
+	Bundle    Bundle
+	URL       string
+	Channel   string
+	MinNative string
+}
+
+// Registered confirms a registration.
+type Registered struct {
+	AppID     string
+	Version   string
+	Channel   string
+	Registry  string
+	CreatedAt time.Time
+}

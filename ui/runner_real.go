@@ -1,0 +1,321 @@
+package ui
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"capship/store"
+	"capship/workflow"
+)
+
+// DefaultOutDir is where the wizard writes bundles, relative to the app's
+// folder.
+const DefaultOutDir = "capship-out"
+
+// RunnerOptions configures the real Runner.
+type RunnerOptions struct {
+	DB              string // registry: SQLite file or postgres:// URL
+	KeychainService string // "capship" in production
+	HTTPClient      *http.Client
+}
+
+// RealRunner is the Runner that does the work: workflow for keys, bundles
+// and URL checks, store for the keychain and the registry.
+type RealRunner struct {
+	opts RunnerOptions
+	keys *store.Keychain
+
+	mu  sync.Mutex
+	reg store.Registry // opened on first use
+}
+
+// NewRunner returns the real Runner. Close it when the wizard ends.
+func NewRunner(o RunnerOptions) *RealRunner {
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 30 * time.Minute}
+	}
+	return &RealRunner{opts: o, keys: store.NewKeychain(o.KeychainService)}
+}
+
+// Close releases the registry, if it was opened.
+func (r *RealRunner) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.reg == nil {
+		return nil
+	}
+	err := r.reg.Close()
+	r.reg = nil
+	return err
+}
+
+func (r *RealRunner) registry(ctx context.Context) (store.Registry, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.reg != nil {
+		return r.reg, nil
+	}
+	reg, err := store.Open(ctx, r.opts.DB)
+	if err != nil {
+		return nil, err
+	}
+	r.reg = reg
+	return reg, nil
+}
+
+// registryName describes the registry for people, without any password.
+func registryName(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if u, err := url.Parse(dsn); err == nil {
+			return "PostgreSQL registry " + u.Redacted()
+		}
+		return "PostgreSQL registry"
+	}
+	return "local registry " + dsn
+}
+
+// LoadProject reads the app's Capacitor config and package.json.
+func (r *RealRunner) LoadProject(dir, configPath string) (Project, error) {
+	wp, err := workflow.LoadProjectConfig(dir, configPath)
+	if err != nil {
+		return Project{}, err
+	}
+	for _, d := range wp.Dynamic {
+		if d == "appId" || d == "webDir" {
+			return Project{}, fmt.Errorf("read %s: %s is computed when the app builds, so capship cannot read it; write it as a plain string or point --config at a JSON config", wp.ConfigPath, d)
+		}
+	}
+	if err := workflow.ValidAppID(wp.AppID); err != nil {
+		return Project{}, fmt.Errorf("read %s: %w", wp.ConfigPath, err)
+	}
+	webDir := wp.WebDir
+	if webDir == "" {
+		webDir = "www" // Capacitor's own default
+	}
+	if !filepath.IsAbs(webDir) {
+		webDir = filepath.Join(dir, webDir)
+	}
+	return Project{
+		Dir:        dir,
+		ConfigPath: wp.ConfigPath,
+		AppID:      wp.AppID,
+		WebDir:     webDir,
+		Version:    wp.Version,
+		PublicKey:  wp.PublicKey,
+		UpdateURL:  wp.UpdateURL,
+		Registry:   registryName(r.opts.DB),
+		OutDir:     filepath.Join(dir, DefaultOutDir),
+	}, nil
+}
+
+// privateKey reads the app's key from the keychain; nil, nil when absent.
+func (r *RealRunner) privateKey(appID string) (*rsa.PrivateKey, error) {
+	pem, err := r.keys.Get(appID)
+	if errors.Is(err, store.ErrNoKey) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	key, err := workflow.ParsePrivateKey(pem)
+	if err != nil {
+		return nil, fmt.Errorf("read key of %s from the keychain: %w", appID, err)
+	}
+	return key, nil
+}
+
+// KeyState compares the keychain's key with the config's public key.
+func (r *RealRunner) KeyState(p Project) (KeyInfo, error) {
+	key, err := r.privateKey(p.AppID)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	return r.keyInfo(key, p.PublicKey), nil
+}
+
+func (r *RealRunner) keyInfo(key *rsa.PrivateKey, configPEM string) KeyInfo {
+	info := KeyInfo{State: KeyMissing, Where: r.keys.Where()}
+	if key == nil {
+		return info
+	}
+	info.KeyID = workflow.KeyID(&key.PublicKey)
+	info.Fingerprint = workflow.Fingerprint(&key.PublicKey)
+	switch {
+	case strings.TrimSpace(configPEM) == "":
+		info.State = KeyConfigMissing
+	default:
+		pub, err := workflow.ParsePublicKey([]byte(configPEM))
+		if err == nil && workflow.CheckPair(key, pub) == nil &&
+			!strings.Contains(configPEM, "\r") && strings.HasPrefix(strings.TrimSpace(configPEM), "-----BEGIN RSA PUBLIC KEY-----") {
+			info.State = KeyConfigMatches
+		} else {
+			info.State = KeyConfigDiffers
+		}
+	}
+	return info
+}
+
+// CreateKey makes a keypair and stores the private key in the keychain.
+func (r *RealRunner) CreateKey(p Project) (KeyInfo, error) {
+	old, err := r.privateKey(p.AppID)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	if old != nil {
+		return KeyInfo{}, fmt.Errorf("create key: %s already has a key in the keychain; replace it only with 'capship key create --force', which archives the old one", p.AppID)
+	}
+	key, err := workflow.GenerateKey()
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	if err := r.keys.Set(p.AppID, workflow.EncodePrivateKey(key)); err != nil {
+		return KeyInfo{}, err
+	}
+	return r.keyInfo(key, p.PublicKey), nil
+}
+
+// ImportKey stores an existing private key file in the keychain.
+func (r *RealRunner) ImportKey(p Project, path string) (KeyInfo, error) {
+	key, err := workflow.ReadPrivateKeyFile(path)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	old, err := r.privateKey(p.AppID)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	if old != nil && !old.Equal(key) {
+		return KeyInfo{}, fmt.Errorf("import key: %s already has another key in the keychain; use 'capship key import --force' to archive it and import this one", p.AppID)
+	}
+	if old == nil {
+		if err := r.keys.Set(p.AppID, workflow.EncodePrivateKey(key)); err != nil {
+			return KeyInfo{}, err
+		}
+	}
+	info := r.keyInfo(key, p.PublicKey)
+	info.Note = "The keychain now holds this key: delete " + path + " so it cannot leak."
+	return info, nil
+}
+
+// WritePublicKey writes the keychain key's public PEM into the config.
+func (r *RealRunner) WritePublicKey(p Project) (KeyInfo, error) {
+	key, err := r.privateKey(p.AppID)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	if key == nil {
+		return KeyInfo{}, fmt.Errorf("write public key: %s has no key in the keychain yet", p.AppID)
+	}
+	if err := workflow.SetPublicKey(p.ConfigPath, string(workflow.EncodePublicKey(&key.PublicKey))); err != nil {
+		return KeyInfo{}, err
+	}
+	again, err := workflow.LoadProjectConfig(p.Dir, p.ConfigPath)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	return r.keyInfo(key, again.PublicKey), nil
+}
+
+// Preflight scans a build folder.
+func (r *RealRunner) Preflight(dir string) (Preflight, error) {
+	t, err := workflow.Scan(dir, workflow.ScanOptions{})
+	if err != nil {
+		return Preflight{}, err
+	}
+	pf := Preflight{Dir: dir, Files: t.Files, Bytes: t.Bytes}
+	for _, p := range t.Problems {
+		pf.Problems = append(pf.Problems, Problem{Path: p.Path, Message: p.Message, Blocking: p.Blocking})
+	}
+	return pf, nil
+}
+
+// LatestVersion is the highest version registered for the app.
+func (r *RealRunner) LatestVersion(ctx context.Context, appID string) (string, error) {
+	reg, err := r.registry(ctx)
+	if err != nil {
+		return "", err
+	}
+	rels, err := reg.Releases(ctx, appID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	latest := ""
+	for _, rel := range rels {
+		if latest == "" || workflow.CompareVersions(rel.Version, latest) > 0 {
+			latest = rel.Version
+		}
+	}
+	return latest, nil
+}
+
+// ValidateURL checks a bundle URL without fetching it.
+func (r *RealRunner) ValidateURL(raw string) (string, error) {
+	_, warning, err := workflow.ValidateBundleURL(raw)
+	return warning, err
+}
+
+// Build packs and encrypts the folder with the keychain's key.
+func (r *RealRunner) Build(ctx context.Context, req BuildRequest, report func(workflow.Event)) (Bundle, error) {
+	key, err := r.privateKey(req.Project.AppID)
+	if err != nil {
+		return Bundle{}, err
+	}
+	if key == nil {
+		return Bundle{}, fmt.Errorf("build bundle: %s has no key in the keychain; go back to the keys step", req.Project.AppID)
+	}
+	m, err := workflow.Build(ctx, workflow.BuildOptions{
+		Dir:     req.Dir,
+		AppID:   req.Project.AppID,
+		Version: req.Version,
+		OutDir:  req.Project.OutDir,
+		Key:     key,
+		Force:   req.Force,
+	}, workflow.Throttle(report, 100*time.Millisecond))
+	if err != nil {
+		return Bundle{}, err
+	}
+	return Bundle{
+		AppID: m.AppID, Version: m.Version, File: m.File, Size: m.Size, SHA256: m.SHA256,
+		ZipSHA256: m.ZipSHA256, SessionKey: m.SessionKey, Checksum: m.Checksum, KeyID: m.KeyID,
+		KeyFingerprint: m.KeyFingerprint, Files: m.Files, Manifest: m.Manifest,
+	}, nil
+}
+
+// CheckURL downloads the URL and compares it with the bundle.
+func (r *RealRunner) CheckURL(ctx context.Context, rawURL string, b Bundle, report func(workflow.Event)) (URLCheck, error) {
+	c, err := workflow.CheckURL(ctx, r.opts.HTTPClient, rawURL, b.Size, b.SHA256, workflow.Throttle(report, 100*time.Millisecond))
+	if err != nil {
+		return URLCheck{}, err
+	}
+	return URLCheck{
+		URL: strings.TrimSpace(c.URL), Status: c.Status, ContentType: c.ContentType, Size: c.Size, WantSize: c.WantSize,
+		SHA256: c.SHA256, WantSHA256: c.WantSHA256, Problems: c.Problems,
+	}, nil
+}
+
+// Register records the release and points the channel at it.
+func (r *RealRunner) Register(ctx context.Context, rel Release) (Registered, error) {
+	reg, err := r.registry(ctx)
+	if err != nil {
+		return Registered{}, err
+	}
+	b := rel.Bundle
+	got, err := reg.Register(ctx, store.RegisterInput{
+		AppID: b.AppID, Version: b.Version, URL: rel.URL, SessionKey: b.SessionKey, Checksum: b.Checksum,
+		Size: b.Size, SHA256: b.SHA256, ZipSHA256: b.ZipSHA256, KeyID: b.KeyID, KeyFingerprint: b.KeyFingerprint,
+		Channel: rel.Channel, MinNative: rel.MinNative,
+	})
+	if err != nil {
+		return Registered{}, fmt.Errorf("register %s %s: %w", b.AppID, b.Version, err)
+	}
+	return Registered{AppID: got.AppID, Version: got.Version, Channel: rel.Channel,
+		Registry: registryName(r.opts.DB), CreatedAt: got.CreatedAt}, nil
+}

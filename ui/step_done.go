@@ -1,0 +1,106 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// doneStep shows what was released, the values a user may need to copy and
+// what to do next. It scrolls when the terminal is small.
+type doneStep struct {
+	env *env
+	res Result
+	vp  viewport.Model
+}
+
+func newDoneStep(e *env, res Result) *doneStep {
+	s := &doneStep{env: e, res: res, vp: viewport.New(e.width, e.height)}
+	s.Resize(e.width, e.height)
+	return s
+}
+
+func (s *doneStep) Init() tea.Cmd { return nil }
+
+func (s *doneStep) Busy() bool { return false }
+
+func (s *doneStep) Resize(width, height int) {
+	s.vp.Width, s.vp.Height = width, height
+	s.vp.SetContent(s.content(width))
+}
+
+func (s *doneStep) Help() []key.Binding {
+	k := s.env.keys
+	h := []key.Binding{with(k.Next, "finish")}
+	if !s.vp.AtTop() || !s.vp.AtBottom() {
+		h = append(h, k.Scroll)
+	}
+	return h
+}
+
+func (s *doneStep) Update(msg tea.Msg) tea.Cmd {
+	if km, ok := msg.(tea.KeyMsg); ok && (key.Matches(km, s.env.keys.Next) || km.String() == "q") {
+		return func() tea.Msg { return quitMsg{} }
+	}
+	var cmd tea.Cmd
+	s.vp, cmd = s.vp.Update(msg)
+	return cmd
+}
+
+func (s *doneStep) View() string { return s.vp.View() }
+
+func (s *doneStep) content(width int) string {
+	st := s.env.st
+	r := s.res
+	b := r.Bundle
+	var out strings.Builder
+	channel := ""
+	if r.Registered != nil {
+		channel = r.Registered.Channel
+	}
+	out.WriteString(st.Good.Render(fmt.Sprintf("✓ %s %s is live on channel %s.", b.AppID, b.Version, channel)) + "\n\n")
+	out.WriteString(SummaryText(r, width, st))
+	return out.String()
+}
+
+// SummaryText is the done page's body: the values to keep and the next
+// steps. The cli prints it again after the wizard exits, so that it stays
+// in the scrollback.
+func SummaryText(r Result, width int, st Styles) string {
+	b := r.Bundle
+	var out strings.Builder
+	valW := max(width-2, 20)
+	item := func(label, value string) {
+		out.WriteString(st.Label.Render(label) + "\n" + wrap(value, valW) + "\n")
+	}
+	item("URL", r.URL)
+	item("Key id", b.KeyID)
+	item("Session key", b.SessionKey)
+	item("Checksum (encrypted)", b.Checksum)
+	item("Manifest", b.Manifest)
+	if r.Registered != nil && r.Registered.Registry != "" {
+		item("Registry", r.Registered.Registry)
+	}
+	out.WriteString("\n" + st.Heading.Render("Next steps") + "\n")
+	out.WriteString("1. Serve releases to devices: " + st.Code.Render("capship serve --addr 127.0.0.1:8080") + "\n")
+	out.WriteString("   behind your HTTPS proxy, e.g. https://updates.example.com.\n")
+	out.WriteString("2. Point the app at it (" + st.Code.Render("capship config set-server https://updates.example.com") + ")\n")
+	out.WriteString("   or put this in the Capacitor config and rebuild the native app:\n\n")
+	out.WriteString(st.Code.Render(configSnippet("https://updates.example.com")) + "\n")
+	return out.String()
+}
+
+// configSnippet is the plugin block that points an app at a capship server.
+func configSnippet(base string) string {
+	return `"plugins": {
+  "CapacitorUpdater": {
+    "autoUpdate": true,
+    "updateUrl": "` + base + `/updates",
+    "statsUrl": "` + base + `/stats",
+    "channelUrl": "` + base + `/channel_self"
+  }
+}`
+}

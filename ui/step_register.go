@@ -1,0 +1,218 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/spinner"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// registerStep asks for the channel and an optional minimum native version,
+// shows what will be registered, and registers it once confirmed.
+type registerStep struct {
+	env       *env
+	project   Project
+	rel       Release
+	channel   textinput.Model
+	minNative textinput.Model
+	focus     int // 0 channel, 1 min native
+	confirm   bool
+	pending   int
+	spin      spinner.Model
+	fieldErr  error
+	err       error
+}
+
+func newRegisterStep(e *env, p Project, rel Release) *registerStep {
+	ch := textinput.New()
+	ch.Prompt = "› "
+	ch.CharLimit = 64
+	ch.SetValue("production")
+	if rel.Channel != "" {
+		ch.SetValue(rel.Channel)
+	}
+	ch.Focus()
+	mn := textinput.New()
+	mn.Prompt = "› "
+	mn.Placeholder = "optional, e.g. 2.0.0"
+	mn.CharLimit = 64
+	mn.SetValue(rel.MinNative)
+	sp := spinner.New(spinner.WithSpinner(spinner.Dot), spinner.WithStyle(e.st.Muted))
+	s := &registerStep{env: e, project: p, rel: rel, channel: ch, minNative: mn, spin: sp}
+	s.Resize(e.width, e.height)
+	return s
+}
+
+func (s *registerStep) Init() tea.Cmd { return textinput.Blink }
+
+func (s *registerStep) Busy() bool { return s.pending != 0 }
+
+func (s *registerStep) Resize(width, height int) {
+	s.channel.Width = max(min(width-4, 40), 10)
+	s.minNative.Width = max(min(width-4, 40), 10)
+}
+
+func (s *registerStep) Help() []key.Binding {
+	k := s.env.keys
+	switch {
+	case s.pending != 0:
+		return nil
+	case s.confirm:
+		return []key.Binding{with(k.Next, "register"), with(k.Back, "edit")}
+	}
+	return []key.Binding{with(k.Next, "review"), k.Tab, k.Back}
+}
+
+func (s *registerStep) inputs() []*textinput.Model {
+	return []*textinput.Model{&s.channel, &s.minNative}
+}
+
+func (s *registerStep) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case resultMsg:
+		if msg.run != s.pending {
+			return nil
+		}
+		s.pending = 0
+		if msg.err != nil {
+			s.err = msg.err
+			return nil
+		}
+		reg, rel := msg.val.(Registered), s.rel
+		return func() tea.Msg { return registerDone{registered: reg, release: rel} }
+	case spinner.TickMsg:
+		if s.pending == 0 {
+			return nil
+		}
+		var cmd tea.Cmd
+		s.spin, cmd = s.spin.Update(msg)
+		return cmd
+	case tea.KeyMsg:
+		if s.pending != 0 {
+			return nil
+		}
+		return s.onKey(msg)
+	}
+	if s.confirm {
+		return nil
+	}
+	var cmd tea.Cmd
+	*s.inputs()[s.focus], cmd = s.inputs()[s.focus].Update(msg)
+	return cmd
+}
+
+func (s *registerStep) onKey(msg tea.KeyMsg) tea.Cmd {
+	k := s.env.keys
+	if s.confirm {
+		switch {
+		case key.Matches(msg, k.Back):
+			s.confirm, s.err = false, nil
+			return s.inputs()[s.focus].Focus()
+		case key.Matches(msg, k.Next):
+			s.err = nil
+			r, rel, ctx := s.env.run, s.rel, s.env.ctx
+			var cmd tea.Cmd
+			s.pending, cmd = s.env.do(func() (any, error) { return r.Register(ctx, rel) })
+			return tea.Batch(cmd, s.spin.Tick)
+		}
+		return nil
+	}
+	switch {
+	case key.Matches(msg, k.Back):
+		return goBack
+	case key.Matches(msg, k.Tab):
+		return s.setFocus(1 - s.focus)
+	case key.Matches(msg, k.Next):
+		if s.focus == 0 {
+			return s.setFocus(1)
+		}
+		if err := s.validate(); err != nil {
+			s.fieldErr = err
+			return nil
+		}
+		s.confirm = true
+		s.channel.Blur()
+		s.minNative.Blur()
+		return nil
+	}
+	s.fieldErr = nil
+	var cmd tea.Cmd
+	*s.inputs()[s.focus], cmd = s.inputs()[s.focus].Update(msg)
+	return cmd
+}
+
+func (s *registerStep) setFocus(i int) tea.Cmd {
+	s.inputs()[s.focus].Blur()
+	s.focus = i
+	return s.inputs()[i].Focus()
+}
+
+func (s *registerStep) validate() error {
+	ch := strings.TrimSpace(s.channel.Value())
+	if ch == "" {
+		return fmt.Errorf("enter a channel name, such as production")
+	}
+	if strings.ContainsAny(ch, " \t/") {
+		return fmt.Errorf("channel %q: use letters, digits, '-' or '_' only", ch)
+	}
+	mn := strings.TrimSpace(s.minNative.Value())
+	if mn != "" {
+		if _, err := checkVersion(mn, ""); err != nil {
+			return fmt.Errorf("minimum native version: %w", err)
+		}
+	}
+	s.rel.Channel, s.rel.MinNative = ch, mn
+	return nil
+}
+
+func (s *registerStep) View() string {
+	st := s.env.st
+	var b strings.Builder
+	b.WriteString(st.Heading.Render("Register the release"))
+	b.WriteString("\n")
+	if !s.confirm {
+		label := func(i int, text string) string {
+			if i == s.focus {
+				return st.Focus.Render(text)
+			}
+			return st.Label.Render(text)
+		}
+		b.WriteString(label(0, "Channel") + st.Muted.Render("  (devices follow one channel; most apps use production)") + "\n")
+		b.WriteString(s.channel.View() + "\n\n")
+		b.WriteString(label(1, "Minimum native version") + st.Muted.Render("  (devices on an older native build skip this bundle)") + "\n")
+		b.WriteString(s.minNative.View())
+		if s.fieldErr != nil {
+			b.WriteString("\n\n" + s.env.say(st.Bad, "✗ "+s.fieldErr.Error()))
+		}
+		return b.String()
+	}
+	rel := s.rel
+	minNative := rel.MinNative
+	if minNative == "" {
+		minNative = st.Muted.Render("any")
+	}
+	w := s.env.width - 16
+	b.WriteString("About to register:\n\n")
+	b.WriteString(fields(st,
+		[2]string{"App", st.Value.Render(rel.Bundle.AppID)},
+		[2]string{"Version", st.Value.Render(rel.Bundle.Version)},
+		[2]string{"Channel", st.Value.Render(rel.Channel)},
+		[2]string{"Min native", minNative},
+		[2]string{"URL", st.Code.Render(shorten(rel.URL, w))},
+		[2]string{"Key id", rel.Bundle.KeyID},
+		[2]string{"Registry", shorten(s.project.Registry, w)},
+	))
+	b.WriteString("\n\n")
+	switch {
+	case s.pending != 0:
+		b.WriteString(s.spin.View() + " registering…")
+	case s.err != nil:
+		b.WriteString(errorView(st, s.env.width, s.err, "Nothing was registered. Press esc to change the channel, or fix the cause and press enter again."))
+	default:
+		b.WriteString(s.env.say(st.Muted, "Devices on "+rel.Channel+" get this bundle at their next check once it is registered."))
+	}
+	return b.String()
+}

@@ -1,0 +1,289 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+
+	"capship/workflow"
+)
+
+// The widths every step view is checked at: the smallest supported
+// terminal and a comfortable one.
+var widths = []int{80, 120}
+
+func testEnv(width int) (*env, *fakeRunner) {
+	f := newFakeRunner()
+	return &env{ctx: context.Background(), run: f, st: NewStyles(plainRenderer()), keys: DefaultKeyMap(),
+		width: width - 2, height: 24 - chromeLines}, f
+}
+
+func press(s string) tea.KeyMsg {
+	switch s {
+	case "enter":
+		return tea.KeyMsg{Type: tea.KeyEnter}
+	case "esc":
+		return tea.KeyMsg{Type: tea.KeyEsc}
+	case "tab":
+		return tea.KeyMsg{Type: tea.KeyTab}
+	case "down":
+		return tea.KeyMsg{Type: tea.KeyDown}
+	case "ctrl+c":
+		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
+}
+
+// view checks a step's plain view against its golden file and that no line
+// is wider than the body area.
+func view(t *testing.T, e *env, s step) {
+	t.Helper()
+	out := ansi.Strip(s.View())
+	for i, line := range strings.Split(out, "\n") {
+		if w := ansi.StringWidth(line); w > e.width {
+			t.Errorf("line %d is %d cells wide, the body has %d: %q", i+1, w, e.width, line)
+		}
+	}
+	if h := strings.Count(out, "\n") + 1; h > e.height {
+		t.Errorf("view is %d lines high, the body has %d", h, e.height)
+	}
+	golden.RequireEqual(t, []byte(out))
+}
+
+func eachWidth(t *testing.T, name string, fn func(t *testing.T, e *env, f *fakeRunner)) {
+	for _, w := range widths {
+		t.Run(fmt.Sprintf("%s_%d", name, w), func(t *testing.T) {
+			e, f := testEnv(w)
+			fn(t, e, f)
+		})
+	}
+}
+
+func TestProjectStepViews(t *testing.T) {
+	eachWidth(t, "loading", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newProjectStep(e, "/home/dev/shop-app", "")
+		s.Init()
+		view(t, e, s)
+	})
+	eachWidth(t, "loaded", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newProjectStep(e, f.project.Dir, "")
+		s.Init()
+		s.Update(resultMsg{run: s.pending, val: projectLoaded{project: f.project, key: f.key}})
+		view(t, e, s)
+		if s.Update(press("enter")) == nil {
+			t.Fatal("enter on a loaded project does nothing")
+		}
+	})
+	eachWidth(t, "no_config", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newProjectStep(e, "/home/dev", "")
+		s.Init()
+		s.Update(resultMsg{run: s.pending, err: fmt.Errorf("read project in /home/dev: %w", workflow.ErrNoConfig)})
+		view(t, e, s)
+		if s.Update(press("enter")) != nil {
+			t.Fatal("enter continued past a project that could not be read")
+		}
+	})
+	eachWidth(t, "no_keychain", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newProjectStep(e, f.project.Dir, "")
+		s.Init()
+		s.Update(resultMsg{run: s.pending, val: projectLoaded{project: f.project,
+			keyErr: errors.New("no Secret Service running: start a desktop session, or use --key-file / CAPSHIP_PRIVATE_KEY with the commands")}})
+		view(t, e, s)
+	})
+}
+
+func TestKeysStepViews(t *testing.T) {
+	eachWidth(t, "missing", func(t *testing.T, e *env, f *fakeRunner) {
+		view(t, e, newKeysStep(e, f.project, f.key))
+	})
+	eachWidth(t, "import_path", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newKeysStep(e, f.project, f.key)
+		s.Update(press("down"))
+		s.Update(press("enter"))
+		s.path.SetValue("/tmp/nope")
+		cmd := s.Update(press("enter"))
+		s.Update(cmd().(tea.BatchMsg)[0]())
+		view(t, e, s)
+	})
+	eachWidth(t, "created", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newKeysStep(e, f.project, f.key)
+		cmd := s.Update(press("enter"))
+		s.Update(cmd().(tea.BatchMsg)[0]())
+		view(t, e, s)
+	})
+	eachWidth(t, "mismatch", func(t *testing.T, e *env, f *fakeRunner) {
+		k := KeyInfo{State: KeyConfigDiffers, KeyID: "MIIBCgKCAQEAx1fakeID", Fingerprint: "sha256:" + strings.Repeat("ab", 32), Where: "OS keychain (service capship)"}
+		view(t, e, newKeysStep(e, f.project, k))
+	})
+	eachWidth(t, "written", func(t *testing.T, e *env, f *fakeRunner) {
+		f.key = KeyInfo{State: KeyConfigMissing, KeyID: "MIIBCgKCAQEAx1fakeID", Fingerprint: "sha256:" + strings.Repeat("ab", 32), Where: "OS keychain (service capship)"}
+		s := newKeysStep(e, f.project, f.key)
+		cmd := s.Update(press("w"))
+		s.Update(cmd().(tea.BatchMsg)[0]())
+		view(t, e, s)
+	})
+}
+
+func TestSourceStepViews(t *testing.T) {
+	load := func(s *sourceStep, pf Preflight, latest string) {
+		s.Update(resultMsg{run: s.checkRun, val: pf})
+		s.Update(resultMsg{run: s.latestRun, val: latestResult{latest}})
+	}
+	eachWidth(t, "ok", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newSourceStep(e, f.project, f.project.WebDir, "1.4.0")
+		s.Init()
+		load(s, f.preflight, "1.3.2")
+		view(t, e, s)
+	})
+	eachWidth(t, "problems", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newSourceStep(e, f.project, f.project.WebDir, "1.3.2")
+		s.Init()
+		pf := f.preflight
+		pf.Problems = []Problem{
+			{Path: "index.html", Message: "no index.html at the root of the folder: the plugin requires it", Blocking: true},
+			{Path: ".", Message: "notifyAppReady appears in no .js or .html file: the app would roll every update back", Blocking: true},
+			{Path: "assets/video.mp4", Message: "is 48 MB: devices download the whole bundle on every update", Blocking: false},
+		}
+		load(s, pf, "1.3.2")
+		view(t, e, s)
+		if s.Update(press("enter")) != nil {
+			t.Fatal("enter continued despite blocking problems")
+		}
+	})
+	eachWidth(t, "bad_version", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newSourceStep(e, f.project, f.project.WebDir, "1.4")
+		s.Init()
+		load(s, f.preflight, "")
+		if s.Update(press("enter")) != nil {
+			t.Fatal("enter continued with an invalid version")
+		}
+		view(t, e, s)
+	})
+}
+
+func packed(f *fakeRunner, version string) Bundle {
+	b, err := f.Build(context.Background(), BuildRequest{Project: f.project, Dir: f.project.WebDir, Version: version}, func(workflow.Event) {})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func TestPackStepViews(t *testing.T) {
+	req := func(f *fakeRunner) BuildRequest {
+		return BuildRequest{Project: f.project, Dir: f.project.WebDir, Version: "1.4.0"}
+	}
+	eachWidth(t, "running", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newPackStep(e, req(f), f.preflight)
+		s.job = &job{run: 7, cancel: func() {}}
+		s.ev = workflow.Event{Phase: workflow.PhasePack, Files: 17, TotalFiles: 42, Bytes: 1_400_000, TotalBytes: 3_500_000, Current: "assets/index-4f2a.js"}
+		s.rate = 700_000
+		view(t, e, s)
+	})
+	eachWidth(t, "cancelled", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newPackStep(e, req(f), f.preflight)
+		s.job = &job{run: 7, cancel: func() {}}
+		s.Update(press("esc"))
+		if s.state != packCancelling || !s.Busy() {
+			t.Fatalf("after esc: state %v, busy %v", s.state, s.Busy())
+		}
+		s.Update(progressMsg{run: 7, ev: workflow.Event{Phase: workflow.PhasePack, Bytes: 99}})
+		s.Update(resultMsg{run: 7, err: fmt.Errorf("build bundle: %w", context.Canceled)})
+		view(t, e, s)
+	})
+	eachWidth(t, "finished", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newPackStep(e, req(f), f.preflight)
+		s.job = &job{run: 7, cancel: func() {}}
+		s.Update(resultMsg{run: 7, val: packed(f, "1.4.0")})
+		view(t, e, s)
+	})
+	eachWidth(t, "exists", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newPackStep(e, req(f), f.preflight)
+		s.job = &job{run: 7, cancel: func() {}}
+		s.Update(resultMsg{run: 7, err: fmt.Errorf("build bundle: %w: /home/dev/shop-app/capship-out/com.example.shop-1.4.0.zip; bump the version, or pass --force to replace it", workflow.ErrBundleExists)})
+		view(t, e, s)
+	})
+}
+
+func TestUploadStepViews(t *testing.T) {
+	eachWidth(t, "bad_url", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newUploadStep(e, packed(f, "1.4.0"), "")
+		s.url.SetValue("http://cdn.example.com/shop-1.4.0.zip")
+		if s.Update(press("enter")) != nil {
+			t.Fatal("an http URL on a public host started a download")
+		}
+		view(t, e, s)
+	})
+	eachWidth(t, "checking", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newUploadStep(e, packed(f, "1.4.0"), "http://127.0.0.1:8080/shop-1.4.0.zip")
+		s.state, s.warning = uploadChecking, "plain HTTP on a loopback host: fine for local testing, but devices need an HTTPS URL"
+		s.ev = workflow.Event{Phase: workflow.PhaseDownload, Bytes: 600_000, TotalBytes: 1_234_567}
+		view(t, e, s)
+	})
+	eachWidth(t, "mismatch", func(t *testing.T, e *env, f *fakeRunner) {
+		b := packed(f, "1.4.0")
+		s := newUploadStep(e, b, "https://cdn.example.com/shop-1.4.0.zip")
+		c, _ := f.CheckURL(context.Background(), "https://cdn.example.com/shop-1.4.0.zip", b, func(workflow.Event) {})
+		s.state, s.job = uploadChecking, &job{run: 3, cancel: func() {}}
+		s.Update(resultMsg{run: 3, val: c})
+		view(t, e, s)
+	})
+	eachWidth(t, "ok", func(t *testing.T, e *env, f *fakeRunner) {
+		b := packed(f, "1.4.0")
+		url := "https://cdn.example.com/shop-1.4.0.zip"
+		f.checks[url] = URLCheck{ContentType: "application/zip"}
+		s := newUploadStep(e, b, url)
+		c, _ := f.CheckURL(context.Background(), url, b, func(workflow.Event) {})
+		s.state, s.job = uploadChecking, &job{run: 3, cancel: func() {}}
+		s.Update(resultMsg{run: 3, val: c})
+		view(t, e, s)
+	})
+}
+
+func TestRegisterStepViews(t *testing.T) {
+	rel := func(f *fakeRunner) Release {
+		return Release{Bundle: packed(f, "1.4.0"), URL: "https://cdn.example.com/shop-1.4.0.zip"}
+	}
+	eachWidth(t, "form", func(t *testing.T, e *env, f *fakeRunner) {
+		view(t, e, newRegisterStep(e, f.project, rel(f)))
+	})
+	eachWidth(t, "bad_min_native", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newRegisterStep(e, f.project, rel(f))
+		s.Update(press("tab"))
+		for _, r := range "2.x" {
+			s.Update(press(string(r)))
+		}
+		s.Update(press("enter"))
+		view(t, e, s)
+	})
+	eachWidth(t, "confirm", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newRegisterStep(e, f.project, rel(f))
+		s.Update(press("enter"))
+		s.Update(press("enter"))
+		view(t, e, s)
+	})
+	eachWidth(t, "refused", func(t *testing.T, e *env, f *fakeRunner) {
+		f.registerErr = errors.New("register com.example.shop 1.4.0: this version is already registered: bump the version (package.json) and build a new bundle")
+		s := newRegisterStep(e, f.project, rel(f))
+		s.Update(press("enter"))
+		s.Update(press("enter"))
+		cmd := s.Update(press("enter"))
+		s.Update(cmd().(tea.BatchMsg)[0]())
+		view(t, e, s)
+	})
+}
+
+func TestDoneStepViews(t *testing.T) {
+	eachWidth(t, "done", func(t *testing.T, e *env, f *fakeRunner) {
+		b := packed(f, "1.4.0")
+		reg, _ := f.Register(context.Background(), Release{Bundle: b, URL: "https://cdn.example.com/shop-1.4.0.zip", Channel: "production"})
+		s := newDoneStep(e, Result{Project: f.project, Bundle: b, URL: "https://cdn.example.com/shop-1.4.0.zip", Registered: &reg})
+		view(t, e, s)
+	})
+}

@@ -1,0 +1,182 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+)
+
+func TestMain(m *testing.M) {
+	// bubbles components without a renderer option (text inputs) follow the
+	// global profile: fix it so that output does not depend on the terminal.
+	lipgloss.SetColorProfile(termenv.Ascii)
+	os.Exit(m.Run())
+}
+
+// waitFor waits until the program has drawn text (ANSI stripped).
+func waitFor(t *testing.T, tm *teatest.TestModel, text string) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		return bytes.Contains(b, []byte(text)) || strings.Contains(ansi.Strip(string(b)), text)
+	}, teatest.WithDuration(10*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+}
+
+func keyMsg(k tea.KeyType) tea.KeyMsg { return tea.KeyMsg{Type: k} }
+
+// TestWizardFlow walks the whole wizard with a fake runner at 80x24: a new
+// key, writing it into the config, a cancelled pack, a retried pack, a
+// rejected URL, a wrong URL, the right URL, registration and the summary.
+func TestWizardFlow(t *testing.T) {
+	f := newFakeRunner()
+	f.buildDelay = time.Hour // the first pack runs until cancelled
+	good := "https://cdn.example.com/com.example.shop-1.4.0.zip"
+	f.checks[good] = URLCheck{ContentType: "application/zip"}
+
+	m := New(context.Background(), f, Options{Dir: f.project.Dir, Renderer: plainRenderer()})
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	t.Cleanup(func() { _ = tm.Quit() })
+
+	waitFor(t, tm, "Press enter to check the signing key")
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "Create a new keypair")
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "has no public key")
+	tm.Type("w")
+	waitFor(t, tm, "Public key written")
+	tm.Send(keyMsg(tea.KeyEnter))
+
+	waitFor(t, tm, "newest registered: 1.3.2")
+	tm.Send(keyMsg(tea.KeyEnter))
+
+	waitFor(t, tm, "Zipping, hashing and encrypting")
+	tm.Send(keyMsg(tea.KeyEsc))
+	waitFor(t, tm, "Cancelled. Nothing was written")
+	f.mu.Lock()
+	cancelled := f.cancelled
+	f.buildDelay = time.Millisecond
+	f.mu.Unlock()
+	if cancelled != 1 {
+		t.Fatalf("esc did not cancel the build's context (cancelled %d builds)", cancelled)
+	}
+	tm.Type("r")
+	waitFor(t, tm, "Packed 42 files")
+	tm.Send(keyMsg(tea.KeyEnter))
+
+	waitFor(t, tm, "Its public URL")
+	tm.Type("http://cdn.example.com/x.zip")
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "devices require HTTPS")
+	tm.Send(keyMsg(tea.KeyCtrlU))
+	tm.Type("https://cdn.example.com/wrong.zip")
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "does not serve the built file")
+	tm.Type("e")
+	tm.Send(keyMsg(tea.KeyCtrlU))
+	tm.Type(good)
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "serves exactly the built file")
+	tm.Send(keyMsg(tea.KeyEnter))
+
+	waitFor(t, tm, "Minimum native version")
+	tm.Send(keyMsg(tea.KeyEnter))
+	tm.Type("2.0.0")
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "About to register")
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "is live on channel production")
+	tm.Send(keyMsg(tea.KeyEnter))
+
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+	res := final.Result()
+	if res.Registered == nil || res.URL != good {
+		t.Fatalf("result: registered %v, url %q", res.Registered, res.URL)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.registered) != 1 {
+		t.Fatalf("registered %d releases, want 1", len(f.registered))
+	}
+	got := f.registered[0]
+	if got.URL != good || got.Channel != "production" || got.MinNative != "2.0.0" || got.Bundle.Version != "1.4.0" {
+		t.Fatalf("registered %+v", got)
+	}
+	if f.builds != 2 || f.key.State != KeyConfigMatches {
+		t.Fatalf("builds %d (want 2), key state %v", f.builds, f.key.State)
+	}
+}
+
+// TestWizardScreen checks the whole screen (header, breadcrumb, body,
+// footer) at 80x24 and 120x30.
+func TestWizardScreen(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 30}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			f := newFakeRunner()
+			m := New(context.Background(), f, Options{Dir: f.project.Dir, Renderer: plainRenderer()})
+			m.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+			m.step.Update(resultMsg{run: m.step.(*projectStep).pending, val: projectLoaded{project: f.project, key: f.key}})
+			m.Update(projectDone{project: f.project, key: f.key})
+			out := ansi.Strip(m.View())
+			lines := strings.Split(out, "\n")
+			if len(lines) > size[1] {
+				t.Errorf("screen has %d lines, the terminal %d", len(lines), size[1])
+			}
+			for i, l := range lines {
+				if ansi.StringWidth(l) > size[0] {
+					t.Errorf("line %d is %d wide: %q", i+1, ansi.StringWidth(l), l)
+				}
+			}
+			golden.RequireEqual(t, []byte(out))
+		})
+	}
+}
+
+// TestQuitWhileBusy: ctrl+c during a pack cancels the pack instead of
+// leaving the wizard with a half-written file.
+func TestQuitWhileBusy(t *testing.T) {
+	f := newFakeRunner()
+	f.buildDelay = time.Hour
+	m := New(context.Background(), f, Options{Dir: f.project.Dir, Renderer: plainRenderer()})
+	m.res.Project = f.project
+	m.source = sourceDone{dir: f.project.WebDir, version: "1.4.0", preflight: f.preflight}
+	m.goTo(stepPack)
+	_, cmd := m.Update(keyMsg(tea.KeyCtrlC))
+	if m.quit {
+		t.Fatal("ctrl+c quit while a pack was running")
+	}
+	if cmd != nil {
+		t.Fatal("ctrl+c during a pack returned a command")
+	}
+	p := m.step.(*packStep)
+	if p.state != packCancelling {
+		t.Fatalf("pack state %v after ctrl+c, want cancelling", p.state)
+	}
+	// the job's own messages arrive through its channel
+	deadline := time.After(5 * time.Second)
+	for p.state == packCancelling {
+		msgc := make(chan tea.Msg, 1)
+		go func() { msgc <- p.job.wait()() }()
+		select {
+		case msg := <-msgc:
+			m.Update(msg)
+		case <-deadline:
+			t.Fatal("the cancelled build never returned")
+		}
+	}
+	if p.state != packCancelled {
+		t.Fatalf("state %v, want cancelled", p.state)
+	}
+	if _, cmd := m.Update(keyMsg(tea.KeyCtrlC)); cmd == nil || !m.quit {
+		t.Fatal("ctrl+c after the cancel did not quit")
+	}
+}
