@@ -79,7 +79,12 @@ start_keyring() {
     >"$dir/gkd.out" 2>"$dir/gkd.log" &
   pids+=($!)
   local call=(env DBUS_SESSION_BUS_ADDRESS="$addr" dbus-send --session --print-reply)
-  until "${call[@]}" --dest=org.freedesktop.secrets /org/freedesktop/secrets/collection/login \
+  # Ask the bus (NameHasOwner never activates anything) before talking to
+  # org.freedesktop.secrets: a call to it while our daemon is still starting
+  # would D-Bus-activate a second, locked gnome-keyring that takes the name.
+  until "${call[@]}" --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true' &&
+    "${call[@]}" --dest=org.freedesktop.secrets /org/freedesktop/secrets/collection/login \
     org.freedesktop.DBus.Properties.Get string:org.freedesktop.Secret.Collection string:Locked \
     2>/dev/null | grep -q 'boolean false'; do
     [ $SECONDS -lt $deadline ] || { cat "$dir/gkd.log" >&2; log "gnome-keyring did not unlock"; return 1; }
