@@ -1,4 +1,279 @@
 package cli
 
-// bundleCommands lists the "bundle" commands. Placeholder until that group lands.
-func bundleCommands() []Command { return nil }
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+
+	"capship/workflow"
+)
+
+// envPrivateKey holds a private key PEM for CI, where no keychain exists.
+const envPrivateKey = "CAPSHIP_PRIVATE_KEY"
+
+// bundleCommands lists the "bundle" commands.
+func bundleCommands() []Command {
+	return []Command{
+		{Name: "bundle build", Usage: "--out OUTDIR [--dir DIR] [--app APP_ID] [--version SEMVER] [--key-file PRIVATE_PEM] [--no-code-check] [--force] [--json]",
+			Summary: "zip and encrypt a web build folder into a Capgo bundle", Run: runBundleBuild},
+		{Name: "bundle verify", Usage: "--manifest MANIFEST --public-key PUB_PEM [--file ENCRYPTED] [--extract DIR] [--json]\n       capship bundle verify --file ENCRYPTED --session-key IV:KEY --checksum HEX --public-key PUB_PEM [--extract DIR] [--json]",
+			Summary: "decrypt and check a bundle as a device would", Run: runBundleVerify},
+	}
+}
+
+func runBundleBuild(ctx context.Context, s IO, args []string) error {
+	const name, summary = "bundle build", "Zip and encrypt a web build folder into a bundle devices accept."
+	fs := newFlags(s, name, bundleCommands()[0].Usage, summary)
+	var opts workflow.BuildOptions
+	var keyFile string
+	var asJSON bool
+	fs.StringVar(&opts.Dir, "dir", "", "web build folder (default: webDir of the Capacitor config in this folder)")
+	fs.StringVar(&opts.AppID, "app", "", "app id (default: appId of the Capacitor config)")
+	fs.StringVar(&opts.Version, "version", "", "bundle version, semver (default: version in package.json)")
+	fs.StringVar(&opts.OutDir, "out", "", "folder for the encrypted bundle and its manifest (created if missing)")
+	fs.StringVar(&keyFile, "key-file", "", "private key PEM file (default: $"+envPrivateKey+")")
+	fs.BoolVar(&opts.NoCodeCheck, "no-code-check", false, "do not require notifyAppReady in the code")
+	fs.BoolVar(&opts.Force, "force", false, "replace an existing bundle of the same app and version")
+	fs.BoolVar(&asJSON, "json", false, "print the manifest as JSON on stdout")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := none(rest); err != nil {
+		return err
+	}
+	if opts.OutDir == "" {
+		return usageError("--out is required: the folder for the bundle and its manifest")
+	}
+	project, err := fillFromProject(&opts)
+	if err != nil {
+		return err
+	}
+	// Cheap checks first, before any key is touched.
+	if err := workflow.ValidAppID(opts.AppID); err != nil {
+		return fmt.Errorf("build bundle: %w", err)
+	}
+	if err := workflow.ValidVersion(opts.Version); err != nil {
+		return fmt.Errorf("build bundle: %w", err)
+	}
+	key, err := loadSigningKey(s, keyFile, opts.AppID)
+	if err != nil {
+		return err
+	}
+	if err := checkAppKey(project, opts.AppID, key); err != nil {
+		return err
+	}
+	opts.Key = key
+
+	m, err := workflow.Build(ctx, opts, newProgress(s))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(s.Out, m)
+	}
+	fmt.Fprintf(s.Err, "built %s %s: %d files, %s zipped, %s encrypted\n", m.AppID, m.Version, m.Files,
+		humanize.IBytes(uint64(m.ZipSize)), humanize.IBytes(uint64(m.Size)))
+	fmt.Fprintf(s.Err, "  bundle:    %s\n  manifest:  %s\n  sha256:    %s\n  key:       %s (%s)\n",
+		m.File, m.Manifest, m.SHA256, m.KeyID, m.KeyFingerprint)
+	fmt.Fprintf(s.Err, "next: upload the bundle to your storage, then register it: capship release register --manifest %s --url URL\n", m.Manifest)
+	return nil
+}
+
+// fillFromProject fills the app id, folder and version the flags left empty
+// from the Capacitor project in the current folder. It returns the project
+// (nil when there is none).
+func fillFromProject(opts *workflow.BuildOptions) (*workflow.Project, error) {
+	p, err := workflow.LoadProject(".")
+	if err != nil && !errors.Is(err, workflow.ErrNoConfig) {
+		if opts.AppID != "" && opts.Dir != "" && opts.Version != "" {
+			return nil, nil // everything was given; an unreadable config does not matter
+		}
+		return nil, err
+	}
+	noConfig := err != nil
+	if opts.AppID == "" {
+		if noConfig || p.AppID == "" {
+			return nil, usageError("no --app given and no appId in a Capacitor config in this folder")
+		}
+		opts.AppID = p.AppID
+	}
+	if opts.Dir == "" {
+		if noConfig || p.WebDir == "" {
+			return nil, usageError("no --dir given and no webDir in a Capacitor config in this folder")
+		}
+		opts.Dir = filepath.Join(p.Dir, filepath.FromSlash(p.WebDir))
+	}
+	if opts.Version == "" {
+		if p == nil || p.Version == "" {
+			return nil, usageError("no --version given and no version in package.json in this folder")
+		}
+		opts.Version = p.Version
+	}
+	if noConfig {
+		return nil, nil
+	}
+	return p, nil
+}
+
+// loadSigningKey finds the private key for appID: --key-file, else the PEM
+// text in $CAPSHIP_PRIVATE_KEY. (The OS keychain comes next, as the default.)
+func loadSigningKey(s IO, keyFile string, appID string) (*rsa.PrivateKey, error) {
+	if keyFile != "" {
+		key, err := workflow.ReadPrivateKeyFile(keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load private key: %w", err)
+		}
+		return key, nil
+	}
+	if pemText := s.Getenv(envPrivateKey); pemText != "" {
+		key, err := workflow.ParsePrivateKey([]byte(pemText))
+		if err != nil {
+			return nil, fmt.Errorf("load private key from $%s: %w", envPrivateKey, err)
+		}
+		return key, nil
+	}
+	return nil, fmt.Errorf("no private key for %s: pass --key-file, or set $%s to the PEM text (create a pair with 'capship key generate')", appID, envPrivateKey)
+}
+
+// checkAppKey refuses a private key that does not match the public key
+// the app carries: devices would reject every bundle made with it.
+func checkAppKey(p *workflow.Project, appID string, key *rsa.PrivateKey) error {
+	if p == nil || p.PublicKey == "" || p.AppID != appID {
+		return nil
+	}
+	pub, err := workflow.ParsePublicKey([]byte(p.PublicKey))
+	if err != nil {
+		return fmt.Errorf("check the app's public key in %s: %w", p.ConfigPath, err)
+	}
+	if err := workflow.CheckPair(key, pub); err != nil {
+		return fmt.Errorf("check key: %w: %s holds key id %s, so devices of this app would reject the bundle; pass the matching private key",
+			err, p.ConfigPath, workflow.KeyID(pub))
+	}
+	return nil
+}
+
+func runBundleVerify(ctx context.Context, s IO, args []string) error {
+	const name, summary = "bundle verify", "Decrypt a bundle, check its checksum and its zip as a device would, and optionally extract it."
+	fs := newFlags(s, name, bundleCommands()[1].Usage, summary)
+	var opts workflow.OpenOptions
+	var manifestPath, pubFile string
+	var asJSON bool
+	fs.StringVar(&opts.File, "file", "", "encrypted bundle (default: the file named by the manifest)")
+	fs.StringVar(&manifestPath, "manifest", "", "manifest written by 'capship bundle build'")
+	fs.StringVar(&opts.SessionKey, "session-key", "", "session key IV:KEY, instead of --manifest (e.g. from the Capgo CLI)")
+	fs.StringVar(&opts.Checksum, "checksum", "", "encrypted V3 checksum, instead of --manifest")
+	fs.StringVar(&pubFile, "public-key", "", "public key PEM file (BEGIN RSA PUBLIC KEY)")
+	fs.StringVar(&opts.ExtractDir, "extract", "", "extract the verified files into this new or empty folder")
+	fs.BoolVar(&asJSON, "json", false, "print the result as JSON on stdout")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := none(rest); err != nil {
+		return err
+	}
+	if pubFile == "" {
+		return usageError("--public-key is required")
+	}
+	var m *workflow.Manifest
+	switch {
+	case manifestPath != "" && (opts.SessionKey != "" || opts.Checksum != ""):
+		return usageError("give --manifest, or --session-key and --checksum, not both")
+	case manifestPath != "":
+		if m, err = workflow.ReadManifest(manifestPath); err != nil {
+			return err
+		}
+		opts.SessionKey, opts.Checksum = m.SessionKey, m.Checksum
+		if opts.File == "" {
+			opts.File = m.File
+		}
+	case opts.SessionKey == "" || opts.Checksum == "":
+		return usageError("give --manifest, or both --session-key and --checksum")
+	case opts.File == "":
+		return usageError("--file is required without --manifest")
+	}
+	pub, err := workflow.ReadPublicKeyFile(pubFile)
+	if err != nil {
+		return fmt.Errorf("load public key: %w", err)
+	}
+	if m != nil && m.KeyFingerprint != workflow.Fingerprint(pub) {
+		return fmt.Errorf("verify bundle: %w: the manifest was built with key %s (%s), --public-key is %s (%s)",
+			workflow.ErrKeyMismatch, m.KeyID, m.KeyFingerprint, workflow.KeyID(pub), workflow.Fingerprint(pub))
+	}
+	opts.PublicKey = pub
+	res, err := workflow.Open(ctx, opts, newProgress(s))
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		if res.SHA256 != m.SHA256 || res.Size != m.Size || res.ZipSHA256 != m.ZipSHA256 {
+			return fmt.Errorf("verify bundle: %s is not the file of %s (sha256 %s, manifest says %s): rebuild, or pass the right --file",
+				opts.File, m.Manifest, res.SHA256, m.SHA256)
+		}
+	}
+	if asJSON {
+		out := struct {
+			OK bool `json:"ok"`
+			*workflow.OpenResult
+			AppID    string `json:"app_id,omitempty"`
+			Version  string `json:"version,omitempty"`
+			Manifest string `json:"manifest,omitempty"`
+		}{OK: true, OpenResult: res}
+		if m != nil {
+			out.AppID, out.Version, out.Manifest = m.AppID, m.Version, m.Manifest
+		}
+		return writeJSON(s.Out, out)
+	}
+	what := res.File
+	if m != nil {
+		what = m.AppID + " " + m.Version
+	}
+	layout := "index.html at the root"
+	if res.Root != "" {
+		layout = "index.html in the single folder " + res.Root + "/"
+	}
+	fmt.Fprintf(s.Err, "ok: %s decrypts with key %s, checksum verified, %d files (%s), %s\n",
+		what, res.KeyID, res.Files, humanize.IBytes(uint64(res.Bytes)), layout)
+	if res.ExtractDir != "" {
+		fmt.Fprintf(s.Err, "extracted to %s\n", res.ExtractDir)
+	}
+	return nil
+}
+
+// newProgress returns a Reporter that redraws one status line on stderr at
+// most ten times a second, or nil when stderr is not a terminal.
+func newProgress(s IO) workflow.Reporter {
+	if !s.StderrTTY {
+		return nil
+	}
+	return workflow.Throttle(func(e workflow.Event) {
+		if e.Phase == workflow.PhaseDone {
+			fmt.Fprint(s.Err, "\r\x1b[K")
+			return
+		}
+		fmt.Fprintf(s.Err, "\r\x1b[K%s", progressText(e))
+	}, 100*time.Millisecond)
+}
+
+func progressText(e workflow.Event) string {
+	var parts []string
+	parts = append(parts, string(e.Phase))
+	if e.TotalFiles > 0 {
+		parts = append(parts, fmt.Sprintf("%d/%d files", e.Files, e.TotalFiles))
+	} else if e.Files > 0 {
+		parts = append(parts, fmt.Sprintf("%d files", e.Files))
+	}
+	if e.TotalBytes > 0 {
+		parts = append(parts, fmt.Sprintf("%s/%s (%d%%)", humanize.IBytes(uint64(e.Bytes)), humanize.IBytes(uint64(e.TotalBytes)), e.Bytes*100/e.TotalBytes))
+	} else if e.Bytes > 0 {
+		parts = append(parts, humanize.IBytes(uint64(e.Bytes)))
+	}
+	return strings.Join(parts, "  ")
+}

@@ -23,6 +23,7 @@ type IO struct {
 	Err       io.Writer // everything meant for a person
 	StdinTTY  bool
 	StdoutTTY bool
+	StderrTTY bool // progress lines are drawn only on a terminal
 	Getenv    func(string) string
 }
 
@@ -34,6 +35,7 @@ func StdIO() IO {
 		Err:       os.Stderr,
 		StdinTTY:  term.IsTerminal(os.Stdin.Fd()),
 		StdoutTTY: term.IsTerminal(os.Stdout.Fd()),
+		StderrTTY: term.IsTerminal(os.Stderr.Fd()),
 		Getenv:    os.Getenv,
 	}
 }
@@ -70,6 +72,7 @@ func commands() []Command {
 	for _, group := range [][]Command{
 		wizardCommands(),
 		keyCommands(),
+		keygenCommands(),
 		configCommands(),
 		bundleCommands(),
 		releaseCommands(),

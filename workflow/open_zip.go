@@ -7,7 +7,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"unicode/utf8"
 )
 
 // zipPlan is what checkZip learned about a zip that passed every check.
@@ -97,7 +96,7 @@ func checkEntry(f *zip.File, lim ExtractLimits) error {
 	if f.Method == zip.Store && f.Flags&0x8 != 0 {
 		return fmt.Errorf("is STORED with a data descriptor, which Android rejects (only DEFLATED entries can have EXT descriptor)")
 	}
-	if !isASCII(f.Name) && f.Flags&0x800 == 0 {
+	if !isPlainASCII(f.Name) && f.Flags&0x800 == 0 {
 		return fmt.Errorf("has a non-ASCII name without the UTF-8 flag; iOS would garble it")
 	}
 	isDir := strings.HasSuffix(f.Name, "/")
@@ -128,44 +127,13 @@ func checkEntry(f *zip.File, lim ExtractLimits) error {
 	return nil
 }
 
-// checkEntryName applies the plugin's name rules (spec §2.1): forward
-// slashes, relative, no "..", no NUL, no backslash.
+// checkEntryName applies the plugin's name rules (spec §2.1) to a file or
+// folder entry.
 func checkEntryName(name string) error {
-	clean := strings.TrimSuffix(name, "/")
-	switch {
-	case clean == "":
+	if name == "/" {
 		return fmt.Errorf("empty name")
-	case strings.ContainsRune(name, 0):
-		return fmt.Errorf("name holds a NUL byte")
-	case strings.Contains(name, `\`):
-		return fmt.Errorf("name holds a backslash")
-	case strings.HasPrefix(name, "/"):
-		return fmt.Errorf("absolute path")
-	case len(name) >= 2 && name[1] == ':':
-		return fmt.Errorf("name starts with a drive letter")
-	case !utf8.ValidString(name):
-		return fmt.Errorf("name is not valid UTF-8")
-	case len(name) > 1024:
-		return fmt.Errorf("name longer than 1024 bytes")
 	}
-	for _, seg := range strings.Split(clean, "/") {
-		switch seg {
-		case "..":
-			return fmt.Errorf("path leaves the bundle (..)")
-		case ".", "":
-			return fmt.Errorf("name has an empty or '.' segment")
-		}
-	}
-	return nil
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
+	return CheckEntryName(strings.TrimSuffix(name, "/"))
 }
 
 // bundleRoot applies the layout rule devices apply: index.html at the root,

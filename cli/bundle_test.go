@@ -1,0 +1,227 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"capship/workflow"
+)
+
+// bundleRun runs one capship command line in-process with fake streams.
+type bundleRun struct {
+	code     int
+	out, err string
+}
+
+func runBundleCLI(t *testing.T, env map[string]string, stderrTTY bool, args ...string) bundleRun {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(t.Context(), args, IO{
+		In: strings.NewReader(""), Out: &out, Err: &errb, StderrTTY: stderrTTY,
+		Getenv: func(k string) string { return env[k] },
+	})
+	return bundleRun{code, out.String(), errb.String()}
+}
+
+func (r bundleRun) String() string {
+	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", r.code, r.out, r.err)
+}
+
+// testKeyPath is the absolute path of a committed test key.
+func testKeyPath(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "testdata", "keys", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// capacitorApp makes an app folder (config, package.json, www/) carrying
+// the given public key and changes into it.
+func capacitorApp(t *testing.T, publicKeyPEM string) string {
+	t.Helper()
+	dir := t.TempDir()
+	config := map[string]any{"appId": "com.example.cli", "appName": "CLI", "webDir": "www",
+		"plugins": map[string]any{"CapacitorUpdater": map[string]any{"publicKey": publicKeyPEM}}}
+	data, _ := json.MarshalIndent(config, "", "  ")
+	must(t, os.WriteFile(filepath.Join(dir, "capacitor.config.json"), data, 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"name":"cli","version":"2.3.4"}`), 0o644))
+	must(t, os.MkdirAll(filepath.Join(dir, "www", "js"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "www", "index.html"), []byte("<script src=js/app.js></script>"), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "www", "js", "app.js"), []byte("CapacitorUpdater.notifyAppReady()"), 0o644))
+	t.Chdir(dir)
+	return dir
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBundleBuildAndVerify(t *testing.T) {
+	keyFile, pubFile := testKeyPath(t, "test.pem"), testKeyPath(t, "test.pub.pem")
+	otherPub, spkiPub := testKeyPath(t, "other.pub.pem"), testKeyPath(t, "test.spki.pem")
+	pubPEM, _ := os.ReadFile(pubFile)
+	app := capacitorApp(t, string(pubPEM))
+
+	r := runBundleCLI(t, nil, false, "bundle", "build", "--out", "dist", "--key-file", keyFile, "--json")
+	if r.code != 0 {
+		t.Fatalf("build: %s", r)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(r.out), &got); err != nil {
+		t.Fatalf("build --json printed %q: %v", r.out, err)
+	}
+	for _, k := range []string{"app_id", "version", "file", "size", "sha256", "zip_sha256", "session_key", "checksum", "key_id", "key_fingerprint", "files", "manifest"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("--json lacks %q", k)
+		}
+	}
+	if got["app_id"] != "com.example.cli" || got["version"] != "2.3.4" || got["files"] != 2.0 {
+		t.Fatalf("defaults from the project not used: %v", got)
+	}
+	if r.err != "" {
+		t.Errorf("--json without a terminal printed on stderr: %q", r.err)
+	}
+	manifest := got["manifest"].(string)
+	bundle := got["file"].(string)
+	if filepath.Dir(bundle) != filepath.Join(app, "dist") {
+		t.Fatalf("bundle at %s", bundle)
+	}
+
+	// Same version again: refused, then replaced with --force.
+	r = runBundleCLI(t, nil, false, "bundle", "build", "--out", "dist", "--key-file", keyFile)
+	if r.code != 1 || !strings.Contains(r.err, "--force") {
+		t.Fatalf("rebuild: %s", r)
+	}
+	r = runBundleCLI(t, nil, false, "bundle", "build", "--out", "dist", "--key-file", keyFile, "--force")
+	if r.code != 0 || r.out != "" || !strings.Contains(r.err, "built com.example.cli 2.3.4: 2 files") {
+		t.Fatalf("rebuild --force: %s", r)
+	}
+
+	r = runBundleCLI(t, nil, false, "bundle", "verify", "--manifest", manifest, "--public-key", pubFile, "--extract", "device", "--json")
+	if r.code != 0 {
+		t.Fatalf("verify: %s", r)
+	}
+	var res map[string]any
+	must(t, json.Unmarshal([]byte(r.out), &res))
+	if res["ok"] != true || res["files"] != 2.0 || res["app_id"] != "com.example.cli" {
+		t.Fatalf("verify --json: %v", res)
+	}
+	if body, err := os.ReadFile(filepath.Join(app, "device", "js", "app.js")); err != nil || !bytes.Contains(body, []byte("notifyAppReady")) {
+		t.Fatalf("extracted app.js: %q, %v", body, err)
+	}
+
+	// The strings alone, as the Capgo CLI prints them.
+	m, err := workflow.ReadManifest(manifest)
+	must(t, err)
+	r = runBundleCLI(t, nil, false, "bundle", "verify", "--file", bundle, "--session-key", m.SessionKey, "--checksum", m.Checksum, "--public-key", pubFile)
+	if r.code != 0 || !strings.Contains(r.err, "checksum verified") {
+		t.Fatalf("verify with strings: %s", r)
+	}
+
+	// Refusals.
+	tampered := filepath.Join(t.TempDir(), "tampered.zip")
+	data, _ := os.ReadFile(bundle)
+	data[len(data)/2] ^= 1
+	must(t, os.WriteFile(tampered, data, 0o644))
+	for _, c := range []struct {
+		name    string
+		args    []string
+		code    int
+		mention string
+	}{
+		{"other public key", []string{"--manifest", manifest, "--public-key", otherPub}, 1, "does not belong"},
+		{"tampered file", []string{"--manifest", manifest, "--file", tampered, "--public-key", pubFile}, 1, "checksum does not match"},
+		{"SPKI public key", []string{"--manifest", manifest, "--public-key", spkiPub}, 1, "SPKI"},
+		{"no public key", []string{"--manifest", manifest}, 2, "--public-key"},
+		{"manifest and strings", []string{"--manifest", manifest, "--checksum", m.Checksum, "--public-key", pubFile}, 2, "not both"},
+		{"strings without file", []string{"--session-key", m.SessionKey, "--checksum", m.Checksum, "--public-key", pubFile}, 2, "--file"},
+		{"extract into a full folder", []string{"--manifest", manifest, "--public-key", pubFile, "--extract", "device"}, 1, "not empty"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := runBundleCLI(t, nil, false, append([]string{"bundle", "verify"}, c.args...)...)
+			if r.code != c.code || !strings.Contains(r.err, c.mention) || r.out != "" {
+				t.Fatalf("want exit %d mentioning %q, got %s", c.code, c.mention, r)
+			}
+		})
+	}
+}
+
+func TestBundleBuildKeySources(t *testing.T) {
+	pubPEM, _ := os.ReadFile(testKeyPath(t, "test.pub.pem"))
+	privPEM, _ := os.ReadFile(testKeyPath(t, "test.pem"))
+	otherKey, bigKey := testKeyPath(t, "other.pem"), testKeyPath(t, "rsa4096.pem")
+	capacitorApp(t, string(pubPEM))
+
+	r := runBundleCLI(t, map[string]string{envPrivateKey: string(privPEM)}, false, "bundle", "build", "--out", "dist", "--version", "1.0.0")
+	if r.code != 0 {
+		t.Fatalf("key from $%s: %s", envPrivateKey, r)
+	}
+	for _, c := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		code    int
+		mention string
+	}{
+		{"no key anywhere", nil, nil, 1, "pass --key-file"},
+		{"bad PEM in env", map[string]string{envPrivateKey: "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\n"}, nil, 1, "$" + envPrivateKey},
+		{"key of another app", nil, []string{"--key-file", otherKey}, 1, "devices of this app would reject"},
+		{"RSA-4096 key", nil, []string{"--key-file", bigKey}, 1, "RSA-4096"},
+		{"bad version", nil, []string{"--key-file", otherKey, "--version", "1.0"}, 1, "MAJOR.MINOR.PATCH"},
+		{"no --out", nil, []string{"--out", ""}, 2, "--out"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"bundle", "build", "--out", "dist2", "--version", "3.0.0"}, c.args...)
+			r := runBundleCLI(t, c.env, false, args...)
+			if r.code != c.code || !strings.Contains(r.err, c.mention) {
+				t.Fatalf("want exit %d mentioning %q, got %s", c.code, c.mention, r)
+			}
+			if strings.Contains(r.err, "MIIEvQIBADANBg") {
+				t.Fatal("error quotes the key")
+			}
+			if _, err := os.Stat("dist2"); err == nil {
+				if left, _ := os.ReadDir("dist2"); len(left) > 0 {
+					t.Fatalf("left %v", left)
+				}
+			}
+		})
+	}
+}
+
+func TestBundleBuildWithoutProject(t *testing.T) {
+	keyFile := testKeyPath(t, "test.pem")
+	t.Chdir(t.TempDir())
+	r := runBundleCLI(t, nil, false, "bundle", "build", "--out", "dist", "--key-file", keyFile)
+	if r.code != 2 || !strings.Contains(r.err, "--app") {
+		t.Fatalf("no project: %s", r)
+	}
+	web := filepath.Join(t.TempDir(), "web")
+	must(t, os.MkdirAll(web, 0o755))
+	must(t, os.WriteFile(filepath.Join(web, "index.html"), []byte("<script>notifyAppReady()</script>"), 0o644))
+	// Everything by flags, with progress drawn as on a terminal.
+	r = runBundleCLI(t, nil, true, "bundle", "build", "--out", "dist", "--key-file", keyFile,
+		"--app", "com.example.flags", "--dir", web, "--version", "0.1.0-beta.1")
+	if r.code != 0 || !strings.Contains(r.err, "\r\x1b[Kpack") || !strings.Contains(r.err, "com.example.flags-0.1.0-beta.1.zip") {
+		t.Fatalf("build by flags: %q", r.err)
+	}
+}
+
+func TestProgressText(t *testing.T) {
+	got := progressText(workflow.Event{Phase: workflow.PhasePack, Files: 3, TotalFiles: 10, Bytes: 1 << 20, TotalBytes: 4 << 20})
+	if got != "pack  3/10 files  1.0 MiB/4.0 MiB (25%)" {
+		t.Fatalf("got %q", got)
+	}
+	if got := progressText(workflow.Event{Phase: workflow.PhaseScan, Files: 7}); got != "scan  7 files" {
+		t.Fatalf("got %q", got)
+	}
+}

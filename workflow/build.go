@@ -1,0 +1,272 @@
+package workflow
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// BuildOptions says what to build and where.
+type BuildOptions struct {
+	Dir         string          // the web build folder
+	AppID       string          // the Capacitor appId
+	Version     string          // semantic version of this bundle
+	OutDir      string          // where the bundle and its manifest go; created if missing
+	Key         *rsa.PrivateKey // RSA-2048 private key
+	NoCodeCheck bool            // skip the notifyAppReady check of Scan
+	Workers     int             // parallel deflate workers; 0 means one per CPU
+	Force       bool            // replace an existing bundle of the same app and version
+
+	rand io.Reader        // tests only: source of the AES key and IV; nil means crypto/rand
+	now  func() time.Time // tests only; nil means time.Now
+}
+
+// ErrBundleExists means OutDir already holds a bundle of that app and version.
+var ErrBundleExists = errors.New("bundle already exists")
+
+// ErrAppID means an app id is not a valid Capacitor appId.
+var ErrAppID = errors.New("invalid app id")
+
+// BundleFileName is the name of the encrypted bundle for an app and version.
+// A "+" of build metadata becomes "_": storage services read "+" in a URL
+// path as a space.
+func BundleFileName(appID, version string) string {
+	return appID + "-" + strings.ReplaceAll(version, "+", "_") + ".zip"
+}
+
+// ManifestFileName is the name of the manifest written next to the bundle.
+func ManifestFileName(appID, version string) string {
+	return appID + "-" + strings.ReplaceAll(version, "+", "_") + ".manifest.json"
+}
+
+// ValidAppID checks that id looks like a Capacitor appId (com.example.app):
+// letters, digits, "_" and "-" in dot-separated parts.
+func ValidAppID(id string) error {
+	if id == "" {
+		return fmt.Errorf("%w: the app id is empty; pass --app or set appId in capacitor.config.json", ErrAppID)
+	}
+	if len(id) > 255 {
+		return fmt.Errorf("%w: longer than 255 characters", ErrAppID)
+	}
+	parts := strings.Split(id, ".")
+	for _, p := range parts {
+		if p == "" {
+			return fmt.Errorf("%w: %q has an empty part; want something like com.example.app", ErrAppID, id)
+		}
+		for _, c := range p {
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+				return fmt.Errorf("%w: %q holds %q; use letters, digits, '_' and '-' in dot-separated parts", ErrAppID, id, c)
+			}
+		}
+	}
+	if len(parts) < 2 {
+		return fmt.Errorf("%w: %q has no dot; want something like com.example.app", ErrAppID, id)
+	}
+	return nil
+}
+
+// Build zips the web build folder, encrypts it and writes the encrypted
+// bundle and its manifest to OutDir, in one streaming pass: zip bytes go to
+// a SHA-256 and to AES-128-CBC, whose output goes to a temp file in OutDir
+// and a second SHA-256. The temp file is synced and renamed at the end; on
+// an error or when ctx is cancelled nothing is left in OutDir.
+// Events: PhaseScan, PhasePack (from WriteZip), then PhaseDone.
+func Build(ctx context.Context, opts BuildOptions, report Reporter) (*Manifest, error) {
+	if report == nil {
+		report = func(Event) {}
+	}
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	outDir, err := filepath.Abs(opts.OutDir)
+	if err != nil {
+		return nil, fmt.Errorf("build bundle: %w", err)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create output folder: %w", err)
+	}
+	bundlePath := filepath.Join(outDir, BundleFileName(opts.AppID, opts.Version))
+	manifestPath := filepath.Join(outDir, ManifestFileName(opts.AppID, opts.Version))
+	if !opts.Force {
+		for _, p := range []string{bundlePath, manifestPath} {
+			if _, err := os.Lstat(p); err == nil {
+				return nil, fmt.Errorf("build bundle: %w: %s; bump the version, or pass --force to replace it", ErrBundleExists, p)
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("build bundle: %w", err)
+			}
+		}
+	}
+
+	report(Event{Phase: PhaseScan})
+	tree, err := Scan(opts.Dir, ScanOptions{NoCodeCheck: opts.NoCodeCheck, Report: report})
+	if err != nil {
+		return nil, err // a *PreflightError naming the file, or the folder's read error
+	}
+	report(Event{Phase: PhaseScan, Files: tree.Files, TotalFiles: tree.Files, Bytes: tree.Bytes, TotalBytes: tree.Bytes})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	random := opts.rand
+	if random == nil {
+		random = rand.Reader
+	}
+	var session [2 * SessionKeySize]byte
+	if _, err := io.ReadFull(random, session[:]); err != nil {
+		return nil, fmt.Errorf("make session key: %w", err)
+	}
+	aesKey, iv := session[:SessionKeySize], session[SessionKeySize:]
+
+	sealed, err := sealToTemp(ctx, outDir, filepath.Base(bundlePath), tree, opts, aesKey, iv, report)
+	if err != nil {
+		return nil, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			os.Remove(sealed.tmp)
+		}
+	}()
+
+	sessionKey, err := SessionKeyString(opts.Key, aesKey, iv)
+	if err != nil {
+		return nil, err
+	}
+	checksum, err := EncryptedChecksum(opts.Key, sealed.zipSum)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now
+	if opts.now != nil {
+		now = opts.now
+	}
+	m := &Manifest{
+		Schema:         ManifestSchema,
+		AppID:          opts.AppID,
+		Version:        opts.Version,
+		File:           bundlePath,
+		Size:           sealed.size,
+		SHA256:         hex.EncodeToString(sealed.sum),
+		ZipSHA256:      hex.EncodeToString(sealed.zipSum),
+		ZipSize:        sealed.zipSize,
+		SessionKey:     sessionKey,
+		Checksum:       checksum,
+		KeyID:          KeyID(&opts.Key.PublicKey),
+		KeyFingerprint: Fingerprint(&opts.Key.PublicKey),
+		Files:          sealed.files,
+		Bytes:          tree.Bytes,
+		Manifest:       manifestPath,
+		CreatedAt:      now().UTC().Truncate(time.Second),
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(sealed.tmp, bundlePath); err != nil {
+		return nil, fmt.Errorf("write bundle: %w", err)
+	}
+	committed = true
+	if err := writeManifest(manifestPath, m); err != nil {
+		os.Remove(bundlePath)
+		return nil, err
+	}
+	syncDir(outDir)
+	report(Event{Phase: PhaseDone, Files: tree.Files, TotalFiles: tree.Files, Bytes: tree.Bytes, TotalBytes: tree.Bytes})
+	return m, nil
+}
+
+func (o *BuildOptions) check() error {
+	if o.Dir == "" {
+		return errors.New("build bundle: no web build folder given; pass --dir or set webDir in capacitor.config.json")
+	}
+	if o.OutDir == "" {
+		return errors.New("build bundle: no output folder given; pass --out")
+	}
+	if err := ValidAppID(o.AppID); err != nil {
+		return fmt.Errorf("build bundle: %w", err)
+	}
+	if err := ValidVersion(o.Version); err != nil {
+		return fmt.Errorf("build bundle: %w", err)
+	}
+	if o.Key == nil {
+		return errors.New("build bundle: no private key given")
+	}
+	if err := checkKeySize(&o.Key.PublicKey); err != nil {
+		return fmt.Errorf("build bundle: %w", err)
+	}
+	return nil
+}
+
+// sealed is an encrypted bundle in its temp file, not yet renamed.
+type sealed struct {
+	tmp     string
+	size    int64
+	sum     []byte // SHA-256 of the encrypted file
+	zipSize int64
+	zipSum  []byte // SHA-256 of the plain zip
+	files   int    // entries in the zip
+}
+
+// sealToTemp streams the zip of tree through SHA-256 and AES-CBC into a
+// synced temp file in dir. On error the temp file is gone.
+func sealToTemp(ctx context.Context, dir, name string, tree *Tree, opts BuildOptions, key, iv []byte, report Reporter) (s *sealed, err error) {
+	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("write bundle: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	out := bufio.NewWriterSize(tmp, 256<<10)
+	encHash, zipHash := sha256.New(), sha256.New()
+	encSize := &zipCountWriter{w: out}
+	enc, err := NewEncryptWriter(io.MultiWriter(encSize, encHash), key, iv)
+	if err != nil {
+		return nil, err
+	}
+	stats, err := WriteZip(ctx, io.MultiWriter(zipHash, enc), tree, ZipOptions{Workers: opts.Workers}, report)
+	if err != nil {
+		return nil, fmt.Errorf("write zip: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	if err := out.Flush(); err != nil {
+		return nil, fmt.Errorf("write bundle: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return nil, fmt.Errorf("write bundle: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return nil, fmt.Errorf("write bundle: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("write bundle: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &sealed{tmp: tmp.Name(), size: encSize.n, sum: encHash.Sum(nil), zipSize: stats.ZipBytes, zipSum: zipHash.Sum(nil), files: stats.Files}, nil
+}
+
+// syncDir flushes a folder's entries (the rename) to disk where the OS
+// allows it; failure only weakens durability, so it is ignored.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
