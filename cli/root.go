@@ -75,6 +75,7 @@ func commands() []Command {
 		keygenCommands(),
 		configCommands(),
 		bundleCommands(),
+		checkURLCommands(),
 		releaseCommands(),
 		serverCommands(),
 	} {
