@@ -1,4 +1,797 @@
 package cli
 
-// releaseCommands lists the "release" commands. Placeholder until that group lands.
-func releaseCommands() []Command { return nil }
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"capship/store"
+	"capship/workflow"
+)
+
+// releaseCommands lists the registry commands: releases, channels, admin
+// tokens and device stats.
+func releaseCommands() []Command {
+	return []Command{
+		{Name: "release register", Usage: "--manifest MANIFEST --url URL [--channel production] [--min-native VERSION] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]",
+			Summary: "check the hosted bundle and register it as a release", Run: runReleaseRegister},
+		{Name: "release list", Usage: "[--app APP_ID] [--db PATH] [--json]",
+			Summary: "list an app's releases and the channels serving them", Run: runReleaseList},
+		{Name: "release promote", Usage: "VERSION --channel CHANNEL [--app APP_ID] [--db PATH] [--json]",
+			Summary: "point a channel at a newer registered release", Run: runReleasePromote},
+		{Name: "release rollback", Usage: "--channel CHANNEL [--app APP_ID] [--db PATH] [--json]",
+			Summary: "move a channel back to its previous release", Run: runReleaseRollback},
+		{Name: "channel create", Usage: "NAME [settings] [--app APP_ID] [--db PATH] [--json]",
+			Summary: "add a release channel", Run: runChannelCreate},
+		{Name: "channel list", Usage: "[--app APP_ID] [--db PATH] [--json]",
+			Summary: "list an app's channels and their settings", Run: runChannelList},
+		{Name: "channel set", Usage: "NAME [settings] [--app APP_ID] [--db PATH] [--json]",
+			Summary: "change a channel's rollout, default, platforms and filters", Run: runChannelSet},
+		{Name: "channel history", Usage: "NAME [--app APP_ID] [--db PATH] [--json]",
+			Summary: "show what a channel served and when", Run: runChannelHistory},
+		{Name: "token create", Usage: "NAME [--app APP_ID] [--db PATH] [--json]",
+			Summary: "create an admin API token (shown once)", Run: runTokenCreate},
+		{Name: "token list", Usage: "[--db PATH] [--json]",
+			Summary: "list admin API tokens", Run: runTokenList},
+		{Name: "token revoke", Usage: "NAME|ID [--db PATH] [--json]",
+			Summary: "revoke an admin API token", Run: runTokenRevoke},
+		{Name: "stats", Usage: "[--since 24h|2006-01-02] [--app APP_ID] [--db PATH] [--json]",
+			Summary: "device downloads, installs and failures per release", Run: runStats},
+	}
+}
+
+// dbLocation is the registry to open: --db, else $CAPSHIP_DB, else the
+// default file.
+func dbLocation(s IO, flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if env := s.Getenv("CAPSHIP_DB"); env != "" {
+		return env
+	}
+	return store.DefaultDBPath()
+}
+
+// registryFlags are the flags every registry command shares.
+type registryFlags struct {
+	app, db string
+	json    bool
+}
+
+func addRegistryFlags(fs *flag.FlagSet, withApp bool) *registryFlags {
+	f := &registryFlags{}
+	if withApp {
+		fs.StringVar(&f.app, "app", "", "app id (default: appId of the Capacitor config in this folder)")
+	}
+	fs.StringVar(&f.db, "db", "", "registry: SQLite file or postgres:// URL (default $CAPSHIP_DB, else "+store.DefaultDBPath()+")")
+	fs.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
+	return f
+}
+
+// appID returns --app, or the appId of the Capacitor config in the current
+// folder.
+func (f *registryFlags) appID() (string, error) {
+	if f.app != "" {
+		return f.app, nil
+	}
+	p, err := workflow.LoadProject(".")
+	if err != nil || p.AppID == "" {
+		return "", usageError("no --app given and no Capacitor config with an appId in this folder: pass --app APP_ID or run in the app's folder")
+	}
+	return p.AppID, nil
+}
+
+func (f *registryFlags) open(ctx context.Context, s IO) (store.Registry, error) {
+	return store.Open(ctx, dbLocation(s, f.db))
+}
+
+// openApp resolves the app id and opens the registry.
+func (f *registryFlags) openApp(ctx context.Context, s IO) (string, store.Registry, error) {
+	app, err := f.appID()
+	if err != nil {
+		return "", nil, err
+	}
+	reg, err := f.open(ctx, s)
+	return app, reg, err
+}
+
+// one returns the only positional argument, or a usage error naming it.
+func one(args []string, what string) (string, error) {
+	if len(args) != 1 {
+		return "", usageError("want exactly one %s, got %d arguments", what, len(args))
+	}
+	return args[0], nil
+}
+
+func none(args []string) error {
+	if len(args) > 0 {
+		return usageError("unexpected argument %q", args[0])
+	}
+	return nil
+}
+
+func table(w io.Writer, header string, rows [][]string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+func versionOf(r *store.Release) string {
+	if r == nil {
+		return "-"
+	}
+	return r.Version
+}
+
+func when(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
+
+// --- release ---
+
+type registerResult struct {
+	Release  *store.Release     `json:"release"`
+	Channel  string             `json:"channel,omitempty"`
+	Previous string             `json:"previous,omitempty"` // what the channel served before (local registry only)
+	Server   string             `json:"server,omitempty"`
+	URLCheck *workflow.URLCheck `json:"url_check,omitempty"`
+	Warnings []string           `json:"warnings,omitempty"`
+}
+
+func runReleaseRegister(ctx context.Context, s IO, args []string) error {
+	const usage = "--manifest MANIFEST --url URL [--channel production] [--min-native VERSION] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]"
+	fs := newFlags(s, "release register", usage, "Download the hosted bundle back, prove it is the built one, and register it.")
+	rf := addRegistryFlags(fs, true)
+	manifest := fs.String("manifest", "", "manifest written by 'capship bundle build' (required)")
+	rawURL := fs.String("url", "", "https:// address where devices download the encrypted bundle (required)")
+	channel := fs.String("channel", "production", "channel to point at the release (\"\" for none)")
+	minNative := fs.String("min-native", "", "lowest native app version (version_build) that may get it")
+	skipCheck := fs.Bool("skip-url-check", false, "do not download the URL to compare size and SHA-256")
+	server := fs.String("server", "", "register through the admin API of this capship server instead of --db")
+	token := fs.String("token", "", "admin API token for --server (default $CAPSHIP_TOKEN)")
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := none(args); err != nil {
+		return err
+	}
+	switch {
+	case *manifest == "":
+		return usageError("--manifest is required (the .json file 'capship bundle build' wrote)")
+	case *rawURL == "":
+		return usageError("--url is required (where you uploaded the encrypted bundle)")
+	case *server != "" && rf.db != "":
+		return usageError("--db and --server exclude each other")
+	case *server == "" && *token != "":
+		return usageError("--token goes with --server")
+	}
+	if *token == "" {
+		*token = s.Getenv("CAPSHIP_TOKEN")
+	}
+
+	m, err := workflow.ReadManifest(*manifest)
+	if err != nil {
+		return err
+	}
+	if rf.app != "" && rf.app != m.AppID {
+		return fmt.Errorf("register release: the manifest is for %s, not %s: build the bundle for the right app", m.AppID, rf.app)
+	}
+	if err := checkProjectKey(m); err != nil {
+		return err
+	}
+	_, warning, err := workflow.ValidateBundleURL(*rawURL)
+	if err != nil {
+		return fmt.Errorf("register release: %w", err)
+	}
+	res := registerResult{Channel: *channel, Server: *server}
+	if warning != "" {
+		res.Warnings = append(res.Warnings, warning)
+		fmt.Fprintf(s.Err, "warning: %s\n", warning)
+	}
+	if *skipCheck {
+		res.Warnings = append(res.Warnings, "URL check skipped: devices will fail if the hosted file is not the built one")
+		fmt.Fprintln(s.Err, "warning: not checking the URL (--skip-url-check); devices will fail if the hosted file differs")
+	} else {
+		fmt.Fprintf(s.Err, "checking %s (%d bytes)...\n", *rawURL, m.Size)
+		check, err := workflow.CheckURL(ctx, nil, *rawURL, m.Size, m.SHA256, nil)
+		if err != nil {
+			return fmt.Errorf("register release: %w", err)
+		}
+		res.URLCheck = check
+		if !check.OK() {
+			for _, p := range check.Problems {
+				fmt.Fprintf(s.Err, "  - %s\n", p)
+			}
+			return fmt.Errorf("register release: the hosted file is not the built bundle: fix the upload, or pass --skip-url-check to register anyway")
+		}
+		fmt.Fprintf(s.Err, "hosted file matches the build (sha256 %s)\n", check.SHA256)
+	}
+
+	in := store.RegisterInput{
+		AppID: m.AppID, Version: m.Version, URL: strings.TrimSpace(*rawURL), SessionKey: m.SessionKey,
+		Checksum: m.Checksum, Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256,
+		KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint, Channel: *channel, MinNative: *minNative,
+	}
+	if *server != "" {
+		client, err := store.NewClient(*server, *token, nil)
+		if err != nil {
+			return fmt.Errorf("register release: %w", err)
+		}
+		if res.Release, err = client.Register(ctx, in); err != nil {
+			return err
+		}
+	} else {
+		reg, err := rf.open(ctx, s)
+		if err != nil {
+			return err
+		}
+		defer reg.Close()
+		if *channel != "" {
+			if before, err := reg.Channel(ctx, m.AppID, *channel); err == nil && before.Release != nil {
+				res.Previous = before.Release.Version
+			}
+		}
+		if res.Release, err = reg.Register(ctx, in); err != nil {
+			return err
+		}
+	}
+	if rf.json {
+		return writeJSON(s.Out, res)
+	}
+	fmt.Fprintf(s.Err, "registered %s %s", m.AppID, m.Version)
+	if *server != "" {
+		fmt.Fprintf(s.Err, " on %s", *server)
+	}
+	switch {
+	case *channel == "":
+		fmt.Fprintln(s.Err, " (no channel: promote it with 'capship release promote')")
+	case res.Previous != "":
+		fmt.Fprintf(s.Err, "; channel %s: %s -> %s\n", *channel, res.Previous, m.Version)
+	default:
+		fmt.Fprintf(s.Err, "; channel %s now serves it\n", *channel)
+	}
+	return nil
+}
+
+// checkProjectKey refuses a bundle sealed for another key than the one in
+// the Capacitor config of the current folder, when that config is the
+// manifest's app and carries a public key: devices could not decrypt it.
+func checkProjectKey(m *workflow.Manifest) error {
+	p, err := workflow.LoadProject(".")
+	if err != nil || p.AppID != m.AppID || p.PublicKey == "" {
+		return nil
+	}
+	if id := workflow.KeyIDFromPEM(p.PublicKey); id != m.KeyID {
+		return fmt.Errorf("register release: %w: the app's Capacitor config has key id %s, the bundle was sealed for %s",
+			store.ErrKeyMismatch, id, m.KeyID)
+	}
+	return nil
+}
+
+type releaseRow struct {
+	store.Release
+	Channels []string `json:"channels"`
+}
+
+func runReleaseList(ctx context.Context, s IO, args []string) error {
+	fs := newFlags(s, "release list", "[--app APP_ID] [--db PATH] [--json]", "List an app's releases, newest first.")
+	rf := addRegistryFlags(fs, true)
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := none(args); err != nil {
+		return err
+	}
+	app, reg, err := rf.openApp(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	releases, err := reg.Releases(ctx, app)
+	if err != nil {
+		return err
+	}
+	channels, err := reg.Channels(ctx, app)
+	if err != nil {
+		return err
+	}
+	serving := map[string][]string{}
+	for _, c := range channels {
+		if c.Release != nil {
+			serving[c.Release.Version] = append(serving[c.Release.Version], c.Name)
+		}
+	}
+	out := make([]releaseRow, 0, len(releases))
+	for _, r := range releases {
+		out = append(out, releaseRow{Release: r, Channels: append([]string{}, serving[r.Version]...)})
+	}
+	if rf.json {
+		return writeJSON(s.Out, map[string]any{"app_id": app, "releases": out})
+	}
+	if len(out) == 0 {
+		fmt.Fprintf(s.Err, "no releases of %s yet: register one with 'capship release register'\n", app)
+		return nil
+	}
+	rows := make([][]string, 0, len(out))
+	for _, r := range out {
+		rows = append(rows, []string{r.Version, dash(strings.Join(r.Channels, ",")), strconv.FormatInt(r.Size, 10),
+			dash(r.MinNative), r.KeyID, when(&r.CreatedAt), r.URL})
+	}
+	table(s.Err, "VERSION\tCHANNELS\tSIZE\tMIN NATIVE\tKEY ID\tREGISTERED\tURL", rows)
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+type channelMove struct {
+	AppID   string         `json:"app_id"`
+	Channel string         `json:"channel"`
+	From    string         `json:"from"`
+	To      string         `json:"to"`
+	State   *store.Channel `json:"state"`
+}
+
+func runReleasePromote(ctx context.Context, s IO, args []string) error {
+	return moveChannel(ctx, s, args, true)
+}
+
+func runReleaseRollback(ctx context.Context, s IO, args []string) error {
+	return moveChannel(ctx, s, args, false)
+}
+
+// moveChannel runs promote (VERSION) or rollback (no argument).
+func moveChannel(ctx context.Context, s IO, args []string, promote bool) error {
+	name, usage, summary := "release rollback", "--channel CHANNEL [--app APP_ID] [--db PATH] [--json]",
+		"Move a channel back to the release it served before."
+	if promote {
+		name, usage, summary = "release promote", "VERSION --channel CHANNEL [--app APP_ID] [--db PATH] [--json]",
+			"Point a channel at a registered release newer than what it serves."
+	}
+	fs := newFlags(s, name, usage, summary)
+	rf := addRegistryFlags(fs, true)
+	channel := fs.String("channel", "", "channel to change (required)")
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	var version string
+	if promote {
+		if version, err = one(args, "VERSION"); err != nil {
+			return err
+		}
+	} else if err := none(args); err != nil {
+		return err
+	}
+	if *channel == "" {
+		return usageError("--channel is required")
+	}
+	app, reg, err := rf.openApp(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	move := channelMove{AppID: app, Channel: *channel, From: "-"}
+	if before, err := reg.Channel(ctx, app, *channel); err == nil {
+		move.From = versionOf(before.Release)
+	}
+	if promote {
+		move.State, err = reg.Promote(ctx, app, *channel, version)
+	} else {
+		move.State, err = reg.Rollback(ctx, app, *channel)
+	}
+	if err != nil {
+		return err
+	}
+	move.To = versionOf(move.State.Release)
+	if rf.json {
+		return writeJSON(s.Out, move)
+	}
+	fmt.Fprintf(s.Err, "%s channel %s: %s -> %s\n", app, *channel, move.From, move.To)
+	if !promote {
+		fmt.Fprintf(s.Err, "%s is marked rolled back; 'capship release promote %s --channel %s' brings it back\n", move.From, move.From, *channel)
+	}
+	return nil
+}
+
+// --- channel ---
+
+// channelSettingFlags are the flags of channel create and set.
+type channelSettingFlags struct {
+	rollout                                     int
+	platforms                                   string
+	public, selfSet, emulator, dev, underNative bool
+}
+
+func addChannelSettingFlags(fs *flag.FlagSet) *channelSettingFlags {
+	d := store.DefaultChannelSettings()
+	f := &channelSettingFlags{}
+	fs.IntVar(&f.rollout, "rollout", d.Rollout, "percentage of devices (stable by device id) that get the current release; the others keep the previous one")
+	fs.BoolVar(&f.public, "public", d.Public, "default channel for devices that name none (one per platform)")
+	fs.BoolVar(&f.selfSet, "self-set", d.AllowSelfSet, "devices may switch themselves to this channel")
+	fs.StringVar(&f.platforms, "platforms", "ios,android,electron", "platforms the channel serves, comma-separated")
+	fs.BoolVar(&f.emulator, "emulator", d.AllowEmulator, "serve emulators and simulators")
+	fs.BoolVar(&f.dev, "dev", d.AllowDev, "serve development builds (is_prod false)")
+	fs.BoolVar(&f.underNative, "disable-under-native", d.DisableUnderNative, "never send a version lower than the native app's version")
+	return f
+}
+
+// settings returns the settings whose flags were given on the command line.
+func (f *channelSettingFlags) settings(fs *flag.FlagSet) (store.ChannelSettings, error) {
+	var set store.ChannelSettings
+	var err error
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "rollout":
+			set.Rollout = &f.rollout
+		case "public":
+			set.Public = &f.public
+		case "self-set":
+			set.AllowSelfSet = &f.selfSet
+		case "emulator":
+			set.AllowEmulator = &f.emulator
+		case "dev":
+			set.AllowDev = &f.dev
+		case "disable-under-native":
+			set.DisableUnderNative = &f.underNative
+		case "platforms":
+			ios, android, electron := false, false, false
+			for _, p := range strings.Split(f.platforms, ",") {
+				switch strings.ToLower(strings.TrimSpace(p)) {
+				case store.PlatformIOS:
+					ios = true
+				case store.PlatformAndroid:
+					android = true
+				case store.PlatformElectron:
+					electron = true
+				case "":
+				default:
+					err = usageError("--platforms: unknown platform %q (use ios, android, electron)", p)
+				}
+			}
+			set.IOS, set.Android, set.Electron = &ios, &android, &electron
+		}
+	})
+	return set, err
+}
+
+func runChannelCreate(ctx context.Context, s IO, args []string) error {
+	return writeChannel(ctx, s, args, true)
+}
+
+func runChannelSet(ctx context.Context, s IO, args []string) error {
+	return writeChannel(ctx, s, args, false)
+}
+
+func writeChannel(ctx context.Context, s IO, args []string, create bool) error {
+	name, summary := "channel set", "Change a channel's settings; flags not given stay as they are."
+	if create {
+		name, summary = "channel create", "Add a release channel; register or promote a release to it."
+	}
+	fs := newFlags(s, name, "NAME [settings] [--app APP_ID] [--db PATH] [--json]", summary)
+	rf := addRegistryFlags(fs, true)
+	cf := addChannelSettingFlags(fs)
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	channel, err := one(args, "channel NAME")
+	if err != nil {
+		return err
+	}
+	set, err := cf.settings(fs)
+	if err != nil {
+		return err
+	}
+	if !create && set == (store.ChannelSettings{}) {
+		return usageError("nothing to change: give at least one of --rollout, --public, --self-set, --platforms, --emulator, --dev, --disable-under-native")
+	}
+	app, reg, err := rf.openApp(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	var c *store.Channel
+	if create {
+		c, err = reg.CreateChannel(ctx, app, channel, set)
+	} else {
+		c, err = reg.UpdateChannel(ctx, app, channel, set)
+	}
+	if err != nil {
+		return err
+	}
+	if rf.json {
+		return writeJSON(s.Out, c)
+	}
+	verb := "changed"
+	if create {
+		verb = "created"
+	}
+	fmt.Fprintf(s.Err, "%s channel %s of %s\n", verb, channel, app)
+	printChannels(s.Err, []store.Channel{*c})
+	return nil
+}
+
+func runChannelList(ctx context.Context, s IO, args []string) error {
+	fs := newFlags(s, "channel list", "[--app APP_ID] [--db PATH] [--json]", "List an app's channels and their settings.")
+	rf := addRegistryFlags(fs, true)
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := none(args); err != nil {
+		return err
+	}
+	app, reg, err := rf.openApp(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	channels, err := reg.Channels(ctx, app)
+	if err != nil {
+		return err
+	}
+	if rf.json {
+		if channels == nil {
+			channels = []store.Channel{}
+		}
+		return writeJSON(s.Out, map[string]any{"app_id": app, "channels": channels})
+	}
+	if len(channels) == 0 {
+		fmt.Fprintf(s.Err, "%s has no channels yet: 'capship release register' creates one\n", app)
+		return nil
+	}
+	printChannels(s.Err, channels)
+	return nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func printChannels(w io.Writer, channels []store.Channel) {
+	rows := make([][]string, 0, len(channels))
+	for _, c := range channels {
+		var platforms []string
+		for _, p := range []string{store.PlatformIOS, store.PlatformAndroid, store.PlatformElectron} {
+			if c.ServesPlatform(p) {
+				platforms = append(platforms, p)
+			}
+		}
+		rows = append(rows, []string{c.Name, versionOf(c.Release), versionOf(c.Previous), strconv.Itoa(c.Rollout) + "%",
+			yesNo(c.Public), yesNo(c.AllowSelfSet), dash(strings.Join(platforms, ",")), yesNo(c.AllowEmulator),
+			yesNo(c.AllowDev), yesNo(c.DisableUnderNative)})
+	}
+	table(w, "CHANNEL\tRELEASE\tPREVIOUS\tROLLOUT\tPUBLIC\tSELF-SET\tPLATFORMS\tEMULATOR\tDEV\tNOT UNDER NATIVE", rows)
+}
+
+func runChannelHistory(ctx context.Context, s IO, args []string) error {
+	fs := newFlags(s, "channel history", "NAME [--app APP_ID] [--db PATH] [--json]", "Show what a channel served and when, oldest first.")
+	rf := addRegistryFlags(fs, true)
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	channel, err := one(args, "channel NAME")
+	if err != nil {
+		return err
+	}
+	app, reg, err := rf.openApp(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	history, err := reg.History(ctx, app, channel)
+	if err != nil {
+		return err
+	}
+	if rf.json {
+		if history == nil {
+			history = []store.HistoryEntry{}
+		}
+		return writeJSON(s.Out, map[string]any{"app_id": app, "channel": channel, "history": history})
+	}
+	rows := make([][]string, 0, len(history))
+	for _, h := range history {
+		rows = append(rows, []string{when(&h.At), h.Action, h.Version, when(h.RolledBackAt)})
+	}
+	table(s.Err, "WHEN\tACTION\tVERSION\tROLLED BACK", rows)
+	return nil
+}
+
+// --- tokens ---
+
+func runTokenCreate(ctx context.Context, s IO, args []string) error {
+	fs := newFlags(s, "token create", "NAME [--app APP_ID] [--db PATH] [--json]",
+		"Create a token for the admin API of 'capship serve'. The token is printed once, on stdout.")
+	rf := addRegistryFlags(fs, false)
+	app := fs.String("app", "", "limit the token to this app (default: every app)")
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	name, err := one(args, "token NAME")
+	if err != nil {
+		return err
+	}
+	reg, err := rf.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	secret, tok, err := reg.CreateToken(ctx, name, *app)
+	if err != nil {
+		return err
+	}
+	if rf.json {
+		return writeJSON(s.Out, struct {
+			*store.Token
+			Secret string `json:"token"`
+		}{tok, secret})
+	}
+	fmt.Fprintln(s.Out, secret)
+	fmt.Fprintf(s.Err, "created token %s (id %d); it is shown only this once: store it in your CI's secrets\n", name, tok.ID)
+	fmt.Fprintln(s.Err, "use it with: capship release register --server URL --token TOKEN (or CAPSHIP_TOKEN=TOKEN)")
+	return nil
+}
+
+func runTokenList(ctx context.Context, s IO, args []string) error {
+	fs := newFlags(s, "token list", "[--db PATH] [--json]", "List admin API tokens (never their secrets).")
+	rf := addRegistryFlags(fs, false)
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := none(args); err != nil {
+		return err
+	}
+	reg, err := rf.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	tokens, err := reg.Tokens(ctx)
+	if err != nil {
+		return err
+	}
+	if rf.json {
+		if tokens == nil {
+			tokens = []store.Token{}
+		}
+		return writeJSON(s.Out, map[string]any{"tokens": tokens})
+	}
+	if len(tokens) == 0 {
+		fmt.Fprintln(s.Err, "no tokens: create one with 'capship token create NAME'")
+		return nil
+	}
+	rows := make([][]string, 0, len(tokens))
+	for _, t := range tokens {
+		status := "active"
+		if t.RevokedAt != nil {
+			status = "revoked " + when(t.RevokedAt)
+		}
+		rows = append(rows, []string{strconv.FormatInt(t.ID, 10), t.Name, dash(t.AppID), when(&t.CreatedAt), when(t.LastUsedAt), status})
+	}
+	table(s.Err, "ID\tNAME\tAPP\tCREATED\tLAST USED\tSTATUS", rows)
+	return nil
+}
+
+func runTokenRevoke(ctx context.Context, s IO, args []string) error {
+	fs := newFlags(s, "token revoke", "NAME|ID [--db PATH] [--json]", "Revoke an admin API token; servers refuse it from the next request on.")
+	rf := addRegistryFlags(fs, false)
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	name, err := one(args, "token NAME or ID")
+	if err != nil {
+		return err
+	}
+	reg, err := rf.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	if err := reg.RevokeToken(ctx, name); err != nil {
+		return err
+	}
+	if rf.json {
+		return writeJSON(s.Out, map[string]any{"revoked": name})
+	}
+	fmt.Fprintf(s.Err, "revoked token %s\n", name)
+	return nil
+}
+
+// --- stats ---
+
+// parseSince reads --since: a duration back from now (24h, 90m) or a date.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, usageError("--since %q: give a duration such as 24h or a date such as 2026-01-31", v)
+}
+
+func runStats(ctx context.Context, s IO, args []string) error {
+	fs := newFlags(s, "stats", "[--since 24h|2006-01-02] [--app APP_ID] [--db PATH] [--json]",
+		"Summarize what devices reported, per bundle version: downloads, installs, failures by kind.")
+	rf := addRegistryFlags(fs, true)
+	sinceFlag := fs.String("since", "", "only events after this: a duration back from now (24h) or a date")
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := none(args); err != nil {
+		return err
+	}
+	since, err := parseSince(*sinceFlag, time.Now())
+	if err != nil {
+		return err
+	}
+	app, reg, err := rf.openApp(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	if _, err := reg.App(ctx, app); err != nil {
+		return err
+	}
+	stats, err := reg.Stats(ctx, app, since)
+	if err != nil {
+		return err
+	}
+	if rf.json {
+		return writeJSON(s.Out, map[string]any{"app_id": app, "since": since, "releases": stats})
+	}
+	if len(stats) == 0 {
+		fmt.Fprintf(s.Err, "no device events for %s yet: set statsUrl in the app's Capacitor config to your server's /stats\n", app)
+		return nil
+	}
+	failure := map[string]bool{}
+	for _, a := range store.FailureActions {
+		failure[a] = true
+	}
+	rows := make([][]string, 0, len(stats))
+	for _, st := range stats {
+		var kinds []string
+		for action, n := range st.ByAction {
+			if failure[action] {
+				kinds = append(kinds, fmt.Sprintf("%s %d", action, n))
+			}
+		}
+		sort.Strings(kinds)
+		rows = append(rows, []string{st.Version, strconv.FormatInt(st.Devices, 10), strconv.FormatInt(st.Downloads, 10),
+			strconv.FormatInt(st.Installs, 10), strconv.FormatInt(st.Failures, 10), dash(strings.Join(kinds, ", ")), when(&st.LastAt)})
+	}
+	table(s.Err, "VERSION\tDEVICES\tDOWNLOADS\tINSTALLS\tFAILURES\tFAILURES BY KIND\tLAST EVENT", rows)
+	return nil
+}

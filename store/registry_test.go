@@ -118,9 +118,11 @@ func TestRegisterRefusesInvalidInput(t *testing.T) {
 		"bare fingerprint":     func(in *RegisterInput) { in.KeyFingerprint = strings.TrimPrefix(in.KeyFingerprint, "sha256:") },
 		"session key no colon": func(in *RegisterInput) { in.SessionKey = strings.Replace(in.SessionKey, ":", "", 1) },
 		"session key unpadded": func(in *RegisterInput) { in.SessionKey = strings.TrimRight(in.SessionKey, "=") },
-		"session key url b64":  func(in *RegisterInput) { in.SessionKey = strings.NewReplacer("+", "-", "/", "_").Replace(in.SessionKey) + "-" },
-		"bad channel":          func(in *RegisterInput) { in.Channel = "prod uction" },
-		"bad min native":       func(in *RegisterInput) { in.MinNative = "latest" },
+		"session key url b64": func(in *RegisterInput) {
+			in.SessionKey = strings.NewReplacer("+", "-", "/", "_").Replace(in.SessionKey) + "-"
+		},
+		"bad channel":    func(in *RegisterInput) { in.Channel = "prod uction" },
+		"bad min native": func(in *RegisterInput) { in.MinNative = "latest" },
 	}
 	for name, mutate := range cases {
 		in := input(app, "1.0.0", "production", 1)
