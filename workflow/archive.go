@@ -1,0 +1,553 @@
+package workflow
+
+import (
+	"archive/zip"
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/flate"
+	"golang.org/x/sync/semaphore"
+)
+
+// DefaultZipLevel is the deflate level of bundles. Measured on the large
+// corpus (README "Performance"): level 5 of klauspost/compress/flate output
+// is within about 1% of `zip -6`, and twice as fast as level 7; lower levels
+// cost more than the 3% size budget.
+const DefaultZipLevel = 5
+
+// ZipOptions tunes WriteZip. None of them changes the bytes written, except
+// Level.
+type ZipOptions struct {
+	Workers int    // parallel compressors; 0 means one per CPU
+	Level   int    // deflate level 1..9; 0 means DefaultZipLevel
+	TempDir string // where entries too big to keep in memory wait; "" means os.TempDir()
+	// MemoryBudget bounds the compressed bytes held in memory while they wait
+	// for their turn; an entry bigger than a quarter of it waits in a temp
+	// file. 0 means 16 MiB.
+	MemoryBudget int64
+}
+
+// ZipStats describes a written archive.
+type ZipStats struct {
+	Files    int   // entries written
+	Stored   int   // entries written as they are
+	Deflated int   // entries deflated
+	Spilled  int   // deflated entries that waited in a temp file
+	Bytes    int64 // input bytes
+	ZipBytes int64 // archive bytes written to w
+}
+
+const (
+	defaultZipBudget = 16 << 20
+	minZipBudget     = 4 * zipChunk
+	zipChunk         = 32 << 10 // unit of the in-memory buffers
+	zipReadBuf       = 64 << 10
+	// zipModTime and zipModDate are the MS-DOS time of every entry:
+	// 1980-02-01 00:00:00. One month past the DOS epoch, so no time zone
+	// conversion turns it into a date before 1980.
+	zipModTime   = 0
+	zipModDate   = 2<<5 | 1
+	zipVersion20 = 20 // 2.0: deflate
+	zipVersion45 = 45 // 4.5: Zip64
+	creatorUnix  = 3
+	flagUTF8     = 0x800
+	localHeader  = 30
+	uint32max    = 1<<32 - 1
+)
+
+// errNoGain stops deflating an entry whose output already is as big as the
+// file: it is stored instead.
+var errNoGain = errors.New("deflate does not shrink the file")
+
+// WriteZip writes the files of t to w as a zip archive that every device's
+// plugin accepts (spec §2) and that depends only on the files' names and
+// contents: entries sorted, fixed time stamps, modes 0644, no folder entries,
+// no extra fields, Zip64 only past 4 GiB or 65,535 entries. Already-compressed
+// types, empty files and files deflate cannot shrink are stored, with their
+// CRC and sizes in the local header (no data descriptor); the rest are
+// deflated on opts.Workers cores at once, and written in order. Memory stays
+// within opts.MemoryBudget plus a fixed amount per worker, whatever the size
+// of the tree. It refuses a tree with blocking problems, reports PhasePack
+// events about ten times a second, and returns ctx's error when cancelled.
+func WriteZip(ctx context.Context, w io.Writer, t *Tree, opts ZipOptions, report Reporter) (ZipStats, error) {
+	if err := t.Err(); err != nil {
+		return ZipStats{}, err
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return ZipStats{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return ZipStats{}, err
+	}
+	z := &zipper{
+		tree:   t,
+		opts:   opts,
+		budget: semaphore.NewWeighted(opts.MemoryBudget),
+		spill:  opts.MemoryBudget / 4,
+		pool:   &chunkPool{free: make(chan []byte, opts.MemoryBudget/zipChunk)},
+		report: report,
+	}
+	return z.run(ctx, w)
+}
+
+func (o ZipOptions) withDefaults() (ZipOptions, error) {
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Level == 0 {
+		o.Level = DefaultZipLevel
+	}
+	if o.Level < flate.BestSpeed || o.Level > flate.BestCompression {
+		return o, fmt.Errorf("write zip: deflate level %d out of range 1..9", o.Level)
+	}
+	if o.TempDir == "" {
+		o.TempDir = os.TempDir()
+	}
+	if o.MemoryBudget == 0 {
+		o.MemoryBudget = defaultZipBudget
+	}
+	o.MemoryBudget = max(o.MemoryBudget, minZipBudget) / zipChunk * zipChunk
+	return o, nil
+}
+
+type zipper struct {
+	tree   *Tree
+	opts   ZipOptions
+	budget *semaphore.Weighted // bytes of chunks reserved by jobs in flight
+	spill  int64               // a deflated entry bigger than this goes to a temp file
+	pool   *chunkPool
+	report Reporter
+}
+
+// zipJob is one entry on its way through the pipeline. A worker fills in
+// the fields below done and then closes it.
+type zipJob struct {
+	e    *Entry
+	cost int64 // budget reserved for its buffer
+	done chan struct{}
+
+	err    error
+	method uint16
+	crc    uint32
+	out    spillBuffer // deflated bytes, when method is zip.Deflate
+}
+
+func (z *zipper) run(ctx context.Context, w io.Writer) (stats ZipStats, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	// Jobs go to the writer in archive order through queue (whose capacity
+	// bounds how far workers run ahead) and to the workers through jobs.
+	queue := make(chan *zipJob, 4*z.opts.Workers+64)
+	jobs := make(chan *zipJob)
+	wg.Go(func() { z.dispatch(ctx, queue, jobs) })
+	for range z.opts.Workers {
+		wg.Go(func() { z.work(ctx, jobs) })
+	}
+	var pending *zipJob
+	defer func() {
+		cancel()
+		wg.Wait()
+		if pending != nil {
+			pending.discard()
+		}
+		for j := range queue {
+			j.discard()
+		}
+	}()
+
+	cw := &zipCountWriter{w: w}
+	bw := bufio.NewWriterSize(cw, 256<<10)
+	zw := zip.NewWriter(bw)
+	var offset int64
+	lastReport := time.Time{}
+	for j := range queue {
+		pending = j
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			return stats, ctx.Err()
+		}
+		if j.err != nil {
+			if ctx.Err() != nil {
+				return stats, ctx.Err()
+			}
+			return stats, fmt.Errorf("add %s to zip: %w", j.e.Name, j.err)
+		}
+		size, err := z.writeEntry(ctx, zw, j, offset)
+		if err != nil {
+			if ctx.Err() != nil {
+				return stats, ctx.Err()
+			}
+			return stats, fmt.Errorf("add %s to zip: %w", j.e.Name, err)
+		}
+		pending = nil
+		offset += localHeader + int64(len(j.e.Name)) + size
+		stats.Files++
+		stats.Bytes += j.e.Size
+		if j.method == zip.Store {
+			stats.Stored++
+		} else {
+			stats.Deflated++
+			if j.out.spilled {
+				stats.Spilled++
+			}
+		}
+		j.discard()
+		z.budget.Release(j.cost)
+		if z.report != nil && (stats.Files == len(z.tree.Entries) || time.Since(lastReport) >= 100*time.Millisecond) {
+			lastReport = time.Now()
+			z.report(Event{Phase: PhasePack, Files: stats.Files, TotalFiles: len(z.tree.Entries),
+				Bytes: stats.Bytes, TotalBytes: z.tree.Bytes, Current: j.e.Name})
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return stats, err
+	}
+	if err := zw.Close(); err != nil {
+		return stats, fmt.Errorf("write zip directory: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return stats, fmt.Errorf("write zip directory: %w", err)
+	}
+	stats.ZipBytes = cw.n
+	return stats, nil
+}
+
+// dispatch hands out the entries in order, each once its buffer fits in the
+// memory budget. Budget is released by the writer in the same order, so
+// the entry the writer waits for always gets its share.
+func (z *zipper) dispatch(ctx context.Context, queue, jobs chan<- *zipJob) {
+	defer close(queue)
+	defer close(jobs)
+	for i := range z.tree.Entries {
+		e := &z.tree.Entries[i]
+		j := &zipJob{e: e, method: e.Method, done: make(chan struct{})}
+		if e.Size == 0 {
+			j.method = zip.Store
+		}
+		if j.method == zip.Deflate {
+			j.cost = (min(e.Size, z.spill) + zipChunk - 1) / zipChunk * zipChunk
+		}
+		if err := z.budget.Acquire(ctx, j.cost); err != nil {
+			return
+		}
+		select {
+		case queue <- j:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// work compresses (or, for stored entries, checksums) jobs until jobs closes.
+func (z *zipper) work(ctx context.Context, jobs <-chan *zipJob) {
+	fw, err := flate.NewWriter(io.Discard, z.opts.Level)
+	buf := make([]byte, zipReadBuf)
+	for j := range jobs {
+		switch {
+		case err != nil:
+			j.err = err
+		case ctx.Err() != nil:
+			j.err = ctx.Err()
+		default:
+			j.err = z.prepare(ctx, j, fw, buf)
+		}
+		close(j.done)
+	}
+}
+
+// prepare reads the job's file once: its CRC-32 and, for deflated entries,
+// the compressed bytes.
+func (z *zipper) prepare(ctx context.Context, j *zipJob, fw *flate.Writer, buf []byte) error {
+	f, err := os.Open(j.e.Path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	crc := crc32.NewIEEE()
+	var dst io.Writer
+	if j.method == zip.Deflate {
+		j.out = spillBuffer{pool: z.pool, limit: min(j.e.Size, z.spill), size: j.e.Size, tempDir: z.opts.TempDir}
+		fw.Reset(&j.out)
+		dst = fw
+	}
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		k, rerr := f.Read(buf)
+		n += int64(k)
+		if n > j.e.Size {
+			return errChanged()
+		}
+		crc.Write(buf[:k])
+		if dst != nil && k > 0 {
+			if _, err := dst.Write(buf[:k]); errors.Is(err, errNoGain) {
+				dst = nil
+			} else if err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	if n != j.e.Size {
+		return errChanged()
+	}
+	if dst != nil {
+		if err := fw.Close(); errors.Is(err, errNoGain) {
+			dst = nil
+		} else if err != nil {
+			return err
+		}
+	}
+	if j.method == zip.Deflate && (dst == nil || j.out.n >= j.e.Size) {
+		j.method = zip.Store
+		j.out.release()
+	}
+	j.crc = crc.Sum32()
+	return nil
+}
+
+func errChanged() error {
+	return fmt.Errorf("file changed while the bundle was being built: wait for the web build to finish, then build the bundle again")
+}
+
+// writeEntry writes the local header and data of j; it returns the data size.
+func (z *zipper) writeEntry(ctx context.Context, zw *zip.Writer, j *zipJob, offset int64) (int64, error) {
+	size := j.e.Size
+	if j.method == zip.Deflate {
+		size = j.out.n
+	}
+	fh := &zip.FileHeader{
+		Name:               j.e.Name,
+		Method:             j.method,
+		CRC32:              j.crc,
+		CompressedSize64:   uint64(size),
+		UncompressedSize64: uint64(j.e.Size),
+		CreatorVersion:     creatorUnix<<8 | zipVersion20,
+		ReaderVersion:      zipVersion20,
+		ModifiedTime:       zipModTime,
+		ModifiedDate:       zipModDate,
+	}
+	if offset >= uint32max {
+		fh.ReaderVersion = zipVersion45 // the central directory gives its offset in a Zip64 field
+	}
+	if !isPlainASCII(j.e.Name) {
+		fh.Flags |= flagUTF8
+	}
+	fh.SetMode(0o644)
+	dst, err := zw.CreateRaw(fh)
+	if err != nil {
+		return 0, err
+	}
+	if j.method == zip.Deflate {
+		_, err := j.out.WriteTo(dst)
+		return size, err
+	}
+	return size, copyStored(ctx, dst, j)
+}
+
+// copyStored copies a stored entry's file, checking that it still has the
+// size and CRC its header promised.
+func copyStored(ctx context.Context, dst io.Writer, j *zipJob) error {
+	f, err := os.Open(j.e.Path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	crc := crc32.NewIEEE()
+	r := &ctxReader{ctx: ctx, r: io.LimitReader(f, j.e.Size)}
+	n, err := io.Copy(io.MultiWriter(dst, crc), r)
+	if err != nil {
+		return err
+	}
+	var one [1]byte
+	if extra, _ := f.Read(one[:]); n != j.e.Size || extra != 0 || crc.Sum32() != j.crc {
+		return errChanged()
+	}
+	return nil
+}
+
+// discard frees what a job holds, once its worker is done with it.
+func (j *zipJob) discard() {
+	select {
+	case <-j.done:
+		j.out.release()
+	default:
+	}
+}
+
+func isPlainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// chunkPool recycles the fixed-size buffers of spillBuffers. The memory
+// budget bounds how many are out at once, so it never holds more than that.
+type chunkPool struct{ free chan []byte }
+
+func (p *chunkPool) get() []byte {
+	select {
+	case c := <-p.free:
+		return c[:0]
+	default:
+		return make([]byte, 0, zipChunk)
+	}
+}
+
+func (p *chunkPool) put(c []byte) {
+	select {
+	case p.free <- c:
+	default:
+	}
+}
+
+// spillBuffer holds an entry's compressed bytes: in chunks up to limit,
+// then in an unlinked temp file. Once it holds size bytes it refuses more
+// (errNoGain) unless the file is bigger than the in-memory limit, where the
+// decision waits for the end.
+type spillBuffer struct {
+	pool    *chunkPool
+	limit   int64 // most bytes kept in memory
+	size    int64 // the entry's uncompressed size
+	tempDir string
+
+	chunks  [][]byte
+	n       int64
+	file    *os.File
+	spilled bool // went to a temp file
+	removed bool // the temp file's name is already gone
+}
+
+func (b *spillBuffer) Write(p []byte) (int, error) {
+	if b.n+int64(len(p)) >= b.size && b.size <= b.limit {
+		return 0, errNoGain
+	}
+	if b.file == nil && b.n+int64(len(p)) > b.limit {
+		if err := b.spill(); err != nil {
+			return 0, err
+		}
+	}
+	if b.file != nil {
+		k, err := b.file.Write(p)
+		b.n += int64(k)
+		return k, err
+	}
+	written := len(p)
+	for len(p) > 0 {
+		if len(b.chunks) == 0 || len(b.chunks[len(b.chunks)-1]) == zipChunk {
+			b.chunks = append(b.chunks, b.pool.get())
+		}
+		last := &b.chunks[len(b.chunks)-1]
+		k := copy((*last)[len(*last):zipChunk], p)
+		*last = (*last)[:len(*last)+k]
+		p = p[k:]
+	}
+	b.n += int64(written)
+	return written, nil
+}
+
+// spill moves the buffered bytes to a temp file that has no name on systems
+// that allow it, so nothing is left behind even if the process dies.
+func (b *spillBuffer) spill() error {
+	f, err := os.CreateTemp(b.tempDir, "capship-zip-*")
+	if err != nil {
+		return fmt.Errorf("create temp file: %w", err)
+	}
+	b.file, b.spilled = f, true
+	b.removed = os.Remove(f.Name()) == nil
+	for _, c := range b.chunks {
+		if _, err := f.Write(c); err != nil {
+			return fmt.Errorf("write temp file: %w", err)
+		}
+		b.pool.put(c)
+	}
+	b.chunks = nil
+	return nil
+}
+
+func (b *spillBuffer) WriteTo(w io.Writer) (int64, error) {
+	if b.file == nil {
+		var n int64
+		for _, c := range b.chunks {
+			k, err := w.Write(c)
+			n += int64(k)
+			if err != nil {
+				return n, err
+			}
+		}
+		return n, nil
+	}
+	if _, err := b.file.Seek(0, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("read temp file: %w", err)
+	}
+	n, err := io.Copy(w, io.LimitReader(b.file, b.n))
+	if err == nil && n != b.n {
+		err = fmt.Errorf("read temp file: %w", io.ErrUnexpectedEOF)
+	}
+	return n, err
+}
+
+// release gives the chunks back and closes and removes the temp file.
+func (b *spillBuffer) release() {
+	for _, c := range b.chunks {
+		b.pool.put(c)
+	}
+	b.chunks = nil
+	if b.file != nil {
+		b.file.Close()
+		if !b.removed {
+			os.Remove(b.file.Name())
+			b.removed = true
+		}
+		b.file = nil
+	}
+}
+
+type zipCountWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *zipCountWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ctxReader stops a copy when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
