@@ -101,6 +101,31 @@ func (f *registryFlags) openApp(ctx context.Context, s IO) (string, store.Regist
 	return app, reg, err
 }
 
+// regCmd describes the command line of one registry command.
+type regCmd struct {
+	name, usage, summary string
+	app                  bool   // takes --app (defaulting to the Capacitor config's appId)
+	arg                  string // what its one positional argument is; "" for none
+}
+
+// parse parses args; extra adds the command's own flags to the set.
+func (c regCmd) parse(s IO, args []string, extra func(*flag.FlagSet)) (*registryFlags, string, error) {
+	fs := newFlags(s, c.name, c.usage, c.summary)
+	rf := addRegistryFlags(fs, c.app)
+	if extra != nil {
+		extra(fs)
+	}
+	positional, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, "", err
+	}
+	if c.arg == "" {
+		return rf, "", none(positional)
+	}
+	arg, err := one(positional, c.arg)
+	return rf, arg, err
+}
+
 // one returns the only positional argument, or a usage error naming it.
 func one(args []string, what string) (string, error) {
 	if len(args) != 1 {
@@ -150,120 +175,146 @@ type registerResult struct {
 	Warnings []string           `json:"warnings,omitempty"`
 }
 
-func runReleaseRegister(ctx context.Context, s IO, args []string) error {
-	const usage = "--manifest MANIFEST --url URL [--channel production] [--min-native VERSION] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]"
-	fs := newFlags(s, "release register", usage, "Download the hosted bundle back, prove it is the built one, and register it.")
-	rf := addRegistryFlags(fs, true)
-	manifest := fs.String("manifest", "", "manifest written by 'capship bundle build' (required)")
-	rawURL := fs.String("url", "", "https:// address where devices download the encrypted bundle (required)")
-	channel := fs.String("channel", "production", "channel to point at the release (\"\" for none)")
-	minNative := fs.String("min-native", "", "lowest native app version (version_build) that may get it")
-	skipCheck := fs.Bool("skip-url-check", false, "do not download the URL to compare size and SHA-256")
-	server := fs.String("server", "", "register through the admin API of this capship server instead of --db")
-	token := fs.String("token", "", "admin API token for --server (default $CAPSHIP_TOKEN)")
-	args, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := none(args); err != nil {
-		return err
-	}
-	switch {
-	case *manifest == "":
-		return usageError("--manifest is required (the .json file 'capship bundle build' wrote)")
-	case *rawURL == "":
-		return usageError("--url is required (where you uploaded the encrypted bundle)")
-	case *server != "" && rf.db != "":
-		return usageError("--db and --server exclude each other")
-	case *server == "" && *token != "":
-		return usageError("--token goes with --server")
-	}
-	if *token == "" {
-		*token = s.Getenv("CAPSHIP_TOKEN")
-	}
+// registerFlags are the flags of release register.
+type registerFlags struct {
+	*registryFlags
+	manifest, url, channel, minNative, server, token string
+	skipCheck                                        bool
+}
 
-	m, err := workflow.ReadManifest(*manifest)
+func parseRegisterFlags(s IO, args []string) (*registerFlags, error) {
+	f := &registerFlags{}
+	rf, _, err := regCmd{name: "release register",
+		usage:   "--manifest MANIFEST --url URL [--channel production] [--min-native VERSION] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]",
+		summary: "Download the hosted bundle back, prove it is the built one, and register it.", app: true,
+	}.parse(s, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&f.manifest, "manifest", "", "manifest written by 'capship bundle build' (required)")
+		fs.StringVar(&f.url, "url", "", "https:// address where devices download the encrypted bundle (required)")
+		fs.StringVar(&f.channel, "channel", "production", "channel to point at the release (\"\" for none)")
+		fs.StringVar(&f.minNative, "min-native", "", "lowest native app version (version_build) that may get it")
+		fs.BoolVar(&f.skipCheck, "skip-url-check", false, "do not download the URL to compare size and SHA-256")
+		fs.StringVar(&f.server, "server", "", "register through the admin API of this capship server instead of --db")
+		fs.StringVar(&f.token, "token", "", "admin API token for --server (default $CAPSHIP_TOKEN)")
+	})
+	if err != nil {
+		return nil, err
+	}
+	f.registryFlags = rf
+	switch {
+	case f.manifest == "":
+		return nil, usageError("--manifest is required (the .json file 'capship bundle build' wrote)")
+	case f.url == "":
+		return nil, usageError("--url is required (where you uploaded the encrypted bundle)")
+	case f.server != "" && f.db != "":
+		return nil, usageError("--db and --server exclude each other")
+	case f.server == "" && f.token != "":
+		return nil, usageError("--token goes with --server")
+	}
+	if f.token == "" {
+		f.token = s.Getenv("CAPSHIP_TOKEN")
+	}
+	return f, nil
+}
+
+func runReleaseRegister(ctx context.Context, s IO, args []string) error {
+	f, err := parseRegisterFlags(s, args)
 	if err != nil {
 		return err
 	}
-	if rf.app != "" && rf.app != m.AppID {
-		return fmt.Errorf("register release: the manifest is for %s, not %s: build the bundle for the right app", m.AppID, rf.app)
+	m, err := workflow.ReadManifest(f.manifest)
+	if err != nil {
+		return err
+	}
+	if f.app != "" && f.app != m.AppID {
+		return fmt.Errorf("register release: the manifest is for %s, not %s: build the bundle for the right app", m.AppID, f.app)
 	}
 	if err := checkProjectKey(m); err != nil {
 		return err
 	}
-	_, warning, err := workflow.ValidateBundleURL(*rawURL)
-	if err != nil {
-		return fmt.Errorf("register release: %w", err)
+	res := registerResult{Channel: f.channel, Server: f.server}
+	if res.URLCheck, res.Warnings, err = checkHosted(ctx, s, f, m); err != nil {
+		return err
 	}
-	res := registerResult{Channel: *channel, Server: *server}
-	if warning != "" {
-		res.Warnings = append(res.Warnings, warning)
-		fmt.Fprintf(s.Err, "warning: %s\n", warning)
-	}
-	if *skipCheck {
-		res.Warnings = append(res.Warnings, "URL check skipped: devices will fail if the hosted file is not the built one")
-		fmt.Fprintln(s.Err, "warning: not checking the URL (--skip-url-check); devices will fail if the hosted file differs")
-	} else {
-		fmt.Fprintf(s.Err, "checking %s (%d bytes)...\n", *rawURL, m.Size)
-		check, err := workflow.CheckURL(ctx, nil, *rawURL, m.Size, m.SHA256, nil)
-		if err != nil {
-			return fmt.Errorf("register release: %w", err)
-		}
-		res.URLCheck = check
-		if !check.OK() {
-			for _, p := range check.Problems {
-				fmt.Fprintf(s.Err, "  - %s\n", p)
-			}
-			return fmt.Errorf("register release: the hosted file is not the built bundle: fix the upload, or pass --skip-url-check to register anyway")
-		}
-		fmt.Fprintf(s.Err, "hosted file matches the build (sha256 %s)\n", check.SHA256)
-	}
-
 	in := store.RegisterInput{
-		AppID: m.AppID, Version: m.Version, URL: strings.TrimSpace(*rawURL), SessionKey: m.SessionKey,
+		AppID: m.AppID, Version: m.Version, URL: strings.TrimSpace(f.url), SessionKey: m.SessionKey,
 		Checksum: m.Checksum, Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256,
-		KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint, Channel: *channel, MinNative: *minNative,
+		KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint, Channel: f.channel, MinNative: f.minNative,
 	}
-	if *server != "" {
-		client, err := store.NewClient(*server, *token, nil)
+	if f.server != "" {
+		client, err := store.NewClient(f.server, f.token, nil)
 		if err != nil {
 			return fmt.Errorf("register release: %w", err)
 		}
 		if res.Release, err = client.Register(ctx, in); err != nil {
 			return err
 		}
-	} else {
-		reg, err := rf.open(ctx, s)
-		if err != nil {
-			return err
-		}
-		defer reg.Close()
-		if *channel != "" {
-			if before, err := reg.Channel(ctx, m.AppID, *channel); err == nil && before.Release != nil {
-				res.Previous = before.Release.Version
-			}
-		}
-		if res.Release, err = reg.Register(ctx, in); err != nil {
-			return err
-		}
+	} else if err := registerLocal(ctx, s, f, in, &res); err != nil {
+		return err
 	}
-	if rf.json {
+	if f.json {
 		return writeJSON(s.Out, res)
 	}
 	fmt.Fprintf(s.Err, "registered %s %s", m.AppID, m.Version)
-	if *server != "" {
-		fmt.Fprintf(s.Err, " on %s", *server)
+	if f.server != "" {
+		fmt.Fprintf(s.Err, " on %s", f.server)
 	}
 	switch {
-	case *channel == "":
+	case f.channel == "":
 		fmt.Fprintln(s.Err, " (no channel: promote it with 'capship release promote')")
 	case res.Previous != "":
-		fmt.Fprintf(s.Err, "; channel %s: %s -> %s\n", *channel, res.Previous, m.Version)
+		fmt.Fprintf(s.Err, "; channel %s: %s -> %s\n", f.channel, res.Previous, m.Version)
 	default:
-		fmt.Fprintf(s.Err, "; channel %s now serves it\n", *channel)
+		fmt.Fprintf(s.Err, "; channel %s now serves it\n", f.channel)
 	}
 	return nil
+}
+
+// checkHosted validates the bundle URL and, unless --skip-url-check,
+// downloads it to prove it serves exactly the built bytes.
+func checkHosted(ctx context.Context, s IO, f *registerFlags, m *workflow.Manifest) (*workflow.URLCheck, []string, error) {
+	var warnings []string
+	_, warning, err := workflow.ValidateBundleURL(f.url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("register release: %w", err)
+	}
+	if warning != "" {
+		warnings = append(warnings, warning)
+		fmt.Fprintf(s.Err, "warning: %s\n", warning)
+	}
+	if f.skipCheck {
+		fmt.Fprintln(s.Err, "warning: not checking the URL (--skip-url-check); devices will fail if the hosted file differs")
+		return nil, append(warnings, "URL check skipped: devices will fail if the hosted file is not the built one"), nil
+	}
+	fmt.Fprintf(s.Err, "checking %s (%d bytes)...\n", f.url, m.Size)
+	check, err := workflow.CheckURL(ctx, nil, f.url, m.Size, m.SHA256, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("register release: %w", err)
+	}
+	if !check.OK() {
+		for _, p := range check.Problems {
+			fmt.Fprintf(s.Err, "  - %s\n", p)
+		}
+		return nil, nil, fmt.Errorf("register release: the hosted file is not the built bundle: fix the upload, or pass --skip-url-check to register anyway")
+	}
+	fmt.Fprintf(s.Err, "hosted file matches the build (sha256 %s)\n", check.SHA256)
+	return check, warnings, nil
+}
+
+// registerLocal registers in the local registry, noting what the channel
+// served before.
+func registerLocal(ctx context.Context, s IO, f *registerFlags, in store.RegisterInput, res *registerResult) error {
+	reg, err := f.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	if in.Channel != "" {
+		if before, err := reg.Channel(ctx, in.AppID, in.Channel); err == nil && before.Release != nil {
+			res.Previous = before.Release.Version
+		}
+	}
+	res.Release, err = reg.Register(ctx, in)
+	return err
 }
 
 // checkProjectKey refuses a bundle sealed for another key than the one in
@@ -287,13 +338,9 @@ type releaseRow struct {
 }
 
 func runReleaseList(ctx context.Context, s IO, args []string) error {
-	fs := newFlags(s, "release list", "[--app APP_ID] [--db PATH] [--json]", "List an app's releases, newest first.")
-	rf := addRegistryFlags(fs, true)
-	args, err := parseFlags(fs, args)
+	rf, _, err := regCmd{name: "release list", usage: "[--app APP_ID] [--db PATH] [--json]",
+		summary: "List an app's releases, newest first.", app: true}.parse(s, args, nil)
 	if err != nil {
-		return err
-	}
-	if err := none(args); err != nil {
 		return err
 	}
 	app, reg, err := rf.openApp(ctx, s)
@@ -360,25 +407,17 @@ func runReleaseRollback(ctx context.Context, s IO, args []string) error {
 
 // moveChannel runs promote (VERSION) or rollback (no argument).
 func moveChannel(ctx context.Context, s IO, args []string, promote bool) error {
-	name, usage, summary := "release rollback", "--channel CHANNEL [--app APP_ID] [--db PATH] [--json]",
-		"Move a channel back to the release it served before."
+	cmd := regCmd{name: "release rollback", usage: "--channel CHANNEL [--app APP_ID] [--db PATH] [--json]",
+		summary: "Move a channel back to the release it served before.", app: true}
 	if promote {
-		name, usage, summary = "release promote", "VERSION --channel CHANNEL [--app APP_ID] [--db PATH] [--json]",
-			"Point a channel at a registered release newer than what it serves."
+		cmd = regCmd{name: "release promote", usage: "VERSION --channel CHANNEL [--app APP_ID] [--db PATH] [--json]",
+			summary: "Point a channel at a registered release newer than what it serves.", app: true, arg: "VERSION"}
 	}
-	fs := newFlags(s, name, usage, summary)
-	rf := addRegistryFlags(fs, true)
-	channel := fs.String("channel", "", "channel to change (required)")
-	args, err := parseFlags(fs, args)
+	var channel *string
+	rf, version, err := cmd.parse(s, args, func(fs *flag.FlagSet) {
+		channel = fs.String("channel", "", "channel to change (required)")
+	})
 	if err != nil {
-		return err
-	}
-	var version string
-	if promote {
-		if version, err = one(args, "VERSION"); err != nil {
-			return err
-		}
-	} else if err := none(args); err != nil {
 		return err
 	}
 	if *channel == "" {
@@ -482,18 +521,14 @@ func runChannelSet(ctx context.Context, s IO, args []string) error {
 }
 
 func writeChannel(ctx context.Context, s IO, args []string, create bool) error {
-	name, summary := "channel set", "Change a channel's settings; flags not given stay as they are."
+	cmd := regCmd{name: "channel set", usage: "NAME [settings] [--app APP_ID] [--db PATH] [--json]",
+		summary: "Change a channel's settings; flags not given stay as they are.", app: true, arg: "channel NAME"}
 	if create {
-		name, summary = "channel create", "Add a release channel; register or promote a release to it."
+		cmd.name, cmd.summary = "channel create", "Add a release channel; register or promote a release to it."
 	}
-	fs := newFlags(s, name, "NAME [settings] [--app APP_ID] [--db PATH] [--json]", summary)
-	rf := addRegistryFlags(fs, true)
-	cf := addChannelSettingFlags(fs)
-	args, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	channel, err := one(args, "channel NAME")
+	var fs *flag.FlagSet
+	var cf *channelSettingFlags
+	rf, channel, err := cmd.parse(s, args, func(f *flag.FlagSet) { fs, cf = f, addChannelSettingFlags(f) })
 	if err != nil {
 		return err
 	}
@@ -531,13 +566,9 @@ func writeChannel(ctx context.Context, s IO, args []string, create bool) error {
 }
 
 func runChannelList(ctx context.Context, s IO, args []string) error {
-	fs := newFlags(s, "channel list", "[--app APP_ID] [--db PATH] [--json]", "List an app's channels and their settings.")
-	rf := addRegistryFlags(fs, true)
-	args, err := parseFlags(fs, args)
+	rf, _, err := regCmd{name: "channel list", usage: "[--app APP_ID] [--db PATH] [--json]",
+		summary: "List an app's channels and their settings.", app: true}.parse(s, args, nil)
 	if err != nil {
-		return err
-	}
-	if err := none(args); err != nil {
 		return err
 	}
 	app, reg, err := rf.openApp(ctx, s)
@@ -587,13 +618,8 @@ func printChannels(w io.Writer, channels []store.Channel) {
 }
 
 func runChannelHistory(ctx context.Context, s IO, args []string) error {
-	fs := newFlags(s, "channel history", "NAME [--app APP_ID] [--db PATH] [--json]", "Show what a channel served and when, oldest first.")
-	rf := addRegistryFlags(fs, true)
-	args, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	channel, err := one(args, "channel NAME")
+	rf, channel, err := regCmd{name: "channel history", usage: "NAME [--app APP_ID] [--db PATH] [--json]",
+		summary: "Show what a channel served and when, oldest first.", app: true, arg: "channel NAME"}.parse(s, args, nil)
 	if err != nil {
 		return err
 	}
@@ -623,15 +649,12 @@ func runChannelHistory(ctx context.Context, s IO, args []string) error {
 // --- tokens ---
 
 func runTokenCreate(ctx context.Context, s IO, args []string) error {
-	fs := newFlags(s, "token create", "NAME [--app APP_ID] [--db PATH] [--json]",
-		"Create a token for the admin API of 'capship serve'. The token is printed once, on stdout.")
-	rf := addRegistryFlags(fs, false)
-	app := fs.String("app", "", "limit the token to this app (default: every app)")
-	args, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := one(args, "token NAME")
+	var app *string
+	rf, name, err := regCmd{name: "token create", usage: "NAME [--app APP_ID] [--db PATH] [--json]",
+		summary: "Create a token for the admin API of 'capship serve'. The token is printed once, on stdout.",
+		arg:     "token NAME"}.parse(s, args, func(fs *flag.FlagSet) {
+		app = fs.String("app", "", "limit the token to this app (default: every app)")
+	})
 	if err != nil {
 		return err
 	}
@@ -657,13 +680,9 @@ func runTokenCreate(ctx context.Context, s IO, args []string) error {
 }
 
 func runTokenList(ctx context.Context, s IO, args []string) error {
-	fs := newFlags(s, "token list", "[--db PATH] [--json]", "List admin API tokens (never their secrets).")
-	rf := addRegistryFlags(fs, false)
-	args, err := parseFlags(fs, args)
+	rf, _, err := regCmd{name: "token list", usage: "[--db PATH] [--json]",
+		summary: "List admin API tokens (never their secrets)."}.parse(s, args, nil)
 	if err != nil {
-		return err
-	}
-	if err := none(args); err != nil {
 		return err
 	}
 	reg, err := rf.open(ctx, s)
@@ -698,13 +717,8 @@ func runTokenList(ctx context.Context, s IO, args []string) error {
 }
 
 func runTokenRevoke(ctx context.Context, s IO, args []string) error {
-	fs := newFlags(s, "token revoke", "NAME|ID [--db PATH] [--json]", "Revoke an admin API token; servers refuse it from the next request on.")
-	rf := addRegistryFlags(fs, false)
-	args, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := one(args, "token NAME or ID")
+	rf, name, err := regCmd{name: "token revoke", usage: "NAME|ID [--db PATH] [--json]",
+		summary: "Revoke an admin API token; servers refuse it from the next request on.", arg: "token NAME or ID"}.parse(s, args, nil)
 	if err != nil {
 		return err
 	}
@@ -742,15 +756,13 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 }
 
 func runStats(ctx context.Context, s IO, args []string) error {
-	fs := newFlags(s, "stats", "[--since 24h|2006-01-02] [--app APP_ID] [--db PATH] [--json]",
-		"Summarize what devices reported, per bundle version: downloads, installs, failures by kind.")
-	rf := addRegistryFlags(fs, true)
-	sinceFlag := fs.String("since", "", "only events after this: a duration back from now (24h) or a date")
-	args, err := parseFlags(fs, args)
+	var sinceFlag *string
+	rf, _, err := regCmd{name: "stats", usage: "[--since 24h|2006-01-02] [--app APP_ID] [--db PATH] [--json]",
+		summary: "Summarize what devices reported, per bundle version: downloads, installs, failures by kind.",
+		app:     true}.parse(s, args, func(fs *flag.FlagSet) {
+		sinceFlag = fs.String("since", "", "only events after this: a duration back from now (24h) or a date")
+	})
 	if err != nil {
-		return err
-	}
-	if err := none(args); err != nil {
 		return err
 	}
 	since, err := parseSince(*sinceFlag, time.Now())
