@@ -80,7 +80,10 @@ func TestDecideTable(t *testing.T) {
 		{"channel without release", func(a *appSnapshot) { a.Channels[2].Current, a.Channels[2].Previous = nil, nil }, nil, want{"", codeNoNewVersion, "production"}},
 		{"min native met", func(a *appSnapshot) { a.Channels[2].Current.MinNative = "1.0" }, nil, want{"1.2.0", "", "production"}},
 		{"min native not met", func(a *appSnapshot) { a.Channels[2].Current.MinNative = "2.0.0" }, nil, want{"", codeMinNative, "production"}},
-		{"min native compares numbers, not text", func(a *appSnapshot) { a.Channels[2].Current.MinNative = "1.9.0"; a.Channels[2].DisableUnderNative = false }, func(d *DeviceInfo) { d.VersionBuild = "1.10.0" }, want{"1.2.0", "", "production"}},
+		{"min native compares numbers, not text", func(a *appSnapshot) {
+			a.Channels[2].Current.MinNative = "1.9.0"
+			a.Channels[2].DisableUnderNative = false
+		}, func(d *DeviceInfo) { d.VersionBuild = "1.10.0" }, want{"1.2.0", "", "production"}},
 		{"min native with unparseable native version", func(a *appSnapshot) { a.Channels[2].Current.MinNative = "1.0.0" }, func(d *DeviceInfo) { d.VersionBuild = "unknown" }, want{"", codeSemver, "production"}},
 		{"under native refused", nil, func(d *DeviceInfo) { d.VersionBuild = "1.5.0" }, want{"", codeUnderNative, "production"}},
 		{"under native allowed when the channel permits", func(a *appSnapshot) { a.Channels[2].DisableUnderNative = false }, func(d *DeviceInfo) { d.VersionBuild = "1.5.0" }, want{"1.2.0", "", "production"}},

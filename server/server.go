@@ -179,9 +179,24 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	s.adminRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow, ok := allowedMethods[r.URL.Path]; ok {
+			w.Header().Set("Allow", allow)
+			writeJSON(w, http.StatusMethodNotAllowed, encodeError("method_not_allowed", r.Method+" is not allowed here; use "+allow))
+			return
+		}
 		writeJSON(w, http.StatusNotFound, encodeError("not_found", "no such endpoint: devices use /updates, /stats and /channel_self"))
 	})
 	return s.logRequests(mux)
+}
+
+// allowedMethods answers 405 (not 404) for a known path used with the
+// wrong method.
+var allowedMethods = map[string]string{
+	"/updates":      "POST",
+	"/stats":        "POST",
+	"/channel_self": "GET, PUT, POST, DELETE",
+	"/livez":        "GET",
+	"/readyz":       "GET",
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
