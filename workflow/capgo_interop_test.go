@@ -54,23 +54,31 @@ const (
 	// updaterVersion is what the fake app declares and "installs"; Capgo picks
 	// its checksum format from it (V3 for 8.x).
 	updaterVersion = "8.51.0"
-	// capgoTimeout bounds every Capgo CLI run (each takes about half a second;
-	// `bundle decrypt` also asks the npm registry for a newer CLI and gives up
-	// silently without network).
-	capgoTimeout = 90 * time.Second
+	// toolTimeout bounds every run of the Capgo CLI or capship (a Capgo run
+	// takes about half a second; `bundle decrypt` also asks the npm registry
+	// for a newer CLI and gives up silently without network).
+	toolTimeout = 90 * time.Second
 )
 
-// capgoCLI returns the Capgo CLI binary, or skips (fails under
-// CAPSHIP_TEST_STRICT=1) when it is not configured.
+// needEnv returns the environment variable name, or skips the test when it
+// is unset (fails under CAPSHIP_TEST_STRICT=1, as scripts/test sets it).
+func needEnv(t *testing.T, name, what string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		msg := fmt.Sprintf("%s is not set: %s; scripts/test sets it", name, what)
+		if os.Getenv("CAPSHIP_TEST_STRICT") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return v
+}
+
+// capgoCLI returns the Capgo CLI binary, after checking its version.
 func capgoCLI(t *testing.T) string {
 	t.Helper()
-	bin := os.Getenv("CAPSHIP_CAPGO_CLI")
-	if bin == "" {
-		if os.Getenv("CAPSHIP_TEST_STRICT") == "1" {
-			t.Fatal("CAPSHIP_CAPGO_CLI is not set: run scripts/test, which installs @capgo/cli 8.68.1 and exports it")
-		}
-		t.Skip("CAPSHIP_CAPGO_CLI is not set: skipping interop with the real Capgo CLI (run scripts/test, or set it to the path of a `capgo` 8.68.1 binary)")
-	}
+	bin := needEnv(t, "CAPSHIP_CAPGO_CLI", "the path of the `capgo` binary of @capgo/cli "+capgoVersion+" is needed to prove interop")
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("CAPSHIP_CAPGO_CLI: %v", err)
 	}
@@ -83,35 +91,43 @@ func capgoCLI(t *testing.T) string {
 	return bin
 }
 
-// capgoRun is one finished run of the Capgo CLI.
-type capgoRun struct {
+// toolRun is one finished run of the Capgo CLI or of capship.
+type toolRun struct {
+	name           string
 	args           []string
 	stdout, stderr string
 	err            error // nil on exit 0
 }
 
-func (r capgoRun) String() string {
-	return fmt.Sprintf("capgo %s: %v\n--- stdout\n%s\n--- stderr\n%s", strings.Join(r.args, " "), r.err, r.stdout, r.stderr)
+func (r toolRun) String() string {
+	return fmt.Sprintf("%s %s: %v\n--- stdout\n%s\n--- stderr\n%s", r.name, strings.Join(r.args, " "), r.err, r.stdout, r.stderr)
 }
 
-// runCapgo runs the Capgo CLI in dir with no stdin, no terminal, no Capgo
-// account and telemetry off, bounded by capgoTimeout.
-func runCapgo(t *testing.T, bin, dir string, args ...string) capgoRun {
+// runTool runs bin in dir with no stdin and the given environment (nil:
+// the test's own), bounded by toolTimeout.
+func runTool(t *testing.T, name, bin, dir string, env []string, args ...string) toolRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), capgoTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), toolTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
 	cmd.Stdin = nil // /dev/null: Capgo never prompts without a terminal
 	cmd.WaitDelay = 5 * time.Second
-	cmd.Env = capgoEnv(t)
+	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		err = fmt.Errorf("did not finish within %v: %w (%v)", capgoTimeout, ctx.Err(), err)
+		err = fmt.Errorf("did not finish within %v: %w (%v)", toolTimeout, ctx.Err(), err)
 	}
-	return capgoRun{args: args, stdout: stdout.String(), stderr: stderr.String(), err: err}
+	return toolRun{name: name, args: args, stdout: stdout.String(), stderr: stderr.String(), err: err}
+}
+
+// runCapgo runs the Capgo CLI in dir with no stdin, no terminal, no Capgo
+// account and telemetry off.
+func runCapgo(t *testing.T, bin, dir string, args ...string) toolRun {
+	t.Helper()
+	return runTool(t, "capgo", bin, dir, capgoEnv(t), args...)
 }
 
 // capgoEnv is the environment for the Capgo CLI: the test's own, minus any
@@ -325,6 +341,15 @@ func fileSHA256(t *testing.T, path string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Size()
+}
+
 // copyFile copies src to dst, flipping one byte at offset flip when flip >= 0.
 func copyFile(t *testing.T, src, dst string, flip int64) {
 	t.Helper()
@@ -340,13 +365,11 @@ func copyFile(t *testing.T, src, dst string, flip int64) {
 	}
 }
 
-// decodeCapgoJSON decodes the one JSON object a `--json` run prints on stdout.
-func decodeCapgoJSON(t *testing.T, r capgoRun, v any) {
+// decodeJSON decodes the one JSON object a `--json` run printed on stdout.
+func decodeJSON(t *testing.T, r toolRun, v any) {
 	t.Helper()
-	dec := json.NewDecoder(strings.NewReader(r.stdout))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		t.Fatalf("decode the JSON Capgo printed: %v\n%s", err, r)
+	if err := json.Unmarshal([]byte(r.stdout), v); err != nil {
+		t.Fatalf("decode the JSON %s printed: %v\n%s", r.name, err, r)
 	}
 }
 
@@ -370,11 +393,11 @@ func buildCapshipBundle(t *testing.T, key *rsa.PrivateKey, webDir string) *workf
 
 // combined is what a Capgo run printed on both streams (its human log lines
 // go to stdout, warnings to stderr).
-func (r capgoRun) combined() string { return r.stdout + "\n" + r.stderr }
+func (r toolRun) combined() string { return r.stdout + "\n" + r.stderr }
 
 // mustFail checks that a Capgo run exited non-zero on its own (not by our
 // timeout) and printed want.
-func (r capgoRun) mustFail(t *testing.T, want string) {
+func (r toolRun) mustFail(t *testing.T, want string) {
 	t.Helper()
 	var exit *exec.ExitError
 	if !errors.As(r.err, &exit) {
@@ -474,7 +497,7 @@ func TestCapgoDecryptsCapshipBundle(t *testing.T) {
 		// The plain zips are identical, so only the signature on the
 		// checksum is wrong.
 		runCapgo(t, bin, dir, "bundle", "decrypt", enc, m.SessionKey, "--checksum", forged.Checksum).
-			mustFail(t, "decrypt")
+			mustFail(t, "rsa routines") // "invalid padding" or "data too large for modulus"
 	})
 	t.Run("app configured with another key", func(t *testing.T) {
 		dir := t.TempDir()
@@ -552,7 +575,7 @@ func TestCapshipOpensCapgoBundle(t *testing.T) {
 		t.Fatalf("capgo bundle zip:\n%s", r)
 	}
 	var zipped struct{ Bundle, Filename, Checksum string }
-	decodeCapgoJSON(t, r, &zipped)
+	decodeJSON(t, r, &zipped)
 	zipPath := filepath.Join(app, zipped.Filename)
 	if got := fileSHA256(t, zipPath); got != zipped.Checksum {
 		t.Fatalf("Capgo's zip checksum %q is not the SHA-256 of its zip (%s): is @capgo/capacitor-updater 8.x in place?", zipped.Checksum, got)
@@ -564,7 +587,7 @@ func TestCapshipOpensCapgoBundle(t *testing.T) {
 		t.Fatalf("capgo bundle encrypt:\n%s", r)
 	}
 	var sealed struct{ Checksum, Filename, IVSessionKey string }
-	decodeCapgoJSON(t, r, &sealed)
+	decodeJSON(t, r, &sealed)
 	if !v3Checksum.MatchString(sealed.Checksum) {
 		t.Fatalf("Capgo made no V3 checksum (is the updater 8.x?): %q", sealed.Checksum)
 	}
@@ -592,11 +615,7 @@ func TestCapshipOpensCapgoBundle(t *testing.T) {
 
 	t.Run("tampered byte", func(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "bundle.zip")
-		info, err := os.Stat(encPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		copyFile(t, encPath, bad, info.Size()/2)
+		copyFile(t, encPath, bad, fileSize(t, encPath)/2)
 		if _, err := open(bad, pub); err == nil {
 			t.Fatal("capship opened a Capgo bundle with a flipped byte")
 		}
@@ -608,6 +627,40 @@ func TestCapshipOpensCapgoBundle(t *testing.T) {
 		}
 		if _, err := open(encPath, &other.PublicKey); err == nil {
 			t.Fatal("capship opened a Capgo bundle with a stranger's public key")
+		}
+	})
+
+	// The command a person runs with what Capgo printed.
+	t.Run("capship bundle verify", func(t *testing.T) {
+		capship := needEnv(t, "CAPSHIP_TEST_BINARY", "the built capship binary is needed (go build -o /tmp/capship .)")
+		verify := func(file string) (toolRun, string) {
+			out := filepath.Join(t.TempDir(), "out")
+			return runTool(t, "capship", capship, app, nil, "bundle", "verify", "--file", file,
+				"--session-key", sealed.IVSessionKey, "--checksum", sealed.Checksum,
+				"--public-key", filepath.Join(app, ".capgo_key_v2.pub"), "--extract", out, "--json"), out
+		}
+		r, out := verify(encPath)
+		if r.err != nil {
+			t.Fatalf("capship bundle verify refuses Capgo's bundle:\n%s", r)
+		}
+		var got struct {
+			OK        bool   `json:"ok"`
+			ZipSHA256 string `json:"zip_sha256"`
+			Files     int    `json:"files"`
+			KeyID     string `json:"key_id"`
+		}
+		decodeJSON(t, r, &got)
+		if !got.OK || got.ZipSHA256 != zipped.Checksum || got.Files != len(webTree) || got.KeyID != workflow.KeyID(pub) {
+			t.Errorf("verify says %+v; want ok, zip_sha256 %s, %d files, key id %s", got, zipped.Checksum, len(webTree), workflow.KeyID(pub))
+		}
+		sameTree(t, "extracted by capship bundle verify", readTree(t, out), webTree)
+
+		bad := filepath.Join(t.TempDir(), "bundle.zip")
+		copyFile(t, encPath, bad, fileSize(t, encPath)-1)
+		r, _ = verify(bad)
+		var exit *exec.ExitError
+		if !errors.As(r.err, &exit) || r.stdout != "" {
+			t.Errorf("capship bundle verify must fail on a flipped last byte, with nothing on stdout:\n%s", r)
 		}
 	})
 
@@ -630,7 +683,7 @@ func TestCapshipOpensCapgoBundle(t *testing.T) {
 			t.Fatalf("Capgo refuses capship's private key:\n%s", r)
 		}
 		var s struct{ Checksum, Filename, IVSessionKey string }
-		decodeCapgoJSON(t, r, &s)
+		decodeJSON(t, r, &s)
 		out := filepath.Join(t.TempDir(), "out")
 		if _, err := workflow.Open(t.Context(), workflow.OpenOptions{
 			File: filepath.Join(dir, s.Filename), SessionKey: s.IVSessionKey, Checksum: s.Checksum,
