@@ -11,6 +11,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"capship/store"
 	"capship/workflow"
 )
 
@@ -123,7 +124,7 @@ func fillFromProject(opts *workflow.BuildOptions) (*workflow.Project, error) {
 }
 
 // loadSigningKey finds the private key for appID: --key-file, else the PEM
-// text in $CAPSHIP_PRIVATE_KEY. (The OS keychain comes next, as the default.)
+// text in $CAPSHIP_PRIVATE_KEY, else the app's key in the OS keychain.
 func loadSigningKey(s IO, keyFile string, appID string) (*rsa.PrivateKey, error) {
 	if keyFile != "" {
 		key, err := workflow.ReadPrivateKeyFile(keyFile)
@@ -139,7 +140,18 @@ func loadSigningKey(s IO, keyFile string, appID string) (*rsa.PrivateKey, error)
 		}
 		return key, nil
 	}
-	return nil, fmt.Errorf("no private key for %s: pass --key-file, or set $%s to the PEM text (create a pair with 'capship key generate')", appID, envPrivateKey)
+	pemText, err := openKeychain(s).Get(appID)
+	if errors.Is(err, store.ErrNoKey) {
+		return nil, fmt.Errorf("no private key for %s: none in the OS keychain (make one with 'capship key create', or bring one in with 'capship key import FILE'); or pass --key-file, or set $%s to the PEM text", appID, envPrivateKey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load private key: %w", err)
+	}
+	key, err := workflow.ParsePrivateKey(pemText)
+	if err != nil {
+		return nil, fmt.Errorf("load private key of %s from the OS keychain: %w", appID, err)
+	}
+	return key, nil
 }
 
 // checkAppKey refuses a private key that does not match the public key

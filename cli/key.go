@@ -1,4 +1,591 @@
 package cli
 
-// keyCommands lists the "key" commands. Placeholder until that group lands.
-func keyCommands() []Command { return nil }
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"capship/store"
+	"capship/workflow"
+)
+
+// envKeychainService overrides the keychain service name ("capship"), e.g.
+// to keep a staging key apart from production.
+const envKeychainService = "CAPSHIP_KEYCHAIN_SERVICE"
+
+// keyCommands lists the "key" commands that work with the OS keychain.
+// ("key generate", which writes files, lives in keygen.go.)
+func keyCommands() []Command {
+	return []Command{
+		{Name: "key create", Usage: "[--app APP_ID] [--config PATH] [--force] [--json]",
+			Summary: "make an app's key pair: private half in the OS keychain, public half in the Capacitor config", Run: runKeyCreate},
+		{Name: "key import", Usage: "[--app APP_ID] [--config PATH] [--force] [--json] FILE",
+			Summary: "move an existing private key (e.g. Capgo's .capgo_key_v2) into the OS keychain", Run: runKeyImport},
+		{Name: "key export", Usage: "[--app APP_ID] [--private --out FILE] [--json]",
+			Summary: "print an app's public key, or write its private key to a new 0600 file", Run: runKeyExport},
+		{Name: "key show", Usage: "[--app APP_ID] [--config PATH] [--json]",
+			Summary: "an app's key: id, fingerprint, where it is stored, whether the config matches", Run: runKeyShow},
+		{Name: "key list", Usage: "[--config PATH] [--json]",
+			Summary: "every key in the OS keychain, archived ones included", Run: runKeyList},
+		{Name: "key delete", Usage: "[--app APP_ID] --yes",
+			Summary: "remove an app's key (or an archived key) from the OS keychain", Run: runKeyDelete},
+	}
+}
+
+// parseOnlyFlags parses args that must hold flags only.
+func parseOnlyFlags(fs *flag.FlagSet, args []string) error {
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	return none(rest)
+}
+
+// openKeychain returns the keychain capship uses.
+func openKeychain(s IO) *store.Keychain {
+	service := store.KeychainService
+	if v := s.Getenv(envKeychainService); v != "" {
+		service = v
+	}
+	return store.NewKeychain(service)
+}
+
+// keyFlags are the --app and --config flags most key commands share.
+type keyFlags struct {
+	app, config string
+}
+
+func addKeyFlags(fs interface {
+	StringVar(*string, string, string, string)
+}, withConfig bool) *keyFlags {
+	f := &keyFlags{}
+	fs.StringVar(&f.app, "app", "", "app id, or an archived key's name from 'key list' (default: appId of the Capacitor config in this folder)")
+	if withConfig {
+		fs.StringVar(&f.config, "config", "", "Capacitor config file (default: capacitor.config.ts/.js/.json in this folder)")
+	}
+	return f
+}
+
+// project loads the Capacitor config named by --config, or the one in the
+// current folder. It returns nil and no error when there is none.
+func (f *keyFlags) project() (*workflow.Project, error) {
+	if f.config != "" {
+		return workflow.LoadProjectConfig(filepath.Dir(f.config), f.config)
+	}
+	p, err := workflow.LoadProject(".")
+	if errors.Is(err, workflow.ErrNoConfig) {
+		return nil, nil
+	}
+	return p, err
+}
+
+// configApp loads the config (which must exist) and the app id, which must
+// be the config's own.
+func (f *keyFlags) configApp(verb string) (*workflow.Project, string, error) {
+	p, err := f.project()
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", verb, err)
+	}
+	if p == nil {
+		return nil, "", usageError("no Capacitor config in this folder: run it in the app's folder or pass --config PATH")
+	}
+	appID, err := f.appID(p)
+	if err != nil {
+		return nil, "", err
+	}
+	if p.AppID != "" && p.AppID != appID {
+		return nil, "", fmt.Errorf("%s: %s is the config of %s, not %s; pass --config with %s's config", verb, p.ConfigPath, p.AppID, appID, appID)
+	}
+	if err := workflow.ValidAppID(appID); err != nil {
+		return nil, "", fmt.Errorf("%s: %w", verb, err)
+	}
+	return p, appID, nil
+}
+
+// keyName is --app (an app id or archived key name), or the appId of the
+// config when --app is not given.
+func (f *keyFlags) keyName(verb string) (string, error) {
+	if f.app != "" {
+		return f.app, nil
+	}
+	p, err := f.project()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", verb, err)
+	}
+	return f.appID(p)
+}
+
+// storedKey reads and parses the key stored under name.
+func storedKey(kc *store.Keychain, verb, name string) (*rsa.PrivateKey, error) {
+	pemText, err := kc.Get(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", verb, err)
+	}
+	key, err := workflow.ParsePrivateKey(pemText)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: the stored value is not a usable key: %w", verb, name, err)
+	}
+	return key, nil
+}
+
+// appID is --app, or the appId of the config.
+func (f *keyFlags) appID(p *workflow.Project) (string, error) {
+	if f.app != "" {
+		return f.app, nil
+	}
+	if p == nil {
+		return "", usageError("no --app given and no Capacitor config in this folder")
+	}
+	if p.AppID == "" {
+		return "", usageError("no --app given and %s sets no plain appId", p.ConfigPath)
+	}
+	return p.AppID, nil
+}
+
+// keyReport describes one stored key, for people and for --json.
+type keyReport struct {
+	Name           string `json:"name"`
+	AppID          string `json:"app_id"`
+	Archived       bool   `json:"archived"`
+	ArchivedAt     string `json:"archived_at,omitempty"`
+	KeyID          string `json:"key_id,omitempty"`
+	KeyFingerprint string `json:"key_fingerprint,omitempty"`
+	StoredIn       string `json:"stored_in"`
+	Config         string `json:"config,omitempty"`        // the Capacitor config compared with
+	ConfigStatus   string `json:"config_status,omitempty"` // match, mismatch, missing, unreadable, other-app, no-config
+	Problem        string `json:"problem,omitempty"`       // why the key could not be read
+	Warning        string `json:"warning,omitempty"`       // a mismatch, in words
+}
+
+// describeKey reads name from the keychain and compares it with the
+// project's config. A key that cannot be read is reported, not fatal,
+// unless the keychain itself is unusable.
+func describeKey(kc *store.Keychain, e store.KeyEntry, p *workflow.Project) (keyReport, error) {
+	r := keyReport{Name: e.Name, AppID: e.AppID, Archived: e.Archived, StoredIn: kc.Where()}
+	if e.Archived {
+		r.ArchivedAt = e.ArchivedAt.Format("2006-01-02T15:04:05Z07:00")
+	}
+	pemText, err := kc.Get(e.Name)
+	switch {
+	case errors.Is(err, store.ErrNoKey):
+		r.Problem = "listed in capship's index but gone from the keychain"
+		return r, nil
+	case err != nil:
+		return r, err
+	}
+	key, err := workflow.ParsePrivateKey(pemText)
+	if err != nil {
+		r.Problem = "stored value is not a usable key: " + err.Error()
+		return r, nil
+	}
+	r.KeyID, r.KeyFingerprint = workflow.KeyID(&key.PublicKey), workflow.Fingerprint(&key.PublicKey)
+	if !e.Archived {
+		r.Config, r.ConfigStatus, r.Warning = configStatus(p, e.AppID, &key.PublicKey)
+	}
+	return r, nil
+}
+
+// configStatus compares the public key in the project's config with pub.
+func configStatus(p *workflow.Project, appID string, pub *rsa.PublicKey) (config, status, warning string) {
+	if p == nil {
+		return "", "no-config", ""
+	}
+	config = p.ConfigPath
+	switch {
+	case p.AppID != appID:
+		return config, "other-app", ""
+	case p.PublicKey == "":
+		return config, "missing", fmt.Sprintf("%s has no plugins.CapacitorUpdater.publicKey: the app would not decrypt bundles; write it with 'capship config set-key --app %s'", config, appID)
+	case strings.ContainsRune(p.PublicKey, '\r'):
+		return config, "unreadable", fmt.Sprintf("the publicKey in %s has CR line breaks, which make iOS apps crash at launch; rewrite it with 'capship config set-key --app %s'", config, appID)
+	}
+	cfgPub, err := workflow.ParsePublicKey([]byte(p.PublicKey))
+	if err != nil {
+		return config, "unreadable", fmt.Sprintf("the publicKey in %s is not usable (%v); rewrite it with 'capship config set-key --app %s'", config, err, appID)
+	}
+	if workflow.Fingerprint(cfgPub) != workflow.Fingerprint(pub) {
+		return config, "mismatch", fmt.Sprintf("KEY MISMATCH: %s carries public key %s (%s), but the keychain key of %s is %s (%s). The app would reject every bundle built with this key. Write the matching public key with 'capship config set-key --app %s' (then ship a native app update), or import the private key that matches the config.",
+			config, workflow.KeyID(cfgPub), workflow.Fingerprint(cfgPub), appID, workflow.KeyID(pub), workflow.Fingerprint(pub), appID)
+	}
+	return config, "match", ""
+}
+
+func statusText(r keyReport) string {
+	switch r.ConfigStatus {
+	case "match":
+		return "matches " + filepath.Base(r.Config)
+	case "mismatch":
+		return "MISMATCH with " + filepath.Base(r.Config)
+	case "missing":
+		return "no publicKey in " + filepath.Base(r.Config)
+	case "unreadable":
+		return "bad publicKey in " + filepath.Base(r.Config)
+	case "other-app":
+		return "config is another app's"
+	case "no-config":
+		return "no config here"
+	}
+	if r.Archived {
+		return "archived " + r.ArchivedAt
+	}
+	return "-"
+}
+
+func warnLoudly(w io.Writer, warning string) {
+	if warning == "" {
+		return
+	}
+	fmt.Fprintf(w, "\n!!! %s\n\n", warning)
+}
+
+// writePublicKey writes pub into the config and says what happened. A config
+// capship cannot edit gets the snippet and a non-zero exit.
+func writePublicKey(s IO, configPath string, pub *rsa.PublicKey) error {
+	if err := workflow.SetPublicKey(configPath, string(workflow.EncodePublicKey(pub))); err != nil {
+		return configEditFailed(s, err)
+	}
+	fmt.Fprintf(s.Err, "wrote the public key to %s (plugins.CapacitorUpdater.publicKey)\n", configPath)
+	return nil
+}
+
+func runKeyCreate(ctx context.Context, s IO, args []string) error {
+	const name, summary = "key create", "Make a new RSA-2048 key pair for an app: the private key goes into the OS keychain\n(never a file), the public key into the app's Capacitor config."
+	fs := newFlags(s, name, keyCommands()[0].Usage, summary)
+	kf := addKeyFlags(fs, true)
+	force := fs.Bool("force", false, "replace the app's key; the old key is archived in the keychain, never deleted")
+	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
+	if err := parseOnlyFlags(fs, args); err != nil {
+		return err
+	}
+	p, appID, err := kf.configApp("create key")
+	if err != nil {
+		return err
+	}
+	kc := openKeychain(s)
+	old, err := kc.Get(appID)
+	if err != nil && !errors.Is(err, store.ErrNoKey) {
+		return err
+	}
+	if err == nil && !*force {
+		id := "of unknown id"
+		if k, perr := workflow.ParsePrivateKey(old); perr == nil {
+			id = workflow.KeyID(&k.PublicKey) + " (" + workflow.Fingerprint(&k.PublicKey) + ")"
+		}
+		return fmt.Errorf("create key: %s already has key %s in the keychain; capship keeps it. "+
+			"To replace it pass --force: the old key is archived, and apps already installed with its public key will reject bundles built with the new one", appID, id)
+	}
+	key, err := workflow.GenerateKey()
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	archived, err := kc.Replace(appID, workflow.EncodePrivateKey(key))
+	if err != nil {
+		return fmt.Errorf("create key: %w", err)
+	}
+	res := struct {
+		AppID          string `json:"app_id"`
+		KeyID          string `json:"key_id"`
+		KeyFingerprint string `json:"key_fingerprint"`
+		StoredIn       string `json:"stored_in"`
+		Config         string `json:"config"`
+		Archived       string `json:"archived,omitempty"`
+	}{appID, workflow.KeyID(&key.PublicKey), workflow.Fingerprint(&key.PublicKey), kc.Where(), p.ConfigPath, archived}
+	fmt.Fprintf(s.Err, "stored the private key of %s in the %s\n", appID, kc.Where())
+	if archived != "" {
+		fmt.Fprintf(s.Err, "archived the previous key as %s ('capship key export --app %s --private --out FILE' still reads it)\n", archived, archived)
+		warnLoudly(s.Err, "apps already installed carry the OLD public key and will reject bundles built with the new one: ship a native app update with the new config first")
+	}
+	if err := writePublicKey(s, p.ConfigPath, &key.PublicKey); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Err, "key id %s, fingerprint %s\n", res.KeyID, res.KeyFingerprint)
+	if *asJSON {
+		return writeJSON(s.Out, res)
+	}
+	return nil
+}
+
+func runKeyImport(ctx context.Context, s IO, args []string) error {
+	const name, summary = "key import", "Move an existing RSA-2048 private key (PKCS#1 PEM, such as Capgo's .capgo_key_v2) into the OS keychain.\nIf the Capacitor config here has no publicKey yet, its public half is written there."
+	fs := newFlags(s, name, keyCommands()[1].Usage, summary)
+	kf := addKeyFlags(fs, true)
+	force := fs.Bool("force", false, "replace the app's key; the old key is archived in the keychain, never deleted")
+	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	file, err := one(rest, "private key FILE")
+	if err != nil {
+		return err
+	}
+	p, err := kf.project()
+	if err != nil && kf.app == "" {
+		return fmt.Errorf("import key: %w", err)
+	}
+	appID, err := kf.appID(p)
+	if err != nil {
+		return err
+	}
+	if err := workflow.ValidAppID(appID); err != nil {
+		return fmt.Errorf("import key: %w", err)
+	}
+	key, err := workflow.ReadPrivateKeyFile(file)
+	if err != nil {
+		return fmt.Errorf("import key: %w", err)
+	}
+	kc := openKeychain(s)
+	pemText := workflow.EncodePrivateKey(key)
+	var archived string
+	if *force {
+		archived, err = kc.Replace(appID, pemText)
+	} else {
+		err = kc.Set(appID, pemText)
+	}
+	if err != nil {
+		return fmt.Errorf("import key: %w", err)
+	}
+	r, err := describeKey(kc, store.KeyEntry{Name: appID, AppID: appID}, p)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Err, "imported %s into the %s as the key of %s\n", file, kc.Where(), appID)
+	if archived != "" {
+		fmt.Fprintf(s.Err, "archived the previous key as %s\n", archived)
+	}
+	fmt.Fprintf(s.Err, "key id %s, fingerprint %s\n", r.KeyID, r.KeyFingerprint)
+	if r.ConfigStatus == "missing" && !strings.ContainsRune(p.PublicKey, '\r') {
+		if err := writePublicKey(s, p.ConfigPath, &key.PublicKey); err != nil {
+			return err
+		}
+		r.ConfigStatus, r.Warning = "match", ""
+	}
+	if r.ConfigStatus == "match" {
+		fmt.Fprintf(s.Err, "%s carries the matching public key\n", r.Config)
+	}
+	warnLoudly(s.Err, r.Warning)
+	fmt.Fprintf(s.Err, "the key is safe in the keychain: you can now delete %s (it is one 'git add .' away from a leak)\n", file)
+	if *asJSON {
+		return writeJSON(s.Out, r)
+	}
+	return nil
+}
+
+func runKeyExport(ctx context.Context, s IO, args []string) error {
+	const name, summary = "key export", "Print an app's public key (PKCS#1 PEM) on stdout. With --private, write the private key\ninto a NEW file with mode 0600 (never to stdout, never over an existing file)."
+	fs := newFlags(s, name, keyCommands()[2].Usage, summary)
+	kf := addKeyFlags(fs, false)
+	private := fs.Bool("private", false, "export the private key (needs --out)")
+	out := fs.String("out", "", "new file to write the key to (created with mode 0600)")
+	asJSON := fs.Bool("json", false, "print key id, fingerprint and the public key as JSON on stdout")
+	if err := parseOnlyFlags(fs, args); err != nil {
+		return err
+	}
+	if *private && *out == "" {
+		return usageError("--private needs --out FILE: capship never prints a private key")
+	}
+	appID, err := kf.keyName("export key")
+	if err != nil {
+		return err
+	}
+	key, err := storedKey(openKeychain(s), "export key", appID)
+	if err != nil {
+		return err
+	}
+	pub := workflow.EncodePublicKey(&key.PublicKey)
+	res := struct {
+		Name           string `json:"name"`
+		KeyID          string `json:"key_id"`
+		KeyFingerprint string `json:"key_fingerprint"`
+		PublicKey      string `json:"public_key"`
+		File           string `json:"file,omitempty"`
+		Private        bool   `json:"private"`
+	}{appID, workflow.KeyID(&key.PublicKey), workflow.Fingerprint(&key.PublicKey), string(pub), *out, *private}
+	if *out != "" {
+		data := pub
+		if *private {
+			data = workflow.EncodePrivateKey(key)
+		}
+		if err := workflow.WriteKeyFile(*out, data); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return fmt.Errorf("export key: %s already exists; capship never overwrites a key file: pick a new name", *out)
+			}
+			return fmt.Errorf("export key: %w", err)
+		}
+		what := "public"
+		if *private {
+			what = "PRIVATE"
+		}
+		fmt.Fprintf(s.Err, "wrote the %s key of %s (key id %s) to %s, mode 0600\n", what, appID, res.KeyID, *out)
+		if *private {
+			fmt.Fprintf(s.Err, "keep that file out of your repository, and delete it when you no longer need it\n")
+		}
+	}
+	if *asJSON {
+		return writeJSON(s.Out, res)
+	}
+	if *out == "" {
+		_, err := s.Out.Write(pub)
+		return err
+	}
+	return nil
+}
+
+func runKeyShow(ctx context.Context, s IO, args []string) error {
+	const name, summary = "key show", "Show an app's key: key id, fingerprint, where it is stored, whether the Capacitor\nconfig in this folder carries the matching public key, and its archived keys."
+	fs := newFlags(s, name, keyCommands()[3].Usage, summary)
+	kf := addKeyFlags(fs, true)
+	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
+	if err := parseOnlyFlags(fs, args); err != nil {
+		return err
+	}
+	p, perr := kf.project()
+	appID, err := kf.appID(p)
+	if err != nil {
+		if perr != nil {
+			return fmt.Errorf("show key: %w", perr)
+		}
+		return err
+	}
+	entry, err := store.ParseKeyName(appID)
+	if err != nil {
+		return fmt.Errorf("show key: %w", err)
+	}
+	kc := openKeychain(s)
+	r, err := describeKey(kc, entry, p)
+	if err != nil {
+		return fmt.Errorf("show key: %w", err)
+	}
+	if r.Problem != "" && !entry.Archived {
+		if has, _ := kc.Has(appID); !has {
+			return fmt.Errorf("show key: %w for %s in the %s; create one with 'capship key create' or bring one in with 'capship key import'", store.ErrNoKey, appID, kc.Where())
+		}
+	}
+	all, err := kc.List()
+	if err != nil {
+		return fmt.Errorf("show key: %w", err)
+	}
+	var archived []keyReport
+	for _, e := range all {
+		if e.AppID == entry.AppID && e.Archived && e.Name != entry.Name {
+			a, err := describeKey(kc, e, nil)
+			if err != nil {
+				return fmt.Errorf("show key: %w", err)
+			}
+			archived = append(archived, a)
+		}
+	}
+	if *asJSON {
+		return writeJSON(s.Out, struct {
+			keyReport
+			ArchivedKeys []keyReport `json:"archived_keys"`
+		}{r, archived})
+	}
+	fmt.Fprintf(s.Err, "key:          %s\n", r.Name)
+	if r.Problem != "" {
+		fmt.Fprintf(s.Err, "problem:      %s\n", r.Problem)
+	} else {
+		fmt.Fprintf(s.Err, "key id:       %s\nfingerprint:  %s\n", r.KeyID, r.KeyFingerprint)
+	}
+	fmt.Fprintf(s.Err, "stored in:    %s\n", r.StoredIn)
+	if !r.Archived {
+		fmt.Fprintf(s.Err, "config:       %s\n", statusText(r))
+	}
+	for _, a := range archived {
+		fmt.Fprintf(s.Err, "archived:     %s  %s  %s\n", a.Name, dash(a.KeyID), dash(a.KeyFingerprint))
+	}
+	warnLoudly(s.Err, r.Warning)
+	return nil
+}
+
+func runKeyList(ctx context.Context, s IO, args []string) error {
+	const name, summary = "key list", "List the keys in the OS keychain: key id, fingerprint, where each is stored, and whether\nthe Capacitor config in this folder carries the matching public key."
+	fs := newFlags(s, name, keyCommands()[4].Usage, summary)
+	kf := addKeyFlags(fs, true)
+	asJSON := fs.Bool("json", false, "print the keys as JSON on stdout")
+	if err := parseOnlyFlags(fs, args); err != nil {
+		return err
+	}
+	p, perr := kf.project()
+	if perr != nil {
+		fmt.Fprintf(s.Err, "warning: cannot compare with the Capacitor config: %v\n", perr)
+	}
+	kc := openKeychain(s)
+	entries, err := kc.List()
+	if err != nil {
+		return fmt.Errorf("list keys: %w", err)
+	}
+	reports := []keyReport{}
+	for _, e := range entries {
+		r, err := describeKey(kc, e, p)
+		if err != nil {
+			return fmt.Errorf("list keys: %w", err)
+		}
+		reports = append(reports, r)
+	}
+	if *asJSON {
+		if err := writeJSON(s.Out, struct {
+			Keys []keyReport `json:"keys"`
+		}{reports}); err != nil {
+			return err
+		}
+	} else if len(reports) == 0 {
+		fmt.Fprintf(s.Err, "no keys in the %s; make one with 'capship key create' in your app's folder\n", kc.Where())
+	} else {
+		rows := make([][]string, 0, len(reports))
+		for _, r := range reports {
+			id, fp := dash(r.KeyID), dash(r.KeyFingerprint)
+			if r.Problem != "" {
+				id, fp = "?", r.Problem
+			}
+			rows = append(rows, []string{r.Name, id, fp, statusText(r)})
+		}
+		fmt.Fprintf(s.Err, "stored in the %s\n", kc.Where())
+		table(s.Err, "KEY\tKEY ID\tFINGERPRINT\tCONFIG", rows)
+	}
+	for _, r := range reports {
+		warnLoudly(s.Err, r.Warning)
+	}
+	return nil
+}
+
+func runKeyDelete(ctx context.Context, s IO, args []string) error {
+	const name, summary = "key delete", "Remove a key from the OS keychain. Without its private key no update can reach the\napps that carry its public key again: export it first if in doubt."
+	fs := newFlags(s, name, keyCommands()[5].Usage, summary)
+	kf := addKeyFlags(fs, false)
+	yes := fs.Bool("yes", false, "really delete the key")
+	if err := parseOnlyFlags(fs, args); err != nil {
+		return err
+	}
+	appID, err := kf.keyName("delete key")
+	if err != nil {
+		return err
+	}
+	kc := openKeychain(s)
+	pemText, err := kc.Get(appID)
+	if err != nil {
+		return fmt.Errorf("delete key: %w", err)
+	}
+	id := "(not a usable key)"
+	if key, err := workflow.ParsePrivateKey(pemText); err == nil {
+		id = workflow.KeyID(&key.PublicKey) + " " + workflow.Fingerprint(&key.PublicKey)
+	}
+	if !*yes {
+		return usageError("this would delete key %s of %s for good; apps carrying its public key could never be updated again. "+
+			"Keep a copy with 'capship key export --app %s --private --out FILE', then add --yes", id, appID, appID)
+	}
+	if err := kc.Delete(appID); err != nil {
+		return fmt.Errorf("delete key: %w", err)
+	}
+	fmt.Fprintf(s.Err, "deleted key %s of %s from the %s\n", id, appID, kc.Where())
+	return nil
+}
