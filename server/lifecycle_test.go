@@ -1,0 +1,174 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"capship/store"
+	"capship/workflow"
+)
+
+// TestGracefulShutdown: cancelling Serve's context lets a request that is
+// still being sent finish, flushes queued stats to the registry, and closes
+// the listener.
+func TestGracefulShutdown(t *testing.T) {
+	reg := openRegistry(t, "sqlite")
+	ctx := context.Background()
+	app := uniqueAppID(t)
+	key := newTestKey()
+	if _, err := reg.Register(ctx, releaseInput(app, "1.0.0", "production", key)); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Registry: reg, StatsFlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx, ln) }()
+
+	stats := strings.ReplaceAll(androidStatsBody, "com.example.app", app)
+	res, err := http.Post(base+"/stats", "application/json", strings.NewReader(stats))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("stats: HTTP %d", res.StatusCode)
+	}
+
+	// A device is halfway through sending its update check.
+	body := strings.NewReplacer("com.example.app", app, "MIIBCgKCAQEAyRxnUWrb", key.id).Replace(androidUpdateBody)
+	pr, pw := io.Pipe()
+	type result struct {
+		status int
+		body   []byte
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", base+"/updates", pr)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		done <- result{res.StatusCode, b, err}
+	}()
+	if _, err := pw.Write([]byte(body[:40])); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // let the server start reading it
+
+	cancel()
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned (%v) while a request was in flight", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, err := pw.Write([]byte(body[40:])); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	r := <-done
+	if r.err != nil || r.status != 200 || !bytes.Contains(r.body, []byte(`"version":"1.0.0"`)) {
+		t.Fatalf("in-flight request: HTTP %d %s %v", r.status, r.body, r.err)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after shutdown")
+	}
+	st, err := reg.Stats(ctx, app, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 1 || st[0].Downloads != 1 || st[0].Installs != 1 {
+		t.Fatalf("stats queued before shutdown were not flushed: %+v", st)
+	}
+	if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		c.Close()
+		t.Fatal("listener still accepts connections after shutdown")
+	}
+}
+
+// TestEndToEndRealBundle is what a device does with the server's answer: a
+// real bundle built and sealed by workflow, hosted on loopback, registered
+// through the admin API; the update answer must let the device-side Open
+// decrypt, verify and extract it with the app's public key.
+func TestEndToEndRealBundle(t *testing.T) {
+	ctx := context.Background()
+	web := t.TempDir()
+	if err := os.WriteFile(filepath.Join(web, "index.html"), []byte("<!doctype html><script>CapacitorUpdater.notifyAppReady()</script>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	priv, err := workflow.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, openRegistry(t, "sqlite"), Config{})
+	m, err := workflow.Build(ctx, workflow.BuildOptions{Dir: web, AppID: h.app, Version: "1.0.0", OutDir: t.TempDir(), Key: priv, NoCodeCheck: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdn := httptest.NewServer(http.FileServer(http.Dir(filepath.Dir(m.File))))
+	defer cdn.Close()
+	in := store.RegisterInput{
+		AppID: h.app, Version: m.Version, URL: cdn.URL + "/" + filepath.Base(m.File),
+		SessionKey: m.SessionKey, Checksum: m.Checksum, Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256,
+		KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint, Channel: "production",
+	}
+	reqBody, _ := json.Marshal(in)
+	if status, out := h.do("POST", "/admin/v1/releases", h.token, reqBody); status != http.StatusCreated {
+		t.Fatalf("register: HTTP %d %s", status, out)
+	}
+
+	h.key.id = workflow.KeyID(&priv.PublicKey) // what the plugin computes from its config
+	got := h.check(h.deviceBody(nil))
+	url, _ := got["url"].(string)
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	file := filepath.Join(t.TempDir(), "download.zip.enc")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out := filepath.Join(t.TempDir(), "www")
+	if _, err := workflow.Open(ctx, workflow.OpenOptions{
+		File: file, SessionKey: got["session_key"].(string), Checksum: got["checksum"].(string),
+		PublicKey: &priv.PublicKey, ExtractDir: out,
+	}, nil); err != nil {
+		t.Fatalf("device could not open what the server sent: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "index.html")); err != nil || !bytes.Contains(b, []byte("notifyAppReady")) {
+		t.Fatalf("extracted index.html: %q %v", b, err)
+	}
+}
