@@ -10,10 +10,11 @@ package workflow_test
 //   - `bundle decrypt ZIP IVSESSIONKEY --checksum CHECKSUM` takes the public
 //     key from ./.capgo_key_v2.pub if that file exists, else from
 //     plugins.CapacitorUpdater.publicKey in ./capacitor.config.json. It writes
-//     ZIP + "_decrypted.zip" and decrypts the checksum as V3 only when the
-//     @capgo/capacitor-updater version it finds (node_modules, then
-//     package.json) is >= 7.30.0 in 7.x (8.x always); otherwise it silently
-//     uses V2, so the app folder must name updater 8.x. It has no --json flag:
+//     ZIP + "_decrypted.zip" (even when the checksum then fails). It decrypts
+//     the checksum as V3 only when it finds the @capgo/capacitor-updater
+//     version (node_modules, then package.json) and it is not below
+//     5.30/6.30/7.30 in its major (8.x always V3); otherwise it silently uses
+//     V2, so the app folder must name updater 8.x. It has no --json flag:
 //     success is exit 0 and "Checksum matches" on stdout.
 //   - `bundle zip --json` refuses to run unless @capgo/capacitor-updater is
 //     declared in package.json AND resolvable in node_modules, and only uses
