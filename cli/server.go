@@ -1,4 +1,117 @@
 package cli
 
-// serverCommands lists the "server" commands. Placeholder until that group lands.
-func serverCommands() []Command { return nil }
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"capship/server"
+	"capship/store"
+)
+
+// serverCommands lists the "serve" command: the update server devices talk to.
+func serverCommands() []Command {
+	return []Command{
+		{Name: "serve", Usage: "[--addr 127.0.0.1:8080] [--db PATH | --db postgres://…] [--tls-cert FILE --tls-key FILE] [--cache-ttl 2s] [--json]",
+			Summary: "run the update server for devices (updates, stats, channels) and the admin API", Run: runServe},
+	}
+}
+
+func runServe(ctx context.Context, s IO, args []string) error {
+	fs := newFlags(s, "serve", "[flags]", "Run the update server that devices running @capgo/capacitor-updater talk to.\n"+
+		"Point an app at it with 'capship config set-server URL'. Stops cleanly on Ctrl-C or SIGTERM.")
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	db := fs.String("db", "", "registry: SQLite file or postgres:// URL (default $CAPSHIP_DB, else "+store.DefaultDBPath()+")")
+	certFile := fs.String("tls-cert", "", "serve HTTPS with this certificate chain (PEM)")
+	keyFile := fs.String("tls-key", "", "private key of --tls-cert (PEM)")
+	cacheTTL := fs.Duration("cache-ttl", 2*time.Second, "how long channel and release data is served from memory before it is re-read")
+	asJSON := fs.Bool("json", false, "print {\"url\": …} on stdout once listening")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError("unexpected argument %q", rest[0])
+	}
+	if (*certFile == "") != (*keyFile == "") {
+		return usageError("--tls-cert and --tls-key go together")
+	}
+	if *cacheTTL <= 0 || *cacheTTL > time.Hour {
+		return usageError("--cache-ttl must be between 1ms and 1h, not %s", *cacheTTL)
+	}
+	var tlsConfig *tls.Config
+	if *certFile != "" {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			return fmt.Errorf("load TLS certificate: %w (check --tls-cert and --tls-key: both PEM, the key matching the certificate)", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	dsn := dbLocation(s, *db)
+	reg, err := store.Open(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("open registry %s: %w", redactDSN(dsn), err)
+	}
+	defer reg.Close()
+
+	logger := slog.New(slog.NewJSONHandler(s.Err, nil))
+	srv, err := server.New(server.Config{Registry: reg, Logger: logger, CacheTTL: *cacheTTL, TLSConfig: tlsConfig})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("listen on %s: %w (is another server using that port? pick another with --addr)", *addr, err)
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	base := scheme + "://" + ln.Addr().String()
+	fmt.Fprintf(s.Err, "capship serve: listening on %s (registry %s)\n", base, redactDSN(dsn))
+	fmt.Fprintf(s.Err, "  point an app at it: capship config set-server %s\n", base)
+	if tlsConfig == nil && !loopbackAddr(ln.Addr()) {
+		fmt.Fprintln(s.Err, "  warning: plain HTTP on a public address; devices need HTTPS: pass --tls-cert/--tls-key or put a TLS reverse proxy in front")
+	}
+	if *asJSON {
+		if err := writeJSON(s.Out, map[string]string{"url": base}); err != nil {
+			ln.Close()
+			srv.Close()
+			return err
+		}
+	}
+	if err := srv.Serve(ctx, ln); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	fmt.Fprintln(s.Err, "capship serve: stopped")
+	return nil
+}
+
+// loopbackAddr reports whether a listener only takes local connections.
+func loopbackAddr(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// redactDSN hides a PostgreSQL password before the location is printed.
+func redactDSN(dsn string) string {
+	if !strings.Contains(dsn, "://") {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparseable database URL)"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
