@@ -82,8 +82,8 @@ var ErrUnsafeZip = errors.New("unsafe or invalid zip")
 // public key, decrypt the file, check the V3 checksum, check every zip entry,
 // and, with ExtractDir, extract it. The extraction goes to a temp folder next
 // to ExtractDir that is renamed at the end; on any error nothing is left.
-// Events: PhaseVerify while decrypting, PhaseExtract while checking entries,
-// then PhaseDone.
+// Events: PhaseVerify while decrypting and reading entries, PhaseExtract
+// while extracting, then PhaseDone.
 func Open(ctx context.Context, opts OpenOptions, report Reporter) (*OpenResult, error) {
 	if report == nil {
 		report = func(Event) {}
@@ -168,7 +168,7 @@ func Open(ctx context.Context, opts OpenOptions, report Reporter) (*OpenResult, 
 	if opts.ExtractDir == "" {
 		// Read every entry anyway: CRCs and deflate streams must be sound,
 		// since iOS stops silently at a bad entry.
-		err = walkEntries(ctx, zr, plan, report, func(*zip.File) (io.Writer, func() error, error) {
+		err = walkEntries(ctx, zr, plan, PhaseVerify, report, func(*zip.File) (io.Writer, func() error, error) {
 			return io.Discard, func() error { return nil }, nil
 		})
 		if err != nil {
@@ -217,7 +217,7 @@ func extract(ctx context.Context, zr *zip.Reader, plan *zipPlan, dir string, rep
 		return fmt.Errorf("extract bundle: %w", err)
 	}
 	defer root.Close()
-	err = walkEntries(ctx, zr, plan, report, func(f *zip.File) (io.Writer, func() error, error) {
+	err = walkEntries(ctx, zr, plan, PhaseExtract, report, func(f *zip.File) (io.Writer, func() error, error) {
 		name := filepath.FromSlash(f.Name)
 		if plan.isDir(f) {
 			return nil, nil, root.MkdirAll(name, 0o755)
@@ -250,8 +250,9 @@ func extract(ctx context.Context, zr *zip.Reader, plan *zipPlan, dir string, rep
 }
 
 // walkEntries reads every entry of zr in central-directory order (as iOS
-// does), copying file contents to the writer open returns (nil for folders).
-func walkEntries(ctx context.Context, zr *zip.Reader, plan *zipPlan, report Reporter, open func(*zip.File) (io.Writer, func() error, error)) error {
+// does), copying file contents to the writer open returns (nil for folders)
+// and reporting phase events.
+func walkEntries(ctx context.Context, zr *zip.Reader, plan *zipPlan, phase Phase, report Reporter, open func(*zip.File) (io.Writer, func() error, error)) error {
 	var done int
 	var bytes int64
 	for _, f := range zr.File {
@@ -274,7 +275,7 @@ func walkEntries(ctx context.Context, zr *zip.Reader, plan *zipPlan, report Repo
 		}
 		done++
 		bytes += n
-		report(Event{Phase: PhaseExtract, Files: done, TotalFiles: plan.files, Bytes: bytes, TotalBytes: plan.bytes, Current: f.Name})
+		report(Event{Phase: phase, Files: done, TotalFiles: plan.files, Bytes: bytes, TotalBytes: plan.bytes, Current: f.Name})
 	}
 	return nil
 }

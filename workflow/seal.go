@@ -120,7 +120,8 @@ type cbcReader struct {
 	src  io.Reader
 	mode cipher.BlockMode
 	buf  []byte // ciphertext read ahead
-	out  []byte // decrypted bytes not yet returned
+	dec  []byte // reused buffer for decrypted blocks
+	out  []byte // decrypted bytes not yet returned (a slice of dec)
 	done bool
 	err  error
 }
@@ -167,7 +168,10 @@ func (r *cbcReader) fill() {
 	if whole <= 0 {
 		return
 	}
-	out := make([]byte, whole)
+	if cap(r.dec) < whole {
+		r.dec = make([]byte, whole)
+	}
+	out := r.dec[:whole]
 	r.mode.CryptBlocks(out, r.buf[:whole])
 	r.out = out
 	r.buf = r.buf[:copy(r.buf, r.buf[whole:])]
