@@ -18,6 +18,7 @@ type KeyMap struct {
 	Cancel  key.Binding // stop a running job
 	Replace key.Binding // rebuild over an existing bundle of the same version
 	Scroll  key.Binding // help only: scrolling the done page
+	Move    key.Binding // help only: folder picker
 	Select  key.Binding // help only: folder picker
 	Enter   key.Binding // help only: folder picker
 	Parent  key.Binding // help only: folder picker
@@ -40,10 +41,11 @@ func DefaultKeyMap() KeyMap {
 		Replace: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "replace it")),
 		Cancel:  key.NewBinding(key.WithKeys("esc", "ctrl+c"), key.WithHelp("esc", "cancel")),
 		Scroll:  key.NewBinding(key.WithKeys("up", "down", "pgup", "pgdown"), key.WithHelp("↑/↓", "scroll")),
-		Select:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "use this folder")),
-		Enter:   key.NewBinding(key.WithKeys("l", "right"), key.WithHelp("→/l", "open")),
-		Parent:  key.NewBinding(key.WithKeys("h", "left", "backspace"), key.WithHelp("←/h", "parent")),
-		CloseFP: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close picker")),
+		Move:    key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑/↓", "move")),
+		Select:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "use folder")),
+		Enter:   key.NewBinding(key.WithKeys("l", "right"), key.WithHelp("→", "open")),
+		Parent:  key.NewBinding(key.WithKeys("h", "left", "backspace"), key.WithHelp("←", "parent")),
+		CloseFP: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close")),
 	}
 }
 

@@ -28,7 +28,7 @@ func (s *doneStep) Init() tea.Cmd { return nil }
 func (s *doneStep) Busy() bool { return false }
 
 func (s *doneStep) Resize(width, height int) {
-	s.vp.Width, s.vp.Height = width, height
+	s.vp.Width, s.vp.Height = width, max(height-1, 3) // one line for "more below"
 	s.vp.SetContent(s.content(width))
 }
 
@@ -50,7 +50,13 @@ func (s *doneStep) Update(msg tea.Msg) tea.Cmd {
 	return cmd
 }
 
-func (s *doneStep) View() string { return s.vp.View() }
+func (s *doneStep) View() string {
+	more := ""
+	if !s.vp.AtBottom() {
+		more = s.env.st.Muted.Render("↓ more below: next steps (↓/pgdown to scroll)")
+	}
+	return s.vp.View() + "\n" + more
+}
 
 func (s *doneStep) content(width int) string {
 	st := s.env.st
@@ -86,9 +92,15 @@ func SummaryText(r Result, width int, st Styles) string {
 	}
 	out.WriteString("\n" + st.Heading.Render("Next steps") + "\n")
 	out.WriteString("1. Serve releases to devices: " + st.Code.Render("capship serve --addr 127.0.0.1:8080") + "\n")
-	out.WriteString("   behind your HTTPS proxy, e.g. https://updates.example.com.\n")
+	out.WriteString("   (with this registry) behind your HTTPS proxy.\n")
+	if u := r.Project.UpdateURL; u != "" {
+		out.WriteString("2. The app already asks " + st.Code.Render(u) + " for updates:\n")
+		out.WriteString("   that address must reach the server above.\n")
+		return out.String()
+	}
 	out.WriteString("2. Point the app at it (" + st.Code.Render("capship config set-server https://updates.example.com") + ")\n")
-	out.WriteString("   or put this in the Capacitor config and rebuild the native app:\n\n")
+	out.WriteString("   or put this in the Capacitor config and rebuild the native app\n")
+	out.WriteString("   (without statsUrl the plugin sends device stats to Capgo's cloud):\n\n")
 	out.WriteString(st.Code.Render(configSnippet("https://updates.example.com")) + "\n")
 	return out.String()
 }

@@ -63,7 +63,7 @@ func (s *projectStep) Help() []key.Binding {
 	case s.err != nil || s.keyErr != nil:
 		return []key.Binding{k.Retry}
 	}
-	return []key.Binding{k.Next, k.Retry}
+	return []key.Binding{k.Next, with(k.Retry, "reload")}
 }
 
 func (s *projectStep) Update(msg tea.Msg) tea.Cmd {

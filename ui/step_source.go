@@ -76,7 +76,7 @@ func (s *sourceStep) Resize(width, height int) {
 func (s *sourceStep) Help() []key.Binding {
 	k := s.env.keys
 	if s.picking {
-		return []key.Binding{k.Up, k.Down, k.Select, k.Enter, k.Parent, k.CloseFP}
+		return []key.Binding{k.Move, k.Select, k.Enter, k.Parent, k.CloseFP}
 	}
 	return []key.Binding{with(k.Next, "pack"), k.Pick, k.Back}
 }
@@ -219,7 +219,7 @@ func (s *sourceStep) contents() string {
 	case !s.checked:
 		return st.Muted.Render("checking…")
 	case s.checkErr != nil:
-		return st.Bad.Render("✗ " + s.checkErr.Error())
+		return st.Bad.Render("✗ cannot be packed")
 	}
 	return fmt.Sprintf("%d files, %s", s.preflight.Files, sizeOf(s.preflight.Bytes))
 }
@@ -230,7 +230,7 @@ func (s *sourceStep) problems() string {
 	st := s.env.st
 	if !s.checked || s.checkErr != nil {
 		if s.checkErr != nil {
-			return s.env.say(st.Muted, "Press ctrl+o to choose another folder.") + "\n"
+			return errorView(st, s.env.width, s.checkErr, "Press ctrl+o to choose another folder.") + "\n"
 		}
 		return ""
 	}

@@ -231,13 +231,16 @@ func (s *uploadStep) mismatchView() string {
 		return st.Bad.Render("✗")
 	}
 	w := max(s.env.width-30, 12)
-	got := orDash(c.SHA256)
+	got, shaOK := shorten(c.SHA256, w), c.SHA256 == c.WantSHA256
+	if c.SHA256 == "" {
+		got, shaOK = st.Muted.Render("not compared: the download is not the built size"), false
+	}
 	var b strings.Builder
 	b.WriteString(s.env.say(st.Bad, "✗ The URL does not serve the built file.") + "\n")
 	b.WriteString(fields(st,
 		[2]string{"HTTP status", fmt.Sprintf("%s %d", mark(c.Status == 200), c.Status)},
 		[2]string{"Size", fmt.Sprintf("%s %s, want %s", mark(c.Size == c.WantSize), sizeOf(c.Size), sizeOf(c.WantSize))},
-		[2]string{"SHA-256", fmt.Sprintf("%s %s", mark(c.SHA256 == c.WantSHA256), shorten(got, w))},
+		[2]string{"SHA-256", fmt.Sprintf("%s %s", mark(shaOK), got)},
 		[2]string{"", st.Muted.Render("want " + shorten(c.WantSHA256, w))},
 		[2]string{"Content type", orDash(c.ContentType)},
 	))
