@@ -93,6 +93,11 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (*Manifest, 
 	if err != nil {
 		return nil, fmt.Errorf("build bundle: %w", err)
 	}
+	if webDir, err := filepath.Abs(opts.Dir); err == nil {
+		if rel, err := filepath.Rel(webDir, outDir); err == nil && (rel == "." || filepath.IsLocal(rel)) {
+			return nil, fmt.Errorf("build bundle: the output folder %s is inside the web build folder %s, so every bundle would carry the previous ones: pick an --out outside it", outDir, webDir)
+		}
+	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create output folder: %w", err)
 	}

@@ -226,6 +226,7 @@ func TestBuildRefuses(t *testing.T) {
 		{"no folder", func(o *BuildOptions) { o.Dir = "" }, nil, "--dir"},
 		{"missing folder", func(o *BuildOptions) { o.Dir = filepath.Join(web, "nope") }, nil, "nope"},
 		{"no index.html", func(o *BuildOptions) { o.Dir = noIndex }, nil, "index.html"},
+		{"output inside the web folder", func(o *BuildOptions) { o.OutDir = filepath.Join(web, "dist") }, nil, "inside the web build folder"},
 		{"broken randomness", func(o *BuildOptions) { o.rand = strings.NewReader("short") }, io.ErrUnexpectedEOF, "session key"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
