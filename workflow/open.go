@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // OpenOptions says what to open and how: what a device receives from the
@@ -82,12 +83,10 @@ var ErrUnsafeZip = errors.New("unsafe or invalid zip")
 // public key, decrypt the file, check the V3 checksum, check every zip entry,
 // and, with ExtractDir, extract it. The extraction goes to a temp folder next
 // to ExtractDir that is renamed at the end; on any error nothing is left.
-// Events: PhaseVerify while decrypting and reading entries, PhaseExtract
-// while extracting, then PhaseDone.
+// Events, at most about ten a second: PhaseVerify while decrypting and
+// reading entries, PhaseExtract while extracting, then PhaseDone.
 func Open(ctx context.Context, opts OpenOptions, report Reporter) (*OpenResult, error) {
-	if report == nil {
-		report = func(Event) {}
-	}
+	report = Throttle(report, 100*time.Millisecond)
 	if opts.PublicKey == nil {
 		return nil, errors.New("open bundle: no public key given")
 	}
