@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"capship/store"
 	"capship/workflow"
@@ -169,7 +170,7 @@ type keyReport struct {
 func describeKey(kc *store.Keychain, e store.KeyEntry, p *workflow.Project) (keyReport, error) {
 	r := keyReport{Name: e.Name, AppID: e.AppID, Archived: e.Archived, StoredIn: kc.Where()}
 	if e.Archived {
-		r.ArchivedAt = e.ArchivedAt.Format("2006-01-02T15:04:05Z07:00")
+		r.ArchivedAt = e.ArchivedAt.Format(time.RFC3339)
 	}
 	pemText, err := kc.Get(e.Name)
 	switch {
