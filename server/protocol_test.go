@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -152,6 +153,13 @@ func FuzzDecodeUpdateRequest(f *testing.F) {
 		}
 		if d.AppID == "" || d.DeviceID == "" || len(d.DeviceID) > maxDeviceIDLen || len(d.AppID) > maxFieldLen || len(d.KeyID) > maxFieldLen {
 			t.Fatalf("accepted out-of-limit request %+v", d)
+		}
+		// The fast typed path and the loose path agree on every body both accept.
+		var w wireDevice
+		if json.Unmarshal(body, &w) == nil {
+			if loose := w.device(); loose != d {
+				t.Fatalf("typed and loose decoding differ:\n%+v\n%+v", d, loose)
+			}
 		}
 		ans := decide(fixture(), d)
 		if ans.Release == nil && ans.Code == "" {

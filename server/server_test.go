@@ -641,3 +641,43 @@ func TestRequestLogLine(t *testing.T) {
 		t.Fatalf("the admin token reached the log: %s", raw)
 	}
 }
+
+// BenchmarkUpdateCheck measures one update check through the whole handler
+// (decode, cached decision, encode, request log line) without the network.
+func BenchmarkUpdateCheck(b *testing.B) {
+	reg, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "registry.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer reg.Close()
+	key := newTestKey()
+	app := "com.capship.bench"
+	if _, err := reg.Register(context.Background(), releaseInput(app, "1.0.0", "production", key)); err != nil {
+		b.Fatal(err)
+	}
+	srv, err := New(Config{Registry: reg, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	h := srv.Handler()
+	bodies := make([][]byte, 1000)
+	for i := range bodies {
+		bodies[i] = []byte(strings.NewReplacer("com.example.app", app, "MIIBCgKCAQEAyRxnUWrb", key.id,
+			"3f2504e0-4f89-41d3-9a0c-0305e82c3301", fmt.Sprintf("3f2504e0-4f89-41d3-9a0c-%012d", i)).Replace(androidUpdateBody))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i++
+			req := httptest.NewRequest("POST", "/updates", bytes.NewReader(bodies[i%len(bodies)]))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != 200 || !bytes.Contains(w.Body.Bytes(), []byte(`"version":"1.0.0"`)) {
+				b.Fatalf("HTTP %d %s", w.Code, w.Body)
+			}
+		}
+	})
+}
