@@ -60,8 +60,7 @@ func runWizard(ctx context.Context, s IO, args []string) error {
 
 	runner := ui.NewRunner(ui.RunnerOptions{DB: dsn, KeychainService: "capship"})
 	defer runner.Close()
-	rend := lipgloss.NewRenderer(s.Out, termenv.WithColorCache(true))
-	m := ui.New(ctx, runner, ui.Options{Dir: abs, ConfigPath: *config, Renderer: rend})
+	m := ui.New(ctx, runner, ui.Options{Dir: abs, ConfigPath: *config, Renderer: wizardRenderer(s)})
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(s.In), tea.WithOutput(s.Out), tea.WithAltScreen())
 	if _, err := p.Run(); err != nil {
 		if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
@@ -81,6 +80,29 @@ func runWizard(ctx context.Context, s IO, args []string) error {
 	fmt.Fprintf(s.Err, "%s %s registered on channel %s.\n\n", res.Bundle.AppID, res.Bundle.Version, res.Registered.Channel)
 	fmt.Fprint(s.Err, ui.SummaryText(res, 1<<20, ui.NewStyles(plain)))
 	return nil
+}
+
+// wizardRenderer decides the wizard's colors from the injected streams and
+// environment: none under NO_COLOR (https://no-color.org) or without a
+// terminal, else what TERM and COLORTERM say.
+func wizardRenderer(s IO) *lipgloss.Renderer {
+	return lipgloss.NewRenderer(s.Out, termenv.WithTTY(s.StdoutTTY), termenv.WithColorCache(true),
+		termenv.WithEnvironment(ioEnviron{s.Getenv}))
+}
+
+// ioEnviron adapts IO.Getenv to termenv.
+type ioEnviron struct{ get func(string) string }
+
+func (e ioEnviron) Getenv(k string) string { return e.get(k) }
+
+func (e ioEnviron) Environ() []string {
+	var env []string
+	for _, k := range []string{"TERM", "COLORTERM", "NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TERM_PROGRAM"} {
+		if v := e.get(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }
 
 // printSteps tells a person without a terminal (or with --no-input) which
