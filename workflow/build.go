@@ -82,7 +82,7 @@ func ValidAppID(id string) error {
 // and a second SHA-256. The temp file is synced and renamed at the end; on
 // an error or when ctx is cancelled nothing is left in OutDir.
 // Events: PhaseScan, PhasePack (from WriteZip), then PhaseDone.
-func Build(ctx context.Context, opts BuildOptions, report Reporter) (*Manifest, error) {
+func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest, err error) {
 	if report == nil {
 		report = func(Event) {}
 	}
@@ -98,8 +98,15 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (*Manifest, 
 			return nil, fmt.Errorf("build bundle: the output folder %s is inside the web build folder %s, so every bundle would carry the previous ones: pick an --out outside it", outDir, webDir)
 		}
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create output folder: %w", err)
+	if _, statErr := os.Stat(outDir); errors.Is(statErr, fs.ErrNotExist) {
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return nil, fmt.Errorf("create output folder: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				os.Remove(outDir) // the folder we made, now empty again
+			}
+		}()
 	}
 	bundlePath := filepath.Join(outDir, BundleFileName(opts.AppID, opts.Version))
 	manifestPath := filepath.Join(outDir, ManifestFileName(opts.AppID, opts.Version))
