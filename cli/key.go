@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -524,6 +525,17 @@ func runKeyList(ctx context.Context, s IO, args []string) error {
 	entries, err := kc.List()
 	if err != nil {
 		return fmt.Errorf("list keys: %w", err)
+	}
+	// A key the index does not know (the index is lost, or another tool
+	// wrote the entry) is still found for the app in this folder.
+	if p != nil && p.AppID != "" && !slices.ContainsFunc(entries, func(e store.KeyEntry) bool { return e.Name == p.AppID }) {
+		if e, err := store.ParseKeyName(p.AppID); err == nil {
+			if has, err := kc.Has(p.AppID); err != nil {
+				return fmt.Errorf("list keys: %w", err)
+			} else if has {
+				entries = append([]store.KeyEntry{e}, entries...)
+			}
+		}
 	}
 	reports := []keyReport{}
 	for _, e := range entries {

@@ -230,6 +230,14 @@ func TestKeyCreateThenBundleBuild(t *testing.T) {
 		t.Fatalf("after set-key: %s", r)
 	}
 
+	// A key missing from capship's index is still listed for this folder's app.
+	keyring.Delete(service, "capship:index")
+	r = runBundleCLI(t, env, false, "key", "list", "--json")
+	decodeJSON(t, r, &list)
+	if len(list.Keys) != 1 || list.Keys[0].Name != app || list.Keys[0].ConfigStatus != "match" {
+		t.Fatalf("key list without an index: %s", r)
+	}
+
 	// delete needs --yes.
 	r = runBundleCLI(t, env, false, "key", "delete")
 	if r.code != 2 || secretLookup(t, service, app) == "" {
