@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -171,10 +172,11 @@ func loadSnapshot(ctx context.Context, reg store.Registry, appID string) (*appSn
 		if err != nil {
 			return nil, fmt.Errorf("load device channels of %s: %w", appID, err)
 		}
-		if ov == nil {
-			ov = map[string]string{}
+		// Devices are looked up by their lower-case id (see DeviceInfo).
+		snap.Overrides = make(map[string]string, len(ov))
+		for device, name := range ov {
+			snap.Overrides[strings.ToLower(device)] = name
 		}
-		snap.Overrides = ov
 	}
 	snap.index()
 	return snap, nil
