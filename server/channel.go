@@ -95,20 +95,38 @@ func (s *Server) refuse(w http.ResponseWriter, code, msg string) {
 	writeJSON(w, http.StatusOK, encodeError(code, msg))
 }
 
-// currentOverride reads the device's override from the registry itself
-// (not the cache): channel_self is rare and must see its own writes.
-func (s *Server) currentOverride(r *http.Request, app *appSnapshot, deviceID string) (*channel, error) {
-	name, err := s.reg.DeviceChannel(r.Context(), app.ID, deviceID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+// channelRequest is a decoded channel_self request with the device's
+// current override, read from the registry itself (not the cache):
+// channel_self is rare and must see its own writes.
+type channelRequest struct {
+	d        DeviceInfo
+	app      *appSnapshot
+	override *channel // nil: none
+}
+
+func (s *Server) channelRequest(w http.ResponseWriter, r *http.Request) (*channelRequest, bool) {
+	d, app, ok := s.deviceRequest(w, r)
+	if !ok {
+		return nil, false
 	}
-	if err != nil {
-		return nil, err
+	req := &channelRequest{d: d, app: app}
+	name, err := s.reg.DeviceChannel(r.Context(), app.ID, d.DeviceID)
+	if err == nil {
+		req.override, err = s.findChannel(r, app, name)
 	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.unavailable(w, err)
+		return nil, false
+	}
+	return req, true
+}
+
+// findChannel returns the named channel (nil when it does not exist), also
+// one created after the snapshot was taken.
+func (s *Server) findChannel(r *http.Request, app *appSnapshot, name string) (*channel, error) {
 	if ch := app.channel(name); ch != nil {
 		return ch, nil
 	}
-	// a channel created after the snapshot was taken
 	c, err := s.reg.Channel(r.Context(), app.ID, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -121,22 +139,17 @@ func (s *Server) currentOverride(r *http.Request, app *appSnapshot, deviceID str
 
 // handleChannelGet (PUT) tells the device which channel it is on.
 func (s *Server) handleChannelGet(w http.ResponseWriter, r *http.Request) {
-	d, app, ok := s.deviceRequest(w, r)
+	req, ok := s.channelRequest(w, r)
 	if !ok {
 		return
 	}
-	ov, err := s.currentOverride(r, app, d.DeviceID)
-	if err != nil {
-		s.unavailable(w, err)
-		return
-	}
-	if ov != nil {
+	if ov := req.override; ov != nil {
 		noteCode(w, statusOverride)
 		writeJSON(w, http.StatusOK, mustJSON(channelGetBody{Channel: ov.Name, Status: statusOverride, AllowSet: ov.AllowSelfSet}))
 		return
 	}
-	app = app.withoutOverrides() // the cache's list may be stale; the registry said none
-	ch, ans, found := chooseChannel(app, d)
+	// the cache's list may be stale; the registry said none
+	ch, ans, found := chooseChannel(req.app.withoutOverrides(), req.d)
 	if !found {
 		s.refuse(w, codeChannelNotFound, ans.Message)
 		return
@@ -148,35 +161,27 @@ func (s *Server) handleChannelGet(w http.ResponseWriter, r *http.Request) {
 // handleChannelSet (POST) lets a device move itself to a channel that
 // allows it and serves it.
 func (s *Server) handleChannelSet(w http.ResponseWriter, r *http.Request) {
-	d, app, ok := s.deviceRequest(w, r)
+	req, ok := s.channelRequest(w, r)
 	if !ok {
 		return
 	}
+	d, app := req.d, req.app
 	if d.Channel == "" {
 		s.refuse(w, codeMissingChannel, "the request names no channel")
 		return
 	}
-	ov, err := s.currentOverride(r, app, d.DeviceID)
+	if ov := req.override; ov != nil && !ov.AllowSelfSet {
+		s.refuse(w, codeCannotOverride, fmt.Sprintf("this device was put on channel %s by an operator; it cannot move itself", ov.Name))
+		return
+	}
+	target, err := s.findChannel(r, app, d.Channel)
 	if err != nil {
 		s.unavailable(w, err)
 		return
 	}
-	if ov != nil && !ov.AllowSelfSet {
-		s.refuse(w, codeCannotOverride, fmt.Sprintf("this device was put on channel %s by an operator; it cannot move itself", ov.Name))
-		return
-	}
-	target := app.channel(d.Channel)
 	if target == nil {
-		c, err := s.reg.Channel(r.Context(), app.ID, d.Channel)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			s.refuse(w, codeChannelNotFound, fmt.Sprintf("channel %s does not exist", d.Channel))
-			return
-		case err != nil:
-			s.unavailable(w, err)
-			return
-		}
-		target = fromStoreChannel(c)
+		s.refuse(w, codeChannelNotFound, fmt.Sprintf("channel %s does not exist", d.Channel))
+		return
 	}
 	if code, msg := selfSetRefusal(target, d); code != "" {
 		s.refuse(w, code, msg)
@@ -221,15 +226,11 @@ func platformOK(ch *channel, platform string) bool {
 
 // handleChannelUnset (DELETE) removes a device's own override.
 func (s *Server) handleChannelUnset(w http.ResponseWriter, r *http.Request) {
-	d, app, ok := s.deviceRequest(w, r)
+	req, ok := s.channelRequest(w, r)
 	if !ok {
 		return
 	}
-	ov, err := s.currentOverride(r, app, d.DeviceID)
-	if err != nil {
-		s.unavailable(w, err)
-		return
-	}
+	ov, app := req.override, req.app
 	if ov == nil {
 		noteCode(w, "ok")
 		writeJSON(w, http.StatusOK, mustJSON(channelSetBody{Status: "ok", Message: messageNoOverrideSet}))
@@ -239,7 +240,7 @@ func (s *Server) handleChannelUnset(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, codeCannotOverride, fmt.Sprintf("this device was put on channel %s by an operator; it cannot leave it itself", ov.Name))
 		return
 	}
-	if err := s.reg.UnsetDeviceChannel(r.Context(), app.ID, d.DeviceID); err != nil {
+	if err := s.reg.UnsetDeviceChannel(r.Context(), app.ID, req.d.DeviceID); err != nil {
 		s.unavailable(w, err)
 		return
 	}
