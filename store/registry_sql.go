@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -22,6 +23,7 @@ type dialect struct {
 	serial      string // auto-increment primary key column type
 	forUpdate   string // row lock suffix for SELECT in a write transaction
 	migrateLock string // statement serializing migrations, if needed
+	prepare     bool   // keep hot queries prepared (the driver has no statement cache of its own)
 	isUnique    func(error) bool
 }
 
@@ -29,6 +31,55 @@ type dialect struct {
 type sqlRegistry struct {
 	db *sql.DB
 	d  *dialect
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // prepared hot queries, by text
+}
+
+// prepared returns the query prepared once for the life of the registry,
+// so the hot read paths of the update server skip parsing and planning: on
+// SQLite, preparing costs more than running these queries. (pgx caches
+// prepared statements by itself.)
+func (r *sqlRegistry) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st, ok := r.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := r.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if r.stmts == nil {
+		r.stmts = map[string]*sql.Stmt{}
+	}
+	r.stmts[query] = st
+	return st, nil
+}
+
+// queryRow runs a hot single-row query, prepared where that helps.
+func (r *sqlRegistry) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if !r.d.prepare {
+		return r.db.QueryRowContext(ctx, query, args...)
+	}
+	st, err := r.prepared(ctx, query)
+	if err != nil {
+		// Let the unprepared query report the error the usual way.
+		return r.db.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// query runs a hot query, prepared where that helps.
+func (r *sqlRegistry) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if !r.d.prepare {
+		return r.db.QueryContext(ctx, query, args...)
+	}
+	st, err := r.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 func toMillis(t time.Time) int64 { return t.UnixMilli() }
@@ -69,7 +120,15 @@ func (r *sqlRegistry) Ping(ctx context.Context) error {
 	return nil
 }
 
-func (r *sqlRegistry) Close() error { return r.db.Close() }
+func (r *sqlRegistry) Close() error {
+	r.mu.Lock()
+	for _, st := range r.stmts {
+		st.Close()
+	}
+	r.stmts = nil
+	r.mu.Unlock()
+	return r.db.Close()
+}
 
 // --- apps ---
 
@@ -105,7 +164,7 @@ func errNoApp(appID string) error {
 func (r *sqlRegistry) App(ctx context.Context, appID string) (*App, error) {
 	a := App{ID: appID}
 	var created int64
-	err := r.db.QueryRowContext(ctx, `SELECT key_id, key_fingerprint, created_at FROM apps WHERE id = $1`, appID).
+	err := r.queryRow(ctx, `SELECT key_id, key_fingerprint, created_at FROM apps WHERE id = $1`, appID).
 		Scan(&a.KeyID, &a.KeyFingerprint, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNoApp(appID)
@@ -486,7 +545,7 @@ func (s *channelScan) channel(appID string) *Channel {
 
 func (r *sqlRegistry) Channel(ctx context.Context, appID, name string) (*Channel, error) {
 	var s channelScan
-	err := r.db.QueryRowContext(ctx, channelSelect+` WHERE c.app_id = $1 AND c.name = $2`, appID, name).Scan(s.dest()...)
+	err := r.queryRow(ctx, channelSelect+` WHERE c.app_id = $1 AND c.name = $2`, appID, name).Scan(s.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNoChannel(appID, name)
 	}
@@ -497,7 +556,7 @@ func (r *sqlRegistry) Channel(ctx context.Context, appID, name string) (*Channel
 }
 
 func (r *sqlRegistry) Channels(ctx context.Context, appID string) ([]Channel, error) {
-	rows, err := r.db.QueryContext(ctx, channelSelect+` WHERE c.app_id = $1 ORDER BY c.name`, appID)
+	rows, err := r.query(ctx, channelSelect+` WHERE c.app_id = $1 ORDER BY c.name`, appID)
 	if err != nil {
 		return nil, fmt.Errorf("list channels: %w", err)
 	}
@@ -642,18 +701,21 @@ func (r *sqlRegistry) Rollback(ctx context.Context, appID, channel string) (*Cha
 
 // --- devices ---
 
-func (r *sqlRegistry) Resolve(ctx context.Context, q DeviceQuery) (*Resolution, error) {
-	// One round trip: the app, and the candidate channels ranked by the
-	// rule (override, then defaultChannel, then public default for the
-	// platform); the best one comes first.
-	rows, err := r.db.QueryContext(ctx, `SELECT a.key_id, a.key_fingerprint, a.created_at,
+// resolveQuery ranks the candidate channels of a device: its override (1),
+// the channel named by its defaultChannel (2), the public default for its
+// platform (3); the best one comes first.
+var resolveQuery = `SELECT a.key_id, a.key_fingerprint, a.created_at,
 		CASE WHEN c.id IS NULL THEN 0 WHEN c.id = dc.channel_id THEN 1 WHEN c.name = $3 THEN 2 ELSE 3 END AS rank,
-		`+strings.TrimPrefix(channelSelect, "SELECT ")+`
+		` + strings.TrimPrefix(channelSelect, "SELECT ") + `
 		JOIN apps a ON a.id = c.app_id
 		LEFT JOIN device_channels dc ON dc.app_id = $1 AND dc.device_id = $2
 		WHERE c.app_id = $1 AND (c.id = dc.channel_id OR c.name = $3 OR (c.public AND (
 			($4 = 'ios' AND c.ios) OR ($4 = 'android' AND c.android) OR ($4 = 'electron' AND c.electron))))
-		ORDER BY rank, c.name LIMIT 1`, q.AppID, q.DeviceID, q.DefaultChannel, q.Platform)
+		ORDER BY rank, c.name LIMIT 1`
+
+func (r *sqlRegistry) Resolve(ctx context.Context, q DeviceQuery) (*Resolution, error) {
+	// One round trip in the usual case: the app and the best channel.
+	rows, err := r.query(ctx, resolveQuery, q.AppID, q.DeviceID, q.DefaultChannel, q.Platform)
 	if err != nil {
 		return nil, fmt.Errorf("resolve channel: %w", err)
 	}
@@ -722,7 +784,7 @@ func (r *sqlRegistry) UnsetDeviceChannel(ctx context.Context, appID, deviceID st
 
 func (r *sqlRegistry) DeviceChannel(ctx context.Context, appID, deviceID string) (string, error) {
 	var name string
-	err := r.db.QueryRowContext(ctx, `SELECT c.name FROM device_channels d JOIN channels c ON c.id = d.channel_id
+	err := r.queryRow(ctx, `SELECT c.name FROM device_channels d JOIN channels c ON c.id = d.channel_id
 		WHERE d.app_id = $1 AND d.device_id = $2`, appID, deviceID).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", hinted(ErrNotFound, "device has no channel of its own")
@@ -735,43 +797,102 @@ func (r *sqlRegistry) DeviceChannel(ctx context.Context, appID, deviceID string)
 
 // --- stats ---
 
+// eventsPerInsert bounds the rows of one INSERT on PostgreSQL (11
+// parameters each, well under its limit). Many rows per statement save
+// round trips to the server; SQLite, in process, runs one prepared
+// single-row INSERT per event instead, which beats compiling a large one.
+const eventsPerInsert = 200
+
+const insertEvent = `INSERT INTO device_events (app_id, device_id, action, version_name,
+	old_version_name, platform, plugin_version, version_build, is_emulator, is_prod, created_at) VALUES `
+
 func (r *sqlRegistry) RecordEvents(ctx context.Context, events []StatEvent) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}
+	now := toMillis(time.Now())
 	stored := 0
-	now := time.Now()
 	err := r.inTx(ctx, func(tx *sql.Tx) error {
-		stored = 0
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO device_events (app_id, device_id, action, version_name,
-			old_version_name, platform, plugin_version, version_build, is_emulator, is_prod, created_at)
-			SELECT id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM apps WHERE id = $1`)
+		known, err := knownApps(ctx, tx, events)
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
-		for _, e := range events {
-			at := e.At
-			if at.IsZero() {
-				at = now
-			}
-			res, err := stmt.ExecContext(ctx, e.AppID, e.DeviceID, e.Action, e.VersionName, e.OldVersion,
-				e.Platform, e.PluginVersion, e.VersionBuild, e.IsEmulator, e.IsProd, toMillis(at))
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			stored += int(n)
+		rows := eventsPerInsert
+		if r.d.prepare {
+			rows = 1
 		}
-		return nil
+		var one *sql.Stmt
+		var b strings.Builder
+		args := make([]any, 0, rows*11)
+		flush := func() error {
+			var err error
+			switch {
+			case len(args) == 0:
+				return nil
+			case rows > 1:
+				_, err = tx.ExecContext(ctx, insertEvent+b.String(), args...)
+			case one == nil:
+				if one, err = tx.PrepareContext(ctx, insertEvent+b.String()); err == nil {
+					_, err = one.ExecContext(ctx, args...)
+				}
+			default:
+				_, err = one.ExecContext(ctx, args...)
+			}
+			b.Reset()
+			args = args[:0]
+			return err
+		}
+		defer func() {
+			if one != nil {
+				one.Close()
+			}
+		}()
+		for _, e := range events {
+			if !known[e.AppID] {
+				continue
+			}
+			at := now
+			if !e.At.IsZero() {
+				at = toMillis(e.At)
+			}
+			if len(args) > 0 {
+				b.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
+				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11)
+			args = append(args, e.AppID, e.DeviceID, e.Action, e.VersionName, e.OldVersion,
+				e.Platform, e.PluginVersion, e.VersionBuild, e.IsEmulator, e.IsProd, at)
+			stored++
+			if len(args) == rows*11 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return flush()
 	})
 	if err != nil {
 		return 0, fmt.Errorf("record stats: %w", err)
 	}
 	return stored, nil
+}
+
+// knownApps returns which of the events' app ids the registry knows.
+func knownApps(ctx context.Context, tx *sql.Tx, events []StatEvent) (map[string]bool, error) {
+	known := map[string]bool{}
+	for _, e := range events {
+		if _, asked := known[e.AppID]; asked {
+			continue
+		}
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM apps WHERE id = $1`, e.AppID).Scan(&one)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		known[e.AppID] = err == nil
+	}
+	return known, nil
 }
 
 func (r *sqlRegistry) Stats(ctx context.Context, appID string, since time.Time) ([]ReleaseStats, error) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -465,6 +466,21 @@ func TestStats(t *testing.T) {
 		}
 		if n, err := r.RecordEvents(ctx, nil); n != 0 || err != nil {
 			t.Fatalf("no events: %d, %v", n, err)
+		}
+		// A batch larger than one INSERT, interleaved with an unknown app.
+		var many []StatEvent
+		for i := range 2*eventsPerInsert + 50 {
+			many = append(many, ev(fmt.Sprint("m", i%50), "download_complete", "2.0.0", time.Time{}))
+			if i%100 == 0 {
+				many = append(many, StatEvent{AppID: "com.unknown", DeviceID: "x", Action: "set", VersionName: "2.0.0"})
+			}
+		}
+		if n, err := r.RecordEvents(ctx, many); err != nil || n != 2*eventsPerInsert+50 {
+			t.Fatalf("large batch: stored %d, %v", n, err)
+		}
+		stats, err = r.Stats(ctx, app, time.Time{})
+		if err != nil || stats[0].Version != "2.0.0" || stats[0].Downloads != 2*eventsPerInsert+50 || stats[0].Devices != 50 {
+			t.Fatalf("large batch stats: %+v, %v", stats[0], err)
 		}
 	})
 }

@@ -25,8 +25,9 @@ const sqliteParams = "_txlock=immediate" +
 	"&_pragma=foreign_keys(1)"
 
 var sqliteDialect = dialect{
-	name:   "sqlite",
-	serial: "INTEGER PRIMARY KEY",
+	name:    "sqlite",
+	serial:  "INTEGER PRIMARY KEY",
+	prepare: true,
 	isUnique: func(err error) bool {
 		var e *sqlite.Error
 		return errors.As(err, &e) &&

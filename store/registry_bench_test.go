@@ -1,0 +1,80 @@
+package store
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+)
+
+// benchBackends are the backends for benchmarks: SQLite always, PostgreSQL
+// when CAPSHIP_TEST_POSTGRES is set.
+func benchBackends(b *testing.B, bench func(b *testing.B, r Registry)) {
+	b.Run("sqlite", func(b *testing.B) {
+		bench(b, backend{name: "sqlite", dsn: filepath.Join(b.TempDir(), "r.db")}.open(b))
+	})
+	b.Run("postgres", func(b *testing.B) {
+		bench(b, backend{name: "postgres", dsn: postgresSchema(b)}.open(b))
+	})
+}
+
+// BenchmarkResolve is the registry's share of one update check without the
+// server's cache: pick the device's channel and read what it serves.
+func BenchmarkResolve(b *testing.B) {
+	benchBackends(b, func(b *testing.B, r Registry) {
+		ctx := ctxT(b)
+		for i := range 20 {
+			mustRegister(b, r, input(app, fmt.Sprintf("1.%d.0", i), "production", 1))
+		}
+		mustRegister(b, r, input(app, "2.0.0-beta.1", "beta", 1))
+		for i := range 1000 {
+			if err := r.SetDeviceChannel(ctx, app, fmt.Sprint("device-", i), "beta", false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				i++
+				res, err := r.Resolve(ctx, DeviceQuery{AppID: app, DeviceID: fmt.Sprint("device-", i%2000), Platform: "android"})
+				if err != nil || res.Channel == nil {
+					b.Fatal(res, err)
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkRecordEvents stores stats in batches of 100, as the server does.
+func BenchmarkRecordEvents(b *testing.B) {
+	benchBackends(b, func(b *testing.B, r Registry) {
+		ctx := ctxT(b)
+		mustRegister(b, r, input(app, "1.0.0", "production", 1))
+		batch := make([]StatEvent, 100)
+		for i := range batch {
+			batch[i] = StatEvent{AppID: app, DeviceID: fmt.Sprint("device-", i), Action: "download_complete", VersionName: "1.0.0", Platform: "ios"}
+		}
+		b.ResetTimer()
+		for b.Loop() {
+			if n, err := r.RecordEvents(ctx, batch); err != nil || n != len(batch) {
+				b.Fatal(n, err)
+			}
+		}
+		b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
+	})
+}
+
+// BenchmarkRegister registers one release after another onto a channel.
+func BenchmarkRegister(b *testing.B) {
+	benchBackends(b, func(b *testing.B, r Registry) {
+		ctx := ctxT(b)
+		i := 0
+		for b.Loop() {
+			i++
+			if _, err := r.Register(ctx, input(app, fmt.Sprintf("1.0.%d", i), "production", 1)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
