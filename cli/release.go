@@ -270,33 +270,30 @@ func runReleaseRegister(ctx context.Context, s IO, args []string) error {
 }
 
 // checkHosted validates the bundle URL and, unless --skip-url-check,
-// downloads it to prove it serves exactly the built bytes.
+// downloads it (with progress) to prove it serves exactly the built bytes.
 func checkHosted(ctx context.Context, s IO, f *registerFlags, m *workflow.Manifest) (*workflow.URLCheck, []string, error) {
-	var warnings []string
 	_, warning, err := workflow.ValidateBundleURL(f.url)
 	if err != nil {
 		return nil, nil, fmt.Errorf("register release: %w", err)
 	}
+	var warnings []string
 	if warning != "" {
 		warnings = append(warnings, warning)
-		fmt.Fprintf(s.Err, "warning: %s\n", warning)
 	}
 	if f.skipCheck {
+		if warning != "" {
+			fmt.Fprintf(s.Err, "warning: %s\n", warning)
+		}
 		fmt.Fprintln(s.Err, "warning: not checking the URL (--skip-url-check); devices will fail if the hosted file differs")
 		return nil, append(warnings, "URL check skipped: devices will fail if the hosted file is not the built one"), nil
 	}
-	fmt.Fprintf(s.Err, "checking %s (%d bytes)...\n", f.url, m.Size)
-	check, err := workflow.CheckURL(ctx, nil, f.url, m.Size, m.SHA256, nil)
+	check, err := checkHostedBundle(ctx, s, m, f.url)
 	if err != nil {
 		return nil, nil, fmt.Errorf("register release: %w", err)
 	}
 	if !check.OK() {
-		for _, p := range check.Problems {
-			fmt.Fprintf(s.Err, "  - %s\n", p)
-		}
 		return nil, nil, fmt.Errorf("register release: the hosted file is not the built bundle: fix the upload, or pass --skip-url-check to register anyway")
 	}
-	fmt.Fprintf(s.Err, "hosted file matches the build (sha256 %s)\n", check.SHA256)
 	return check, warnings, nil
 }
 
