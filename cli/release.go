@@ -91,16 +91,6 @@ func (f *registryFlags) open(ctx context.Context, s IO) (store.Registry, error) 
 	return store.Open(ctx, dbLocation(s, f.db))
 }
 
-// openApp resolves the app id and opens the registry.
-func (f *registryFlags) openApp(ctx context.Context, s IO) (string, store.Registry, error) {
-	app, err := f.appID()
-	if err != nil {
-		return "", nil, err
-	}
-	reg, err := f.open(ctx, s)
-	return app, reg, err
-}
-
 // regCmd describes the command line of one registry command.
 type regCmd struct {
 	name, usage, summary string
@@ -124,6 +114,38 @@ func (c regCmd) parse(s IO, args []string, extra func(*flag.FlagSet)) (*registry
 	}
 	arg, err := one(positional, c.arg)
 	return rf, arg, err
+}
+
+// regRun is a registry command ready to run: flags parsed, app resolved
+// (for commands with --app), registry open (the caller closes reg).
+type regRun struct {
+	*registryFlags
+	app, arg string
+	reg      store.Registry
+}
+
+// open parses args (extra adds the command's own flags, check validates
+// them; either may be nil), then resolves the app and opens the registry.
+func (c regCmd) open(ctx context.Context, s IO, args []string, extra func(*flag.FlagSet), check func() error) (*regRun, error) {
+	rf, arg, err := c.parse(s, args, extra)
+	if err != nil {
+		return nil, err
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return nil, err
+		}
+	}
+	x := &regRun{registryFlags: rf, arg: arg}
+	if c.app {
+		if x.app, err = rf.appID(); err != nil {
+			return nil, err
+		}
+	}
+	if x.reg, err = rf.open(ctx, s); err != nil {
+		return nil, err
+	}
+	return x, nil
 }
 
 // one returns the only positional argument, or a usage error naming it.
@@ -335,16 +357,13 @@ type releaseRow struct {
 }
 
 func runReleaseList(ctx context.Context, s IO, args []string) error {
-	rf, _, err := regCmd{name: "release list", usage: "[--app APP_ID] [--db PATH] [--json]",
-		summary: "List an app's releases, newest first.", app: true}.parse(s, args, nil)
+	x, err := regCmd{name: "release list", usage: "[--app APP_ID] [--db PATH] [--json]",
+		summary: "List an app's releases, newest first.", app: true}.open(ctx, s, args, nil, nil)
 	if err != nil {
 		return err
 	}
-	app, reg, err := rf.openApp(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
+	defer x.reg.Close()
+	app, reg := x.app, x.reg
 	releases, err := reg.Releases(ctx, app)
 	if err != nil {
 		return err
@@ -363,7 +382,7 @@ func runReleaseList(ctx context.Context, s IO, args []string) error {
 	for _, r := range releases {
 		out = append(out, releaseRow{Release: r, Channels: append([]string{}, serving[r.Version]...)})
 	}
-	if rf.json {
+	if x.json {
 		return writeJSON(s.Out, map[string]any{"app_id": app, "releases": out})
 	}
 	if len(out) == 0 {
@@ -411,20 +430,19 @@ func moveChannel(ctx context.Context, s IO, args []string, promote bool) error {
 			summary: "Point a channel at a registered release newer than what it serves.", app: true, arg: "VERSION"}
 	}
 	var channel *string
-	rf, version, err := cmd.parse(s, args, func(fs *flag.FlagSet) {
+	x, err := cmd.open(ctx, s, args, func(fs *flag.FlagSet) {
 		channel = fs.String("channel", "", "channel to change (required)")
+	}, func() error {
+		if *channel == "" {
+			return usageError("--channel is required")
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if *channel == "" {
-		return usageError("--channel is required")
-	}
-	app, reg, err := rf.openApp(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
+	defer x.reg.Close()
+	app, reg, version := x.app, x.reg, x.arg
 	move := channelMove{AppID: app, Channel: *channel, From: "-"}
 	if before, err := reg.Channel(ctx, app, *channel); err == nil {
 		move.From = versionOf(before.Release)
@@ -438,7 +456,7 @@ func moveChannel(ctx context.Context, s IO, args []string, promote bool) error {
 		return err
 	}
 	move.To = versionOf(move.State.Release)
-	if rf.json {
+	if x.json {
 		return writeJSON(s.Out, move)
 	}
 	fmt.Fprintf(s.Err, "%s channel %s: %s -> %s\n", app, *channel, move.From, move.To)
@@ -525,22 +543,21 @@ func writeChannel(ctx context.Context, s IO, args []string, create bool) error {
 	}
 	var fs *flag.FlagSet
 	var cf *channelSettingFlags
-	rf, channel, err := cmd.parse(s, args, func(f *flag.FlagSet) { fs, cf = f, addChannelSettingFlags(f) })
+	var set store.ChannelSettings
+	x, err := cmd.open(ctx, s, args, func(f *flag.FlagSet) { fs, cf = f, addChannelSettingFlags(f) }, func() (err error) {
+		if set, err = cf.settings(fs); err != nil {
+			return err
+		}
+		if !create && set == (store.ChannelSettings{}) {
+			return usageError("nothing to change: give at least one of --rollout, --public, --self-set, --platforms, --emulator, --dev, --disable-under-native")
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	set, err := cf.settings(fs)
-	if err != nil {
-		return err
-	}
-	if !create && set == (store.ChannelSettings{}) {
-		return usageError("nothing to change: give at least one of --rollout, --public, --self-set, --platforms, --emulator, --dev, --disable-under-native")
-	}
-	app, reg, err := rf.openApp(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
+	defer x.reg.Close()
+	app, reg, channel := x.app, x.reg, x.arg
 	var c *store.Channel
 	if create {
 		c, err = reg.CreateChannel(ctx, app, channel, set)
@@ -550,7 +567,7 @@ func writeChannel(ctx context.Context, s IO, args []string, create bool) error {
 	if err != nil {
 		return err
 	}
-	if rf.json {
+	if x.json {
 		return writeJSON(s.Out, c)
 	}
 	verb := "changed"
@@ -563,21 +580,18 @@ func writeChannel(ctx context.Context, s IO, args []string, create bool) error {
 }
 
 func runChannelList(ctx context.Context, s IO, args []string) error {
-	rf, _, err := regCmd{name: "channel list", usage: "[--app APP_ID] [--db PATH] [--json]",
-		summary: "List an app's channels and their settings.", app: true}.parse(s, args, nil)
+	x, err := regCmd{name: "channel list", usage: "[--app APP_ID] [--db PATH] [--json]",
+		summary: "List an app's channels and their settings.", app: true}.open(ctx, s, args, nil, nil)
 	if err != nil {
 		return err
 	}
-	app, reg, err := rf.openApp(ctx, s)
+	defer x.reg.Close()
+	app := x.app
+	channels, err := x.reg.Channels(ctx, app)
 	if err != nil {
 		return err
 	}
-	defer reg.Close()
-	channels, err := reg.Channels(ctx, app)
-	if err != nil {
-		return err
-	}
-	if rf.json {
+	if x.json {
 		if channels == nil {
 			channels = []store.Channel{}
 		}
@@ -615,21 +629,18 @@ func printChannels(w io.Writer, channels []store.Channel) {
 }
 
 func runChannelHistory(ctx context.Context, s IO, args []string) error {
-	rf, channel, err := regCmd{name: "channel history", usage: "NAME [--app APP_ID] [--db PATH] [--json]",
-		summary: "Show what a channel served and when, oldest first.", app: true, arg: "channel NAME"}.parse(s, args, nil)
+	x, err := regCmd{name: "channel history", usage: "NAME [--app APP_ID] [--db PATH] [--json]",
+		summary: "Show what a channel served and when, oldest first.", app: true, arg: "channel NAME"}.open(ctx, s, args, nil, nil)
 	if err != nil {
 		return err
 	}
-	app, reg, err := rf.openApp(ctx, s)
+	defer x.reg.Close()
+	app, channel := x.app, x.arg
+	history, err := x.reg.History(ctx, app, channel)
 	if err != nil {
 		return err
 	}
-	defer reg.Close()
-	history, err := reg.History(ctx, app, channel)
-	if err != nil {
-		return err
-	}
-	if rf.json {
+	if x.json {
 		if history == nil {
 			history = []store.HistoryEntry{}
 		}
@@ -647,24 +658,21 @@ func runChannelHistory(ctx context.Context, s IO, args []string) error {
 
 func runTokenCreate(ctx context.Context, s IO, args []string) error {
 	var app *string
-	rf, name, err := regCmd{name: "token create", usage: "NAME [--app APP_ID] [--db PATH] [--json]",
+	x, err := regCmd{name: "token create", usage: "NAME [--app APP_ID] [--db PATH] [--json]",
 		summary: "Create a token for the admin API of 'capship serve'. The token is printed once, on stdout.",
-		arg:     "token NAME"}.parse(s, args, func(fs *flag.FlagSet) {
+		arg:     "token NAME"}.open(ctx, s, args, func(fs *flag.FlagSet) {
 		app = fs.String("app", "", "limit the token to this app (default: every app)")
-	})
+	}, nil)
 	if err != nil {
 		return err
 	}
-	reg, err := rf.open(ctx, s)
+	defer x.reg.Close()
+	name := x.arg
+	secret, tok, err := x.reg.CreateToken(ctx, name, *app)
 	if err != nil {
 		return err
 	}
-	defer reg.Close()
-	secret, tok, err := reg.CreateToken(ctx, name, *app)
-	if err != nil {
-		return err
-	}
-	if rf.json {
+	if x.json {
 		return writeJSON(s.Out, struct {
 			*store.Token
 			Secret string `json:"token"`
@@ -677,21 +685,17 @@ func runTokenCreate(ctx context.Context, s IO, args []string) error {
 }
 
 func runTokenList(ctx context.Context, s IO, args []string) error {
-	rf, _, err := regCmd{name: "token list", usage: "[--db PATH] [--json]",
-		summary: "List admin API tokens (never their secrets)."}.parse(s, args, nil)
+	x, err := regCmd{name: "token list", usage: "[--db PATH] [--json]",
+		summary: "List admin API tokens (never their secrets)."}.open(ctx, s, args, nil, nil)
 	if err != nil {
 		return err
 	}
-	reg, err := rf.open(ctx, s)
+	defer x.reg.Close()
+	tokens, err := x.reg.Tokens(ctx)
 	if err != nil {
 		return err
 	}
-	defer reg.Close()
-	tokens, err := reg.Tokens(ctx)
-	if err != nil {
-		return err
-	}
-	if rf.json {
+	if x.json {
 		if tokens == nil {
 			tokens = []store.Token{}
 		}
@@ -714,20 +718,17 @@ func runTokenList(ctx context.Context, s IO, args []string) error {
 }
 
 func runTokenRevoke(ctx context.Context, s IO, args []string) error {
-	rf, name, err := regCmd{name: "token revoke", usage: "NAME|ID [--db PATH] [--json]",
-		summary: "Revoke an admin API token; servers refuse it from the next request on.", arg: "token NAME or ID"}.parse(s, args, nil)
+	x, err := regCmd{name: "token revoke", usage: "NAME|ID [--db PATH] [--json]",
+		summary: "Revoke an admin API token; servers refuse it from the next request on.", arg: "token NAME or ID"}.open(ctx, s, args, nil, nil)
 	if err != nil {
 		return err
 	}
-	reg, err := rf.open(ctx, s)
-	if err != nil {
+	defer x.reg.Close()
+	name := x.arg
+	if err := x.reg.RevokeToken(ctx, name); err != nil {
 		return err
 	}
-	defer reg.Close()
-	if err := reg.RevokeToken(ctx, name); err != nil {
-		return err
-	}
-	if rf.json {
+	if x.json {
 		return writeJSON(s.Out, map[string]any{"revoked": name})
 	}
 	fmt.Fprintf(s.Err, "revoked token %s\n", name)
@@ -754,23 +755,20 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 
 func runStats(ctx context.Context, s IO, args []string) error {
 	var sinceFlag *string
-	rf, _, err := regCmd{name: "stats", usage: "[--since 24h|2006-01-02] [--app APP_ID] [--db PATH] [--json]",
+	var since time.Time
+	x, err := regCmd{name: "stats", usage: "[--since 24h|2006-01-02] [--app APP_ID] [--db PATH] [--json]",
 		summary: "Summarize what devices reported, per bundle version: downloads, installs, failures by kind.",
-		app:     true}.parse(s, args, func(fs *flag.FlagSet) {
+		app:     true}.open(ctx, s, args, func(fs *flag.FlagSet) {
 		sinceFlag = fs.String("since", "", "only events after this: a duration back from now (24h) or a date")
+	}, func() (err error) {
+		since, err = parseSince(*sinceFlag, time.Now())
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	since, err := parseSince(*sinceFlag, time.Now())
-	if err != nil {
-		return err
-	}
-	app, reg, err := rf.openApp(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
+	defer x.reg.Close()
+	app, reg := x.app, x.reg
 	if _, err := reg.App(ctx, app); err != nil {
 		return err
 	}
@@ -778,7 +776,7 @@ func runStats(ctx context.Context, s IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	if rf.json {
+	if x.json {
 		return writeJSON(s.Out, map[string]any{"app_id": app, "since": since, "releases": stats})
 	}
 	if len(stats) == 0 {
