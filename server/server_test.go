@@ -681,3 +681,28 @@ func BenchmarkUpdateCheck(b *testing.B) {
 		}
 	})
 }
+
+// TestCacheBoundedByUnknownApps: devices (or someone probing) sending
+// random app ids cannot grow the snapshot cache without limit, and known
+// apps stay answerable.
+func TestCacheBoundedByUnknownApps(t *testing.T) {
+	reg := openRegistry(t, "sqlite")
+	h := newHarness(t, reg, Config{CacheTTL: time.Hour})
+	h.register("1.0.0", "production")
+	ctx := context.Background()
+	for i := range maxCachedApps + 100 {
+		snap, err := h.srv.apps.get(ctx, fmt.Sprintf("com.unknown.app%d", i))
+		if err != nil || snap != nil {
+			t.Fatalf("unknown app %d: %v %v", i, snap, err)
+		}
+	}
+	h.srv.apps.mu.RLock()
+	n := len(h.srv.apps.entries)
+	h.srv.apps.mu.RUnlock()
+	if n > maxCachedApps {
+		t.Fatalf("%d cached entries, limit %d", n, maxCachedApps)
+	}
+	if got := h.check(h.deviceBody(nil)); got["version"] != "1.0.0" {
+		t.Fatalf("known app after the flood: %v", got)
+	}
+}
