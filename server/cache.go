@@ -39,7 +39,13 @@ type appCache struct {
 
 	mu      sync.RWMutex
 	entries map[string]*cacheEntry
+
+	// loads bounds the registry reads in flight, so a flood of unknown app
+	// ids queues here instead of piling onto the database.
+	loads chan struct{}
 }
+
+const maxConcurrentLoads = 8
 
 type cacheEntry struct {
 	snap      atomic.Pointer[appSnapshot] // nil snapshot + loaded: app unknown
@@ -50,7 +56,8 @@ type cacheEntry struct {
 }
 
 func newAppCache(reg store.Registry, ttl time.Duration) *appCache {
-	return &appCache{reg: reg, ttl: ttl, now: time.Now, entries: make(map[string]*cacheEntry)}
+	return &appCache{reg: reg, ttl: ttl, now: time.Now, entries: make(map[string]*cacheEntry),
+		loads: make(chan struct{}, maxConcurrentLoads)}
 }
 
 // get returns the app's snapshot (nil when the app is unknown).
@@ -93,7 +100,15 @@ func (c *appCache) insert(ctx context.Context, appID string) *cacheEntry {
 	// Load with a context of its own: the first caller hanging up must not
 	// fail the load for everyone waiting on it.
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	snap, err := loadSnapshot(lctx, c.reg, appID)
+	var snap *appSnapshot
+	var err error
+	select {
+	case c.loads <- struct{}{}:
+		snap, err = loadSnapshot(lctx, c.reg, appID)
+		<-c.loads
+	case <-lctx.Done():
+		err = fmt.Errorf("load app %s: %w", appID, lctx.Err())
+	}
 	cancel()
 	if err != nil {
 		e.err = err
@@ -132,6 +147,12 @@ func (c *appCache) evictUnknownLocked() {
 
 func (c *appCache) reload(appID string, e *cacheEntry) {
 	defer e.reloading.Store(false)
+	select {
+	case c.loads <- struct{}{}:
+		defer func() { <-c.loads }()
+	default:
+		return // the registry is busy: keep serving this snapshot a little longer
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	snap, err := loadSnapshot(ctx, c.reg, appID)
