@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/dustin/go-humanize"
 )
 
 // Problem is one finding of the preflight check. Blocking problems stop the
@@ -239,11 +241,10 @@ func (s *scanner) scan(opts ScanOptions) {
 		return
 	}
 	s.walk(real, real, "")
-	if len(s.t.Problems) > 0 && s.t.Err() != nil && len(s.t.Entries) == 0 {
-		return
-	}
 	if len(s.t.Entries) == 0 {
-		s.problem(".", true, "the folder holds no files: build the web app first (npm run build)")
+		if s.t.Err() == nil { // else the problems found say why
+			s.problem(".", true, "the folder holds no files: build the web app first (npm run build)")
+		}
 		return
 	}
 	slices.SortFunc(s.t.Entries, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
@@ -324,7 +325,7 @@ func (s *scanner) resolve(root, disk, name string) (string, fs.FileInfo) {
 
 func (s *scanner) add(e Entry) {
 	if e.Size > maxEntrySize {
-		s.problem(e.Name, true, "file is %s, more than the 4 GiB a bundle entry can hold: no device would download it; leave it out of the web build", humanBytes(e.Size))
+		s.problem(e.Name, true, "file is %s, more than the 4 GiB a bundle entry can hold: no device would download it; leave it out of the web build", humanize.IBytes(uint64(e.Size)))
 		return
 	}
 	s.t.Entries = append(s.t.Entries, e)
@@ -333,7 +334,7 @@ func (s *scanner) add(e Entry) {
 	case e.Size == 0:
 		s.empty = append(s.empty, e.Name)
 	case e.Size >= largeFileWarning:
-		s.problem(e.Name, false, "large file (%s): every device downloads it with each update", humanBytes(e.Size))
+		s.problem(e.Name, false, "large file (%s): every device downloads it with each update", humanize.IBytes(uint64(e.Size)))
 	}
 	if strings.HasSuffix(e.Name, ".map") {
 		s.maps = append(s.maps, e)
@@ -450,7 +451,7 @@ func (s *scanner) summarize() {
 		if n > 1 {
 			msg = fmt.Sprintf("and %d more source maps included", n-1)
 		}
-		s.problem(s.maps[0].Name, false, "%s (%s in all): devices download them for nothing; build without source maps or delete them", msg, humanBytes(size))
+		s.problem(s.maps[0].Name, false, "%s (%s in all): devices download them for nothing; build without source maps or delete them", msg, humanize.IBytes(uint64(size)))
 	}
 	if n := len(s.empty); n > 0 {
 		msg := "empty file"
@@ -499,19 +500,6 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func plural(n int, one, many string) string {

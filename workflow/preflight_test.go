@@ -363,7 +363,7 @@ func TestScanTree(t *testing.T) {
 		warnings[p.Path] = p.Message
 	}
 	for path, msg := range map[string]string{
-		"video.mp4":    "large file (12.0 MiB)",
+		"video.mp4":    "large file (12 MiB)",
 		"chunk.js.map": "and 1 more source maps",
 		"empty.txt":    "empty file",
 	} {
