@@ -3,6 +3,9 @@ package ui
 import (
 	"context"
 
+	"github.com/charmbracelet/bubbles/progress"
+	"github.com/charmbracelet/bubbles/spinner"
+	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"capship/workflow"
@@ -95,4 +98,36 @@ func (j *job) wait() tea.Cmd {
 			return progressMsg{run: j.run, ev: ev}
 		}
 	}
+}
+
+// newSpinner is the spinner shown while a one-shot command runs.
+func (e *env) newSpinner() spinner.Model {
+	return spinner.New(spinner.WithSpinner(spinner.Dot), spinner.WithStyle(e.st.Muted))
+}
+
+// spin advances sp while busy; a tick arriving after the work ended stops
+// the tick loop.
+func spin(sp *spinner.Model, busy bool, msg spinner.TickMsg) tea.Cmd {
+	if !busy {
+		return nil
+	}
+	var cmd tea.Cmd
+	*sp, cmd = sp.Update(msg)
+	return cmd
+}
+
+// newBar is the progress bar of long jobs, in the wizard's color profile.
+func (e *env) newBar() progress.Model {
+	return progress.New(progress.WithDefaultGradient(), progress.WithoutPercentage(),
+		progress.WithColorProfile(e.st.Renderer.ColorProfile()))
+}
+
+// newInput is a one-line text input holding value.
+func newInput(placeholder, value string, limit int) textinput.Model {
+	ti := textinput.New()
+	ti.Prompt = "› "
+	ti.Placeholder = placeholder
+	ti.CharLimit = limit
+	ti.SetValue(value)
+	return ti
 }

@@ -39,7 +39,7 @@ func DefaultKeyMap() KeyMap {
 		Edit:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit url")),
 		Write:   key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "write key to config")),
 		Replace: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "replace it")),
-		Cancel:  key.NewBinding(key.WithKeys("esc", "ctrl+c"), key.WithHelp("esc", "cancel")),
+		Cancel:  key.NewBinding(key.WithKeys("esc", "ctrl+c"), key.WithHelp("esc/ctrl+c", "cancel")),
 		Scroll:  key.NewBinding(key.WithKeys("up", "down", "pgup", "pgdown"), key.WithHelp("↑/↓", "scroll")),
 		Move:    key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑/↓", "move")),
 		Select:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "use folder")),

@@ -28,13 +28,8 @@ type keysStep struct {
 }
 
 func newKeysStep(e *env, p Project, k KeyInfo) *keysStep {
-	ti := textinput.New()
-	ti.Prompt = "› "
-	ti.Placeholder = ".capgo_key_v2"
-	ti.SetValue(filepath.Join(p.Dir, ".capgo_key_v2"))
-	ti.CharLimit = 4096
-	sp := spinner.New(spinner.WithSpinner(spinner.Dot), spinner.WithStyle(e.st.Muted))
-	s := &keysStep{env: e, project: p, key: k, path: ti, spin: sp}
+	ti := newInput(".capgo_key_v2", filepath.Join(p.Dir, ".capgo_key_v2"), 4096)
+	s := &keysStep{env: e, project: p, key: k, path: ti, spin: e.newSpinner()}
 	s.Resize(e.width, e.height)
 	return s
 }
@@ -91,17 +86,12 @@ func (s *keysStep) Update(msg tea.Msg) tea.Cmd {
 		s.key = msg.val.(keyResult).key
 		return nil
 	case spinner.TickMsg:
-		if s.pending == 0 {
-			return nil
-		}
-		var cmd tea.Cmd
-		s.spin, cmd = s.spin.Update(msg)
-		return cmd
+		return spin(&s.spin, s.pending != 0, msg)
 	case tea.KeyMsg:
 		if s.pending != 0 {
 			return nil
 		}
-		return s.key_(msg, r, p)
+		return s.onKey(msg, r, p)
 	}
 	if s.typing {
 		var cmd tea.Cmd
@@ -111,7 +101,7 @@ func (s *keysStep) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-func (s *keysStep) key_(msg tea.KeyMsg, r Runner, p Project) tea.Cmd {
+func (s *keysStep) onKey(msg tea.KeyMsg, r Runner, p Project) tea.Cmd {
 	k := s.env.keys
 	if s.typing {
 		switch {

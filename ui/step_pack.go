@@ -46,9 +46,7 @@ const (
 )
 
 func newPackStep(e *env, req BuildRequest, pf Preflight) *packStep {
-	bar := progress.New(progress.WithDefaultGradient(), progress.WithoutPercentage(),
-		progress.WithColorProfile(e.st.Renderer.ColorProfile()))
-	s := &packStep{env: e, req: req, preflight: pf, bar: bar, now: time.Now}
+	s := &packStep{env: e, req: req, preflight: pf, bar: e.newBar(), now: time.Now}
 	s.Resize(e.width, e.height)
 	return s
 }

@@ -31,8 +31,7 @@ type projectLoaded struct {
 }
 
 func newProjectStep(e *env, dir, conf string) *projectStep {
-	sp := spinner.New(spinner.WithSpinner(spinner.Dot), spinner.WithStyle(e.st.Muted))
-	return &projectStep{env: e, dir: dir, conf: conf, spin: sp}
+	return &projectStep{env: e, dir: dir, conf: conf, spin: e.newSpinner()}
 }
 
 func (s *projectStep) Init() tea.Cmd { return tea.Batch(s.load(), s.spin.Tick) }
@@ -80,12 +79,7 @@ func (s *projectStep) Update(msg tea.Msg) tea.Cmd {
 		l := msg.val.(projectLoaded)
 		s.project, s.key, s.keyErr = l.project, l.key, l.keyErr
 	case spinner.TickMsg:
-		if s.loaded {
-			return nil
-		}
-		var cmd tea.Cmd
-		s.spin, cmd = s.spin.Update(msg)
-		return cmd
+		return spin(&s.spin, !s.loaded, msg)
 	case tea.KeyMsg:
 		k := s.env.keys
 		switch {

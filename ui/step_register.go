@@ -27,21 +27,14 @@ type registerStep struct {
 }
 
 func newRegisterStep(e *env, p Project, rel Release) *registerStep {
-	ch := textinput.New()
-	ch.Prompt = "› "
-	ch.CharLimit = 64
-	ch.SetValue("production")
-	if rel.Channel != "" {
-		ch.SetValue(rel.Channel)
+	channel := rel.Channel
+	if channel == "" {
+		channel = "production"
 	}
+	ch := newInput("production", channel, 64)
 	ch.Focus()
-	mn := textinput.New()
-	mn.Prompt = "› "
-	mn.Placeholder = "optional, e.g. 2.0.0"
-	mn.CharLimit = 64
-	mn.SetValue(rel.MinNative)
-	sp := spinner.New(spinner.WithSpinner(spinner.Dot), spinner.WithStyle(e.st.Muted))
-	s := &registerStep{env: e, project: p, rel: rel, channel: ch, minNative: mn, spin: sp}
+	mn := newInput("optional, e.g. 2.0.0", rel.MinNative, 64)
+	s := &registerStep{env: e, project: p, rel: rel, channel: ch, minNative: mn, spin: e.newSpinner()}
 	s.Resize(e.width, e.height)
 	return s
 }
@@ -84,12 +77,7 @@ func (s *registerStep) Update(msg tea.Msg) tea.Cmd {
 		reg, rel := msg.val.(Registered), s.rel
 		return func() tea.Msg { return registerDone{registered: reg, release: rel} }
 	case spinner.TickMsg:
-		if s.pending == 0 {
-			return nil
-		}
-		var cmd tea.Cmd
-		s.spin, cmd = s.spin.Update(msg)
-		return cmd
+		return spin(&s.spin, s.pending != 0, msg)
 	case tea.KeyMsg:
 		if s.pending != 0 {
 			return nil

@@ -36,11 +36,7 @@ type sourceStep struct {
 type latestResult struct{ version string }
 
 func newSourceStep(e *env, p Project, dir, version string) *sourceStep {
-	ti := textinput.New()
-	ti.Prompt = "› "
-	ti.Placeholder = "1.0.0"
-	ti.CharLimit = 64
-	ti.SetValue(version)
+	ti := newInput("1.0.0", version, 64)
 	ti.Focus()
 	s := &sourceStep{env: e, project: p, dir: dir, version: ti}
 	s.Resize(e.width, e.height)

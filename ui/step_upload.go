@@ -40,15 +40,9 @@ const (
 )
 
 func newUploadStep(e *env, b Bundle, url string) *uploadStep {
-	ti := textinput.New()
-	ti.Prompt = "› "
-	ti.Placeholder = "https://cdn.example.com/releases/app-1.0.1.zip"
-	ti.CharLimit = 2048
-	ti.SetValue(url)
+	ti := newInput("https://cdn.example.com/releases/app-1.0.1.zip", url, 2048)
 	ti.Focus()
-	bar := progress.New(progress.WithDefaultGradient(), progress.WithoutPercentage(),
-		progress.WithColorProfile(e.st.Renderer.ColorProfile()))
-	s := &uploadStep{env: e, bundle: b, url: ti, bar: bar}
+	s := &uploadStep{env: e, bundle: b, url: ti, bar: e.newBar()}
 	s.Resize(e.width, e.height)
 	return s
 }

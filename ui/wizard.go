@@ -256,16 +256,12 @@ func (m *Model) View() string {
 		b.WriteString(strings.Repeat("\n", pad))
 	}
 	b.WriteString("\n")
-	keys := append(m.step.Help(), m.quitBinding())
+	keys := m.step.Help()
+	if !m.step.Busy() {
+		keys = append(keys, m.env.keys.Quit)
+	}
 	b.WriteString(m.help.View(bindings(keys)))
 	return st.App.Render(b.String())
-}
-
-func (m *Model) quitBinding() key.Binding {
-	if m.step.Busy() {
-		return with(m.env.keys.Quit, "cancel")
-	}
-	return m.env.keys.Quit
 }
 
 // breadcrumb shows where the user is: every step name when it fits,
