@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -62,7 +63,13 @@ func runWizard(ctx context.Context, s IO, args []string) error {
 	defer runner.Close()
 	m := ui.New(ctx, runner, ui.Options{Dir: abs, ConfigPath: *config, Renderer: wizardRenderer(s)})
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(s.In), tea.WithOutput(s.Out), tea.WithAltScreen())
-	if _, err := p.Run(); err != nil {
+	_, err = p.Run()
+	// A job still running (a pack cancelled by SIGTERM, say) gets its context
+	// cancelled by ctx; let it remove what it was writing before exiting.
+	if !m.Wait(30 * time.Second) {
+		fmt.Fprintln(s.Err, "capship: a background job did not stop in time; check "+ui.DefaultOutDir+" for leftovers")
+	}
+	if err != nil {
 		if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
 			return context.Canceled
 		}

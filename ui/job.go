@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"sync"
 
 	"github.com/charmbracelet/bubbles/progress"
 	"github.com/charmbracelet/bubbles/spinner"
@@ -21,6 +22,7 @@ type env struct {
 	width   int // of the body area
 	height  int
 	lastRun int
+	jobs    sync.WaitGroup // long jobs still running
 }
 
 // nextRun returns a run id that no earlier job of this wizard had, so that
@@ -79,7 +81,9 @@ func (e *env) start(fn func(ctx context.Context, report func(workflow.Event)) (a
 		default: // the UI is behind; a newer event will follow
 		}
 	}
+	e.jobs.Add(1)
 	go func() {
+		defer e.jobs.Done()
 		v, err := fn(ctx, report)
 		cancel()
 		j.done <- resultMsg{run: j.run, val: v, err: err}

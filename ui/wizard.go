@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
@@ -125,6 +126,23 @@ func New(ctx context.Context, r Runner, opts Options) *Model {
 	}
 	m.step = m.newStep(stepProject)
 	return m
+}
+
+// Wait blocks until the jobs the wizard started (a pack, a download check)
+// have returned, at most timeout, so that a cancelled pack has removed its
+// temp file before the process exits. It reports whether they all ended.
+func (m *Model) Wait(timeout time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		m.env.jobs.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
 }
 
 // Result returns what the wizard achieved so far.

@@ -180,3 +180,27 @@ func TestQuitWhileBusy(t *testing.T) {
 		t.Fatal("ctrl+c after the cancel did not quit")
 	}
 }
+
+// When the process is told to stop (SIGTERM cancels the wizard's context),
+// a running pack is cancelled and Wait lets it finish cleaning up.
+func TestStopCancelsJobs(t *testing.T) {
+	f := newFakeRunner()
+	f.buildDelay = time.Hour
+	ctx, stop := context.WithCancel(context.Background())
+	m := New(ctx, f, Options{Dir: f.project.Dir, Renderer: plainRenderer()})
+	m.res.Project = f.project
+	m.source = sourceDone{dir: f.project.WebDir, version: "1.4.0", preflight: f.preflight}
+	m.goTo(stepPack)
+	if m.Wait(50 * time.Millisecond) {
+		t.Fatal("Wait returned while the pack was running")
+	}
+	stop()
+	if !m.Wait(5 * time.Second) {
+		t.Fatal("the pack did not stop after the context was cancelled")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cancelled != 1 {
+		t.Fatalf("cancelled builds: %d, want 1", f.cancelled)
+	}
+}
