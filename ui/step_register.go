@@ -34,6 +34,7 @@ func newRegisterStep(e *env, p Project, rel Release) *registerStep {
 	ch := newInput("production", channel, 64)
 	ch.Focus()
 	mn := newInput("optional, e.g. 2.0.0", rel.MinNative, 64)
+	mn.Prompt = "  " // only the focused field shows the prompt (visible without color)
 	s := &registerStep{env: e, project: p, rel: rel, channel: ch, minNative: mn, spin: e.newSpinner()}
 	s.Resize(e.width, e.height)
 	return s
@@ -134,7 +135,9 @@ func (s *registerStep) onKey(msg tea.KeyMsg) tea.Cmd {
 
 func (s *registerStep) setFocus(i int) tea.Cmd {
 	s.inputs()[s.focus].Blur()
+	s.inputs()[s.focus].Prompt = "  "
 	s.focus = i
+	s.inputs()[i].Prompt = "› "
 	return s.inputs()[i].Focus()
 }
 

@@ -189,6 +189,9 @@ func (s *sourceStep) View() string {
 	b.WriteString(s.problems())
 	b.WriteString("\n")
 	b.WriteString(st.Focus.Render("Version") + st.Muted.Render(s.latestNote()) + "\n")
+	if s.latestErr != nil {
+		b.WriteString(s.env.say(st.Warn, "! could not read the registry, so the version is not compared: "+s.latestErr.Error()) + "\n")
+	}
 	b.WriteString(s.version.View())
 	switch {
 	case s.verErr != nil && (s.tried || s.version.Value() != ""):
@@ -202,7 +205,7 @@ func (s *sourceStep) View() string {
 func (s *sourceStep) latestNote() string {
 	switch {
 	case s.latestErr != nil:
-		return "  (could not read the registry: " + s.latestErr.Error() + ")"
+		return ""
 	case s.latest != "":
 		return "  (newest registered: " + s.latest + ")"
 	}

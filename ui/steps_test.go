@@ -156,6 +156,16 @@ func TestSourceStepViews(t *testing.T) {
 			t.Fatal("enter continued despite blocking problems")
 		}
 	})
+	eachWidth(t, "registry_error", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newSourceStep(e, f.project, f.project.WebDir, "1.4.0")
+		s.Init()
+		s.Update(resultMsg{run: s.checkRun, val: f.preflight})
+		s.Update(resultMsg{run: s.latestRun, err: errors.New("open registry /home/dev/.local/share/capship/registry.db: permission denied")})
+		view(t, e, s)
+		if s.Update(press("enter")) == nil {
+			t.Fatal("an unreadable registry blocked the build; it should only skip the version comparison")
+		}
+	})
 	eachWidth(t, "bad_version", func(t *testing.T, e *env, f *fakeRunner) {
 		s := newSourceStep(e, f.project, f.project.WebDir, "1.4")
 		s.Init()

@@ -118,7 +118,7 @@ func New(ctx context.Context, r Runner, opts Options) *Model {
 	h.Styles.ShortSeparator = st.Muted
 	h.Styles.Ellipsis = st.Muted
 	m := &Model{
-		env:    &env{ctx: ctx, run: r, st: st, keys: DefaultKeyMap(), width: 80, height: 19},
+		env:    &env{ctx: ctx, run: r, st: st, keys: DefaultKeyMap(), width: 78, height: 24 - chromeLines},
 		opts:   opts,
 		help:   h,
 		width:  80,
