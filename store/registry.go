@@ -25,7 +25,10 @@ type Registry interface {
 	// name; the app's first channel becomes its public default).
 	// The first release of an app records the app and its key. Refused:
 	// invalid input (ErrInvalid), a version already registered for the app
-	// (ErrDuplicateVersion), a version not greater than the channel's
+	// (ErrDuplicateVersion), an encrypted file or URL that another release
+	// already has (ErrDuplicateBundle: a replay of an old bundle under a
+	// new version or app, or an upload that overwrote an older release's
+	// file), a version not greater than the channel's
 	// current one (ErrVersionNotNewer), a bundle sealed with another key
 	// than the app's (ErrKeyMismatch).
 	Register(ctx context.Context, in RegisterInput) (*Release, error)
@@ -314,6 +317,7 @@ var (
 	ErrNotFound          = errors.New("not found")
 	ErrInvalid           = errors.New("invalid input")
 	ErrDuplicateVersion  = errors.New("this version is already registered: bump the version (package.json) and build a new bundle")
+	ErrDuplicateBundle   = errors.New("this bundle file or URL is already registered for another release: build a new bundle and upload it to its own URL")
 	ErrVersionNotNewer   = errors.New("version is not newer than what the channel serves: bump the version, or use 'capship release rollback' to go back")
 	ErrKeyMismatch       = errors.New("bundle was sealed with another key than the app's registered key: seal it with the app's key (devices could not decrypt it)")
 	ErrNothingToRollBack = errors.New("the channel has no earlier release to roll back to")
@@ -333,6 +337,7 @@ var errorCodes = []struct {
 	{ErrNotFound, "not_found"},
 	{ErrInvalid, "invalid"},
 	{ErrDuplicateVersion, "duplicate_version"},
+	{ErrDuplicateBundle, "duplicate_bundle"},
 	{ErrVersionNotNewer, "version_not_newer"},
 	{ErrKeyMismatch, "key_mismatch"},
 	{ErrNothingToRollBack, "nothing_to_roll_back"},

@@ -305,6 +305,16 @@ func (r *sqlRegistry) Register(ctx context.Context, in RegisterInput) (*Release,
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
+		var otherApp, otherVersion string
+		var sameFile bool
+		err = tx.QueryRowContext(ctx, `SELECT app_id, version, sha256 = $1 FROM releases WHERE sha256 = $1 OR url = $2`,
+			in.SHA256, in.URL).Scan(&otherApp, &otherVersion, &sameFile)
+		if err == nil {
+			return errDuplicateBundle(in, otherApp, otherVersion, sameFile)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
 		var ch *chanRow
 		if in.Channel != "" {
 			if ch, err = r.lockChannel(ctx, tx, in.AppID, in.Channel); errors.Is(err, ErrNotFound) {
@@ -324,6 +334,10 @@ func (r *sqlRegistry) Register(ctx context.Context, in RegisterInput) (*Release,
 			in.AppID, in.Version, in.URL, in.SessionKey, in.Checksum, in.Size, in.SHA256,
 			in.ZipSHA256, in.KeyID, in.KeyFingerprint, in.MinNative, toMillis(now)).Scan(&id)
 		if r.d.isUnique(err) {
+			// A concurrent registration won; the constraint names which rule.
+			if msg := err.Error(); strings.Contains(msg, "sha256") || strings.Contains(msg, "url") {
+				return errDuplicateBundle(in, "", "", strings.Contains(msg, "sha256"))
+			}
 			return errDuplicate(in.AppID, in.Version)
 		}
 		if err != nil {
@@ -338,6 +352,19 @@ func (r *sqlRegistry) Register(ctx context.Context, in RegisterInput) (*Release,
 		return nil, fmt.Errorf("register release: %w", err)
 	}
 	return rel, nil
+}
+
+func errDuplicateBundle(in RegisterInput, otherApp, otherVersion string, sameFile bool) error {
+	other := "another release"
+	if otherApp != "" {
+		other = otherApp + " " + otherVersion
+	}
+	if sameFile {
+		return hinted(ErrDuplicateBundle, "this encrypted bundle is already registered as %s: build a new bundle for %s (replaying an old bundle under a new version is refused)",
+			other, in.Version)
+	}
+	return hinted(ErrDuplicateBundle, "%s is already the URL of %s: upload each bundle to its own URL (overwriting it would break %s and rollbacks to it)",
+		in.URL, other, other)
 }
 
 func errDuplicate(appID, version string) error {

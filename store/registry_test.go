@@ -50,6 +50,9 @@ func TestRegisterRules(t *testing.T) {
 			{"numeric not lexical order", input(app, "1.10.0", "production", 1), nil},
 			{"lexically greater but older", input(app, "1.9.0", "production", 1), ErrVersionNotNewer},
 			{"other app, other key", input("com.example.other", "1.0.0", "production", 2), nil},
+			{"old bundle replayed as a new version", replay(input(app, "1.1.0", "", 1), app, "7.0.0", 1), ErrDuplicateBundle},
+			{"old bundle replayed into another app", replay(input(app, "1.1.0", "", 1), "com.example.other", "7.0.0", 2), ErrDuplicateBundle},
+			{"URL of an older release", sameURL(input(app, "7.0.0", "production", 1), input(app, "1.2.0", "", 1)), ErrDuplicateBundle},
 		}
 		for _, s := range steps {
 			_, err := r.Register(ctx, s.in)
@@ -98,6 +101,19 @@ func TestRegisterRules(t *testing.T) {
 			t.Fatalf("apps = %+v, %v", apps, err)
 		}
 	})
+}
+
+// replay is in, unchanged bytes, registered as version of app with key.
+func replay(in RegisterInput, app, version string, key int) RegisterInput {
+	k := input(app, version, in.Channel, key)
+	in.AppID, in.Version, in.KeyID, in.KeyFingerprint = app, version, k.KeyID, k.KeyFingerprint
+	return in
+}
+
+// sameURL is in with the URL of other.
+func sameURL(in, other RegisterInput) RegisterInput {
+	in.URL = other.URL
+	return in
 }
 
 func TestRegisterRefusesInvalidInput(t *testing.T) {
