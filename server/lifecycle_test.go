@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
@@ -170,5 +171,47 @@ func TestEndToEndRealBundle(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(out, "index.html")); err != nil || !bytes.Contains(b, []byte("notifyAppReady")) {
 		t.Fatalf("extracted index.html: %q %v", b, err)
+	}
+}
+
+// TestServeTLS: with a TLS config the same listener speaks HTTPS only.
+func TestServeTLS(t *testing.T) {
+	// httptest makes a certificate for 127.0.0.1 and a client that trusts it.
+	donor := httptest.NewUnstartedServer(http.NotFoundHandler())
+	donor.StartTLS()
+	defer donor.Close()
+	client := donor.Client()
+
+	srv, err := New(Config{Registry: openRegistry(t, "sqlite"), TLSConfig: &tls.Config{Certificates: donor.TLS.Certificates}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	res, err := client.Get("https://" + ln.Addr().String() + "/livez")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || res.TLS == nil {
+		t.Fatalf("https /livez: HTTP %d, TLS %v", res.StatusCode, res.TLS != nil)
+	}
+	res, err = http.Get("http://" + ln.Addr().String() + "/livez")
+	if err == nil {
+		res.Body.Close()
+		if res.StatusCode == 200 {
+			t.Fatal("plain HTTP answered on the TLS listener")
+		}
 	}
 }
