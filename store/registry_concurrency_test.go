@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -176,6 +177,44 @@ func TestMigrations(t *testing.T) {
 		}
 		if err := r.Ping(ctxT(t)); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+func TestMigrateFromOlderSchema(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		// The schema of a capship that knew only migration 1, with a release
+		// in it; opening with this capship upgrades it and keeps the data.
+		var db *sql.DB
+		var d *dialect
+		var err error
+		if b.name == "sqlite" {
+			db, err = sql.Open("sqlite", b.dsn+"?"+sqliteParams)
+			d = &sqliteDialect
+		} else {
+			db, err = sql.Open("pgx", b.dsn)
+			d = &postgresDialect
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := migrateUpTo(ctxT(t), db, d, 1); err != nil {
+			t.Fatal(err)
+		}
+		old := &sqlRegistry{db: db, d: d}
+		mustRegister(t, old, input(app, "1.0.0", "production", 1))
+		r := b.open(t)
+		if c := mustChannel(t, r, app, "production"); c.Release == nil || c.Release.Version != "1.0.0" {
+			t.Fatalf("after upgrade production serves %+v", c.Release)
+		}
+		var version int
+		if err := db.QueryRowContext(ctxT(t), `SELECT MAX(version) FROM schema_migrations`).Scan(&version); err != nil || version < 2 {
+			t.Fatalf("schema version %d, %v", version, err)
+		}
+		// Migration 2's rule now holds.
+		if _, err := r.Register(ctxT(t), replay(input(app, "1.0.0", "", 1), app, "2.0.0", 1)); !errors.Is(err, ErrDuplicateBundle) {
+			t.Fatalf("replay after upgrade: %v", err)
 		}
 	})
 }

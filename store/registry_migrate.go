@@ -60,6 +60,12 @@ func migrations(d *dialect) ([]migration, error) {
 // once: SQLite's immediate transactions and a PostgreSQL advisory lock let
 // one migrate while the others wait and then find nothing left to do.
 func migrate(ctx context.Context, db *sql.DB, d *dialect) error {
+	return migrateUpTo(ctx, db, d, 0)
+}
+
+// migrateUpTo applies the migrations up to version upTo (0: all); tests use
+// it to build the schema an older capship left behind.
+func migrateUpTo(ctx context.Context, db *sql.DB, d *dialect, upTo int) error {
 	all, err := migrations(d)
 	if err != nil {
 		return fmt.Errorf("read migrations: %w", err)
@@ -88,7 +94,7 @@ func migrate(ctx context.Context, db *sql.DB, d *dialect) error {
 		return fmt.Errorf("open registry: schema version %d, this capship knows up to %d: %w", current, latest, ErrSchemaTooNew)
 	}
 	for _, m := range all {
-		if m.version <= current {
+		if m.version <= current || (upTo > 0 && m.version > upTo) {
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
