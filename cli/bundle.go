@@ -71,6 +71,9 @@ func runBundleBuild(ctx context.Context, s IO, args []string) error {
 		return err
 	}
 	opts.Key = key
+	opts.Warn = func(p workflow.Problem) {
+		fmt.Fprintf(s.Err, "warning: %s: %s\n", filepath.Join(opts.Dir, filepath.FromSlash(p.Path)), p.Message)
+	}
 
 	m, err := workflow.Build(ctx, opts, newProgress(s))
 	if err != nil {

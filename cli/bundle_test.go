@@ -102,8 +102,10 @@ func TestBundleBuildAndVerify(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.err, "--force") {
 		t.Fatalf("rebuild: %s", r)
 	}
+	must(t, os.WriteFile(filepath.Join(app, "www", "js", "app.js.map"), []byte("{}"), 0o644))
 	r = runBundleCLI(t, nil, false, "bundle", "build", "--out", "dist", "--key-file", keyFile, "--force")
-	if r.code != 0 || r.out != "" || !strings.Contains(r.err, "built com.example.cli 2.3.4: 2 files") {
+	if r.code != 0 || r.out != "" || !strings.Contains(r.err, "built com.example.cli 2.3.4: 3 files") ||
+		!strings.Contains(r.err, "warning: "+filepath.Join("www", "js", "app.js.map")+": source map") {
 		t.Fatalf("rebuild --force: %s", r)
 	}
 
@@ -113,7 +115,7 @@ func TestBundleBuildAndVerify(t *testing.T) {
 	}
 	var res map[string]any
 	must(t, json.Unmarshal([]byte(r.out), &res))
-	if res["ok"] != true || res["files"] != 2.0 || res["app_id"] != "com.example.cli" {
+	if res["ok"] != true || res["files"] != 3.0 || res["app_id"] != "com.example.cli" {
 		t.Fatalf("verify --json: %v", res)
 	}
 	if body, err := os.ReadFile(filepath.Join(app, "device", "js", "app.js")); err != nil || !bytes.Contains(body, []byte("notifyAppReady")) {

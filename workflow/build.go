@@ -27,6 +27,7 @@ type BuildOptions struct {
 	NoCodeCheck bool            // skip the notifyAppReady check of Scan
 	Workers     int             // parallel deflate workers; 0 means one per CPU
 	Force       bool            // replace an existing bundle of the same app and version
+	Warn        func(Problem)   // receives the preflight's warnings (not blocking); nil drops them
 
 	rand io.Reader        // tests only: source of the AES key and IV; nil means crypto/rand
 	now  func() time.Time // tests only; nil means time.Now
@@ -124,6 +125,11 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest
 	tree, err := Scan(opts.Dir, ScanOptions{NoCodeCheck: opts.NoCodeCheck, Report: report})
 	if err != nil {
 		return nil, err // a *PreflightError naming the file, or the folder's read error
+	}
+	if opts.Warn != nil {
+		for _, p := range tree.Warnings() {
+			opts.Warn(p)
+		}
 	}
 	report(Event{Phase: PhaseScan, Files: tree.Files, TotalFiles: tree.Files, Bytes: tree.Bytes, TotalBytes: tree.Bytes})
 	if err := ctx.Err(); err != nil {

@@ -60,7 +60,17 @@ func buildOptions(t testing.TB, web string) BuildOptions {
 func TestBuildRoundTrip(t *testing.T) {
 	web := t.TempDir()
 	files := writeWebFolder(t, web)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(web, "assets", "app.js.map"), []byte("{}"), 0o644))
+	files["assets/app.js.map"] = []byte("{}")
 	opts := buildOptions(t, web)
+	var warnings []Problem
+	opts.Warn = func(p Problem) { warnings = append(warnings, p) }
 	var phases []Phase
 	start := time.Now().UTC().Truncate(time.Second)
 	m, err := Build(t.Context(), opts, func(e Event) {
@@ -70,6 +80,9 @@ func TestBuildRoundTrip(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(warnings) != 2 || warnings[0].Path != "assets/app.js.map" || warnings[1].Path != "assets/sub/empty.txt" {
+		t.Errorf("warnings %+v, want the source map and the empty file", warnings)
 	}
 	if got := fmt.Sprint(phases); got != "[scan pack done]" {
 		t.Errorf("phases %s, want [scan pack done]", got)
