@@ -125,6 +125,56 @@ func TestConcurrentRegisterAndPromoteKeepChannelMonotonic(t *testing.T) {
 	})
 }
 
+func TestResolveWhileRegistering(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		writer, reader := b.open(t), b.open(t)
+		mustRegister(t, writer, input(app, "1.0.0", "production", 1))
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		var reads sync.WaitGroup
+		for range 4 {
+			reads.Add(1)
+			go func() {
+				defer reads.Done()
+				last := "1.0.0"
+				for {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					res, err := reader.Resolve(ctxT(t), DeviceQuery{AppID: app, DeviceID: "d", Platform: "ios"})
+					if err != nil || res.Channel == nil || res.Channel.Release == nil {
+						t.Errorf("resolve during writes: %+v, %v", res, err)
+						return
+					}
+					// Registrations only move forward: a reader never sees the
+					// channel go back.
+					v := res.Channel.Release.Version
+					if compareVersions(v, last) < 0 {
+						t.Errorf("channel went back from %s to %s", last, v)
+						return
+					}
+					last = v
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 1; i <= 30; i++ {
+				if _, err := writer.Register(ctxT(t), input(app, fmt.Sprintf("1.%d.0", i), "production", 1)); err != nil {
+					t.Errorf("register: %v", err)
+					return
+				}
+			}
+		}()
+		wg.Wait()
+		close(done)
+		reads.Wait()
+	})
+}
+
 func TestMigrations(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		// Several processes opening a new database at once: all succeed,
