@@ -60,7 +60,9 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	}
 	defer reg.Close()
 
-	logger := slog.New(slog.NewJSONHandler(s.Err, nil))
+	logs := server.NewLogBuffer(s.Err, 200*time.Millisecond) // one JSON line per request, written in batches
+	defer logs.Close()
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	srv, err := server.New(server.Config{Registry: reg, Logger: logger, CacheTTL: *cacheTTL, TLSConfig: tlsConfig})
 	if err != nil {
 		return err
@@ -87,7 +89,9 @@ func runServe(ctx context.Context, s IO, args []string) error {
 			return err
 		}
 	}
-	if err := srv.Serve(ctx, ln); err != nil {
+	err = srv.Serve(ctx, ln)
+	logs.Close()
+	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	fmt.Fprintln(s.Err, "capship serve: stopped")

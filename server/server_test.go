@@ -706,3 +706,26 @@ func TestCacheBoundedByUnknownApps(t *testing.T) {
 		t.Fatalf("known app after the flood: %v", got)
 	}
 }
+
+func TestLogBuffer(t *testing.T) {
+	logs := &lineLog{lines: make(chan string, 10)}
+	b := NewLogBuffer(logs, 20*time.Millisecond)
+	b.Write([]byte("one\n"))
+	b.Write([]byte("two\n"))
+	select {
+	case got := <-logs.lines:
+		if got != "one\ntwo\n" {
+			t.Fatalf("flushed %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("buffered lines not flushed within the interval")
+	}
+	b.Write([]byte("three\n"))
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-logs.lines; got != "three\n" {
+		t.Fatalf("Close flushed %q", got)
+	}
+	b.Close() // twice is fine
+}
