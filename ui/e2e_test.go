@@ -190,13 +190,31 @@ func TestWizardEndToEnd(t *testing.T) {
 	if left, _ := os.ReadDir(out); len(left) != 0 {
 		t.Fatalf("a cancelled pack left %d files in %s: %v", len(left), out, left)
 	}
-	// back to the folder step; the picker chooses www (dirs: capship-out, dist, www)
+	// back to the folder step; the picker chooses www
 	tm.keys("Escape")
 	tm.waitFor("Build folder and version")
 	tm.keys("C-o")
-	tm.waitFor("Choose the web build folder", "capship-out", "dist", "www")
-	tm.keys("Down")
-	tm.keys("Down")
+	tm.waitFor("Choose the web build folder", "dist", "www")
+	selected := func() string {
+		for _, line := range strings.Split(tm.screen(), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "> ") {
+				return strings.TrimSpace(line)
+			}
+		}
+		return ""
+	}
+	for i := 0; selected() != "> www"; i++ {
+		if i == 5 {
+			t.Fatalf("the picker's cursor never reached www:\n%s", tm.screen())
+		}
+		before := selected()
+		tm.keys("Down")
+		for deadline := time.Now().Add(5 * time.Second); selected() == before; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the picker's cursor did not move from %q", before)
+			}
+		}
+	}
 	tm.keys("Enter")
 	tm.waitFor("www", "2 files")
 	tm.keys("Enter")
