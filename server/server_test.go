@@ -729,3 +729,40 @@ func TestLogBuffer(t *testing.T) {
 	}
 	b.Close() // twice is fine
 }
+
+// TestChannelSelfLegacyForms: DELETE with the device fields in the query
+// (older plugins), and channel requests for an unknown app.
+func TestChannelSelfLegacyForms(t *testing.T) {
+	ctx := context.Background()
+	reg := openRegistry(t, "sqlite")
+	h := newHarness(t, reg, Config{})
+	h.register("1.0.0", "production")
+	yes := true
+	if _, err := reg.CreateChannel(ctx, h.app, "beta", store.ChannelSettings{AllowSelfSet: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	dev := h.deviceID()
+	if err := reg.SetDeviceChannel(ctx, h.app, dev, "beta", true); err != nil {
+		t.Fatal(err)
+	}
+	status, out := h.do("DELETE", "/channel_self?app_id="+h.app+"&device_id="+strings.ToUpper(dev)+"&platform=android&version_build=1.0.0", "", nil)
+	if status != 200 || !bytes.Contains(out, []byte(`"status":"ok"`)) {
+		t.Fatalf("DELETE with query: HTTP %d %s", status, out)
+	}
+	if _, err := reg.DeviceChannel(ctx, h.app, dev); err == nil {
+		t.Fatal("override still there after DELETE")
+	}
+	if status, out := h.do("DELETE", "/channel_self?app_id="+h.app, "", nil); status != http.StatusBadRequest {
+		t.Fatalf("DELETE without device: HTTP %d %s", status, out)
+	}
+	for _, method := range []string{"PUT", "POST"} {
+		status, out := h.do(method, "/channel_self", "", []byte(strings.Replace(androidUpdateBody, "com.example.app", "com.nobody.here", 1)))
+		if status != 200 || !bytes.Contains(out, []byte(`"error":"app_not_found"`)) {
+			t.Fatalf("%s for an unknown app: HTTP %d %s", method, status, out)
+		}
+	}
+	status, out = h.do("GET", "/channel_self?app_id=com.nobody.here&platform=ios", "", nil)
+	if status != 200 || !bytes.Contains(out, []byte(`"error":"app_not_found"`)) {
+		t.Fatalf("GET for an unknown app: HTTP %d %s", status, out)
+	}
+}
