@@ -89,12 +89,13 @@ func WriteZip(ctx context.Context, w io.Writer, t *Tree, opts ZipOptions, report
 		return ZipStats{}, err
 	}
 	z := &zipper{
-		tree:   t,
-		opts:   opts,
-		budget: semaphore.NewWeighted(opts.MemoryBudget),
-		spill:  opts.MemoryBudget / 4,
-		pool:   &chunkPool{free: make(chan []byte, opts.MemoryBudget/zipChunk)},
-		report: report,
+		tree:    t,
+		opts:    opts,
+		budget:  semaphore.NewWeighted(opts.MemoryBudget),
+		spill:   opts.MemoryBudget / 4,
+		pool:    &chunkPool{free: make(chan []byte, opts.MemoryBudget/zipChunk)},
+		report:  report,
+		copyBuf: make([]byte, zipReadBuf),
 	}
 	return z.run(ctx, w)
 }
@@ -120,12 +121,13 @@ func (o ZipOptions) withDefaults() (ZipOptions, error) {
 }
 
 type zipper struct {
-	tree   *Tree
-	opts   ZipOptions
-	budget *semaphore.Weighted // bytes of chunks reserved by jobs in flight
-	spill  int64               // a deflated entry bigger than this goes to a temp file
-	pool   *chunkPool
-	report Reporter
+	tree    *Tree
+	opts    ZipOptions
+	budget  *semaphore.Weighted // bytes of chunks reserved by jobs in flight
+	spill   int64               // a deflated entry bigger than this goes to a temp file
+	pool    *chunkPool
+	report  Reporter
+	copyBuf []byte // the writer's, for stored files
 }
 
 // zipJob is one entry on its way through the pipeline. A worker fills in
@@ -364,12 +366,12 @@ func (z *zipper) writeEntry(ctx context.Context, zw *zip.Writer, j *zipJob, offs
 		_, err := j.out.WriteTo(dst)
 		return size, err
 	}
-	return size, copyStored(ctx, dst, j)
+	return size, copyStored(ctx, dst, j, z.copyBuf)
 }
 
 // copyStored copies a stored entry's file, checking that it still has the
 // size and CRC its header promised.
-func copyStored(ctx context.Context, dst io.Writer, j *zipJob) error {
+func copyStored(ctx context.Context, dst io.Writer, j *zipJob, buf []byte) error {
 	f, err := os.Open(j.e.Path)
 	if err != nil {
 		return err
@@ -377,7 +379,7 @@ func copyStored(ctx context.Context, dst io.Writer, j *zipJob) error {
 	defer f.Close()
 	crc := crc32.NewIEEE()
 	r := &ctxReader{ctx: ctx, r: io.LimitReader(f, j.e.Size)}
-	n, err := io.Copy(io.MultiWriter(dst, crc), r)
+	n, err := io.CopyBuffer(io.MultiWriter(dst, crc), r, buf)
 	if err != nil {
 		return err
 	}

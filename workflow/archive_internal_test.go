@@ -35,7 +35,7 @@ func TestCopyStoredDetectsChange(t *testing.T) {
 			ee := *e
 			ee.Size = tt.size
 			var buf bytes.Buffer
-			err := copyStored(context.Background(), &buf, &zipJob{e: &ee, crc: tt.crc, method: zip.Store})
+			err := copyStored(context.Background(), &buf, &zipJob{e: &ee, crc: tt.crc, method: zip.Store}, make([]byte, 4))
 			if (err == nil) != tt.ok {
 				t.Fatalf("copyStored = %v, want ok=%v", err, tt.ok)
 			}
