@@ -85,6 +85,9 @@ func WriteZip(ctx context.Context, w io.Writer, t *Tree, opts ZipOptions, report
 	if err != nil {
 		return ZipStats{}, err
 	}
+	if err := checkEntries(t.Entries); err != nil {
+		return ZipStats{}, err
+	}
 	if err := ctx.Err(); err != nil {
 		return ZipStats{}, err
 	}
@@ -98,6 +101,23 @@ func WriteZip(ctx context.Context, w io.Writer, t *Tree, opts ZipOptions, report
 		copyBuf: make([]byte, zipReadBuf),
 	}
 	return z.run(ctx, w)
+}
+
+// checkEntries holds a Tree not made by Scan to the same rules: valid
+// names, strictly sorted (so no duplicates), sizes below 4 GiB.
+func checkEntries(entries []Entry) error {
+	for i, e := range entries {
+		if err := CheckEntryName(e.Name); err != nil {
+			return fmt.Errorf("write zip: entry %q: %w", e.Name, err)
+		}
+		if i > 0 && entries[i-1].Name >= e.Name {
+			return fmt.Errorf("write zip: entry %q: entries not sorted, or listed twice", e.Name)
+		}
+		if e.Size < 0 || e.Size > maxEntrySize {
+			return fmt.Errorf("write zip: entry %q: size %d out of range", e.Name, e.Size)
+		}
+	}
+	return nil
 }
 
 func (o ZipOptions) withDefaults() (ZipOptions, error) {

@@ -514,6 +514,32 @@ func TestWriteZipRefusesBlockedTree(t *testing.T) {
 	}
 }
 
+// A Tree built by hand is held to Scan's rules before anything is written.
+func TestWriteZipRefusesBadEntries(t *testing.T) {
+	good := scanFixtureOK(t)
+	for _, tt := range []struct {
+		name string
+		edit func(es []workflow.Entry) []workflow.Entry
+		want string
+	}{
+		{"traversal", func(es []workflow.Entry) []workflow.Entry { es[0].Name = "../evil.js"; return es }, `".." segment`},
+		{"backslash", func(es []workflow.Entry) []workflow.Entry { es[0].Name = `a\b.css`; return es }, "backslash"},
+		{"duplicate", func(es []workflow.Entry) []workflow.Entry { return append(es[:1], es...) }, "listed twice"},
+		{"unsorted", func(es []workflow.Entry) []workflow.Entry { es[0], es[1] = es[1], es[0]; return es }, "not sorted"},
+		{"4 GiB", func(es []workflow.Entry) []workflow.Entry { es[0].Size = 1 << 32; return es }, "out of range"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tree := *good
+			tree.Entries = tt.edit(append([]workflow.Entry(nil), good.Entries...))
+			var buf bytes.Buffer
+			_, err := workflow.WriteZip(context.Background(), &buf, &tree, workflow.ZipOptions{}, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || buf.Len() != 0 {
+				t.Errorf("WriteZip = %v with %d bytes written, want an error about %q and nothing written", err, buf.Len(), tt.want)
+			}
+		})
+	}
+}
+
 func scanFixtureOK(t *testing.T) *workflow.Tree {
 	dir := t.TempDir()
 	writeFiles(t, dir, appFiles())
