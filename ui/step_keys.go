@@ -176,7 +176,7 @@ func keyHint(doing string) string {
 func (s *keysStep) missingView() string {
 	st := s.env.st
 	var b strings.Builder
-	b.WriteString("This app has no signing key yet. Devices only install bundles signed\nwith it, so it is made once and then kept in the OS keychain.\n\n")
+	b.WriteString(s.env.say(st.Body, "This app has no signing key yet. Devices only install bundles signed with it, so it is made once and then kept in the OS keychain.") + "\n\n")
 	opts := []string{
 		"Create a new keypair in the OS keychain",
 		"Import an existing key file (e.g. Capgo's .capgo_key_v2)",

@@ -15,6 +15,7 @@ type Styles struct {
 	StepDone lipgloss.Style // finished steps
 	StepTodo lipgloss.Style // steps still ahead
 	Heading  lipgloss.Style // a step's own heading
+	Body     lipgloss.Style // plain sentences
 	Label    lipgloss.Style // "App id"
 	Value    lipgloss.Style // "com.example.app"
 	Muted    lipgloss.Style // explanations
@@ -45,6 +46,7 @@ func NewStyles(r *lipgloss.Renderer) Styles {
 		StepDone: r.NewStyle().Foreground(green),
 		StepTodo: r.NewStyle().Foreground(gray),
 		Heading:  r.NewStyle().Bold(true).MarginBottom(1),
+		Body:     r.NewStyle(),
 		Label:    r.NewStyle().Foreground(gray),
 		Value:    r.NewStyle().Bold(true),
 		Muted:    r.NewStyle().Foreground(gray),
