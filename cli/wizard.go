@@ -24,18 +24,20 @@ import (
 func wizardCommands() []Command {
 	return []Command{{
 		Name:    "wizard",
-		Usage:   "[-C DIR] [--config PATH] [--db PATH] [--no-input]",
+		Usage:   "[-C DIR] [--config PATH] [--db PATH | --server URL [--token TOKEN]] [--no-input]",
 		Summary: "guided release: key, build, upload, check, register",
 		Run:     runWizard,
 	}}
 }
 
 func runWizard(ctx context.Context, s IO, args []string) error {
-	fs := newFlags(s, "wizard", "[-C DIR] [--config PATH] [--db PATH] [--no-input]",
+	fs := newFlags(s, "wizard", "[-C DIR] [--config PATH] [--db PATH | --server URL [--token TOKEN]] [--no-input]",
 		"Walks you through a release of the Capacitor app in the current folder.")
 	dir := fs.String("C", ".", "the app's `folder`")
 	config := fs.String("config", "", "the Capacitor config `file` (default: capacitor.config.ts/.js/.json in the app's folder)")
 	db := fs.String("db", "", "the release registry: an SQLite `file` or postgres:// URL (default $CAPSHIP_DB, else "+store.DefaultDBPath()+")")
+	srv := fs.String("server", "", "register through the admin API of this capship `URL` instead of a registry file (default $CAPSHIP_SERVER)")
+	token := fs.String("token", "", "admin API `token` for --server (default $CAPSHIP_TOKEN)")
 	noInput := fs.Bool("no-input", false, "never start the interactive wizard; print the equivalent commands")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
@@ -48,18 +50,42 @@ func runWizard(ctx context.Context, s IO, args []string) error {
 	if err != nil {
 		return fmt.Errorf("find app folder: %w", err)
 	}
-	dsn := *db
+	if *db != "" && *srv != "" {
+		return usageError("--db and --server exclude each other")
+	}
+	dsn, server, tok := *db, *srv, *token
+	if server == "" && dsn == "" {
+		server = s.Getenv("CAPSHIP_SERVER")
+	}
 	if dsn == "" {
 		dsn = s.Getenv("CAPSHIP_DB")
 	}
 	if dsn == "" {
 		dsn = store.DefaultDBPath()
 	}
-	if !s.Interactive(*noInput) {
-		return printSteps(s.Err, abs, *config, dsn, *noInput)
+	if server == "" && tok != "" {
+		return usageError("--token goes with --server")
+	}
+	if server != "" && tok == "" {
+		tok = s.Getenv("CAPSHIP_TOKEN")
+	}
+	interactive := s.Interactive(*noInput)
+	if server != "" {
+		// Refuse a bad server or a missing token now, not after the pack.
+		// (The printed commands take the token from $CAPSHIP_TOKEN later.)
+		probe := tok
+		if !interactive && probe == "" {
+			probe = "from-env-later"
+		}
+		if _, err := store.NewClient(server, probe, nil); err != nil {
+			return usageError("%s", err)
+		}
+	}
+	if !interactive {
+		return printSteps(s.Err, abs, *config, dsn, server, *noInput)
 	}
 
-	runner := ui.NewRunner(ui.RunnerOptions{DB: dsn, KeychainService: "capship"})
+	runner := ui.NewRunner(ui.RunnerOptions{DB: dsn, Server: server, Token: tok, KeychainService: "capship"})
 	defer runner.Close()
 	m := ui.New(ctx, runner, ui.Options{Dir: abs, ConfigPath: *config, Renderer: wizardRenderer(s)})
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(s.In), tea.WithOutput(s.Out), tea.WithAltScreen())
@@ -114,7 +140,7 @@ func (e ioEnviron) Environ() []string {
 
 // printSteps tells a person without a terminal (or with --no-input) which
 // commands do what the wizard does, filled in with what the project says.
-func printSteps(w io.Writer, dir, config, dsn string, noInput bool) error {
+func printSteps(w io.Writer, dir, config, dsn, server string, noInput bool) error {
 	why := "stdin or stdout is not a terminal"
 	if noInput {
 		why = "--no-input was given"
@@ -137,7 +163,10 @@ func printSteps(w io.Writer, dir, config, dsn string, noInput bool) error {
 	}
 	out := ui.DefaultOutDir
 	db := ""
-	if dsn != store.DefaultDBPath() {
+	switch {
+	case server != "":
+		db = " --server " + shellQuote(server) + " # token from $CAPSHIP_TOKEN"
+	case dsn != store.DefaultDBPath():
 		db = " --db " + shellQuote(dsn)
 	}
 	cd := ""

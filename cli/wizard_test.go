@@ -74,6 +74,38 @@ func TestWizardWithoutTerminal(t *testing.T) {
 	if r.code != 2 {
 		t.Fatalf("an extra argument: exit %d, want 2", r.code)
 	}
+	r = run(t, map[string]string{"CAPSHIP_SERVER": "https://updates.example.com"}, "-C", dir)
+	if want := "--server https://updates.example.com # token from $CAPSHIP_TOKEN"; r.code != 0 || !strings.Contains(r.err, want) {
+		t.Fatalf("with CAPSHIP_SERVER: exit %d, stderr lacks %q:\n%s", r.code, want, r.err)
+	}
+}
+
+// Bad registry choices are refused before the wizard starts, not after the
+// pack: the terminal streams are injected, so the interactive path is
+// reached without a real terminal.
+func TestWizardRefusesBadServer(t *testing.T) {
+	dir := t.TempDir()
+	tty := func(env map[string]string, args ...string) runResult {
+		var out, errb bytes.Buffer
+		s := IO{In: strings.NewReader(""), Out: &out, Err: &errb, StdinTTY: true, StdoutTTY: true,
+			Getenv: func(k string) string { return env[k] }}
+		return runResult{Run(context.Background(), args, s), out.String(), errb.String()}
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"-C", dir, "--db", "a.db", "--server", "https://s.example.com"}, "exclude each other"},
+		{nil, []string{"-C", dir, "--token", "t"}, "--token goes with --server"},
+		{nil, []string{"-C", dir, "--server", "https://s.example.com"}, "no admin token"},
+		{map[string]string{"CAPSHIP_TOKEN": "t"}, []string{"-C", dir, "--server", "http://s.example.com"}, "use https://"},
+	} {
+		r := tty(tc.env, tc.args...)
+		if r.code != 2 || !strings.Contains(r.err, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", tc.args, r.code, r.err, tc.want)
+		}
+	}
 }
 
 // The wizard follows NO_COLOR and the terminal's abilities.

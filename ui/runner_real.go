@@ -23,6 +23,8 @@ const DefaultOutDir = "capship-out"
 // RunnerOptions configures the real Runner.
 type RunnerOptions struct {
 	DB              string // registry: SQLite file or postgres:// URL
+	Server          string // or: register through this capship server's admin API
+	Token           string // admin API token for Server
 	KeychainService string // "capship" in production
 	HTTPClient      *http.Client
 }
@@ -71,7 +73,15 @@ func (r *RealRunner) registry(ctx context.Context) (store.Registry, error) {
 	return reg, nil
 }
 
-// registryName describes the registry for people, without any password.
+// registryName describes where releases go, for people, without any
+// password or token.
+func (r *RealRunner) registryName() string {
+	if r.opts.Server != "" {
+		return "capship server " + r.opts.Server
+	}
+	return registryName(r.opts.DB)
+}
+
 func registryName(dsn string) string {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		if u, err := url.Parse(dsn); err == nil {
@@ -111,7 +121,7 @@ func (r *RealRunner) LoadProject(dir, configPath string) (Project, error) {
 		Version:    wp.Version,
 		PublicKey:  wp.PublicKey,
 		UpdateURL:  wp.UpdateURL,
-		Registry:   registryName(r.opts.DB),
+		Registry:   r.registryName(),
 		OutDir:     filepath.Join(dir, DefaultOutDir),
 	}, nil
 }
@@ -224,12 +234,15 @@ func (r *RealRunner) WritePublicKey(p Project) (KeyInfo, error) {
 	return r.keyInfo(key, again.PublicKey), nil
 }
 
-// Preflight scans a build folder.
+// Preflight scans a build folder: what it holds and every problem found,
+// blocking or not.
 func (r *RealRunner) Preflight(dir string) (Preflight, error) {
 	t, err := workflow.Scan(dir, workflow.ScanOptions{})
-	if err != nil {
+	var blocking *workflow.PreflightError
+	if err != nil && (t == nil || !errors.As(err, &blocking)) {
 		return Preflight{}, err
 	}
+	// A blocking problem is listed in t.Problems too: shown, not an error.
 	pf := Preflight{Dir: dir, Files: t.Files, Bytes: t.Bytes}
 	for _, p := range t.Problems {
 		pf.Problems = append(pf.Problems, Problem{Path: p.Path, Message: p.Message, Blocking: p.Blocking})
@@ -239,6 +252,9 @@ func (r *RealRunner) Preflight(dir string) (Preflight, error) {
 
 // LatestVersion is the highest version registered for the app.
 func (r *RealRunner) LatestVersion(ctx context.Context, appID string) (string, error) {
+	if r.opts.Server != "" {
+		return "", ErrLatestUnknown
+	}
 	reg, err := r.registry(ctx)
 	if err != nil {
 		return "", err
@@ -303,19 +319,28 @@ func (r *RealRunner) CheckURL(ctx context.Context, rawURL string, b Bundle, repo
 
 // Register records the release and points the channel at it.
 func (r *RealRunner) Register(ctx context.Context, rel Release) (Registered, error) {
-	reg, err := r.registry(ctx)
-	if err != nil {
-		return Registered{}, err
-	}
 	b := rel.Bundle
-	got, err := reg.Register(ctx, store.RegisterInput{
+	in := store.RegisterInput{
 		AppID: b.AppID, Version: b.Version, URL: rel.URL, SessionKey: b.SessionKey, Checksum: b.Checksum,
 		Size: b.Size, SHA256: b.SHA256, ZipSHA256: b.ZipSHA256, KeyID: b.KeyID, KeyFingerprint: b.KeyFingerprint,
 		Channel: rel.Channel, MinNative: rel.MinNative,
-	})
+	}
+	var got *store.Release
+	var err error
+	if r.opts.Server != "" {
+		var client *store.Client
+		if client, err = store.NewClient(r.opts.Server, r.opts.Token, r.opts.HTTPClient); err == nil {
+			got, err = client.Register(ctx, in)
+		}
+	} else {
+		var reg store.Registry
+		if reg, err = r.registry(ctx); err == nil {
+			got, err = reg.Register(ctx, in)
+		}
+	}
 	if err != nil {
 		return Registered{}, fmt.Errorf("register %s %s: %w", b.AppID, b.Version, err)
 	}
 	return Registered{AppID: got.AppID, Version: got.Version, Channel: rel.Channel,
-		Registry: registryName(r.opts.DB), CreatedAt: got.CreatedAt}, nil
+		Registry: r.registryName(), CreatedAt: got.CreatedAt}, nil
 }

@@ -1,0 +1,218 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"capship/server"
+	"capship/store"
+	"capship/workflow"
+)
+
+// The real Runner against the real things: project files on disk, the OS
+// keychain (private D-Bus session from scripts/test, a service name of its
+// own), the bundle engine, a loopback HTTP server and a registry file.
+
+func writeProject(t *testing.T, dir, appID string) {
+	t.Helper()
+	files := map[string]string{
+		"capacitor.config.json": "{\n  \"appId\": \"" + appID + "\",\n  \"webDir\": \"dist\"\n}\n",
+		"package.json":          `{"version": "3.1.0"}`,
+		"dist/index.html":       `<!doctype html><script src="main.js"></script>`,
+		"dist/main.js":          `window.CapacitorUpdater?.notifyAppReady()`,
+	}
+	for name, text := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func needKeychain(t *testing.T) {
+	t.Helper()
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+		if os.Getenv("CAPSHIP_TEST_STRICT") == "1" {
+			t.Fatal("DBUS_SESSION_BUS_ADDRESS is not set (scripts/test starts a keyring)")
+		}
+		t.Skip("no keychain; run scripts/test")
+	}
+}
+
+func TestRealRunner(t *testing.T) {
+	needKeychain(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	appID := "com.capship.runner"
+	writeProject(t, dir, appID)
+	service := fmt.Sprintf("capship-test-runner-%d", time.Now().UnixNano())
+	t.Cleanup(func() { _ = store.NewKeychain(service).Delete(appID) })
+	db := filepath.Join(dir, "state", "registry.db")
+	r := NewRunner(RunnerOptions{DB: db, KeychainService: service})
+	defer r.Close()
+
+	p, err := r.LoadProject(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.AppID != appID || p.WebDir != filepath.Join(dir, "dist") || p.Version != "3.1.0" || !strings.Contains(p.Registry, db) {
+		t.Fatalf("project %+v", p)
+	}
+	if _, err := r.LoadProject(t.TempDir(), ""); !errors.Is(err, workflow.ErrNoConfig) {
+		t.Fatalf("a folder without config: %v", err)
+	}
+
+	k, err := r.KeyState(p)
+	if err != nil || k.State != KeyMissing {
+		t.Fatalf("before create: %+v, %v", k, err)
+	}
+	if k, err = r.CreateKey(p); err != nil || k.State != KeyConfigMissing || len(k.KeyID) != 20 || !strings.HasPrefix(k.Fingerprint, "sha256:") {
+		t.Fatalf("create: %+v, %v", k, err)
+	}
+	if _, err := r.CreateKey(p); err == nil {
+		t.Fatal("a second CreateKey replaced the key")
+	}
+	// importing another key must not replace the existing one
+	other, _ := workflow.GenerateKey()
+	otherFile := filepath.Join(dir, ".capgo_key_v2")
+	if err := workflow.WriteKeyFile(otherFile, workflow.EncodePrivateKey(other)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ImportKey(p, otherFile); err == nil || !strings.Contains(err.Error(), "already has another key") {
+		t.Fatalf("import over an existing key: %v", err)
+	}
+	if k, err = r.WritePublicKey(p); err != nil || k.State != KeyConfigMatches {
+		t.Fatalf("write public key: %+v, %v", k, err)
+	}
+	if p, err = r.LoadProject(dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	if k, err = r.KeyState(p); err != nil || k.State != KeyConfigMatches {
+		t.Fatalf("after writing the config: %+v, %v", k, err)
+	}
+	p.PublicKey = string(workflow.EncodePublicKey(&other.PublicKey))
+	if k, _ = r.KeyState(p); k.State != KeyConfigDiffers {
+		t.Fatalf("a config with another key: state %v", k.State)
+	}
+
+	pf, err := r.Preflight(p.WebDir)
+	if err != nil || pf.Files != 2 || pf.Blocking() {
+		t.Fatalf("preflight: %+v, %v", pf, err)
+	}
+	noIndex := t.TempDir()
+	if err := os.WriteFile(filepath.Join(noIndex, "main.js"), []byte("notifyAppReady()"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if pf, err = r.Preflight(noIndex); err != nil || !pf.Blocking() {
+		t.Fatalf("a folder without index.html: %+v, %v", pf, err)
+	}
+
+	var events int
+	b, err := r.Build(ctx, BuildRequest{Project: p, Dir: p.WebDir, Version: "3.1.0"}, func(workflow.Event) { events++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if events == 0 || b.File != filepath.Join(dir, DefaultOutDir, workflow.BundleFileName(appID, "3.1.0")) || b.KeyID != k.KeyID {
+		t.Fatalf("build: %+v after %d events", b, events)
+	}
+	if _, err := r.Build(ctx, BuildRequest{Project: p, Dir: p.WebDir, Version: "3.1.0"}, nil); !errors.Is(err, workflow.ErrBundleExists) {
+		t.Fatalf("building the same version again: %v", err)
+	}
+
+	data, err := os.ReadFile(b.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/b.zip" {
+			w.Write(data)
+			return
+		}
+		http.NotFound(w, req)
+	}))
+	defer hosted.Close()
+	c, err := r.CheckURL(ctx, hosted.URL+"/nope.zip", b, func(workflow.Event) {})
+	if err != nil || c.OK() || c.Status != 404 {
+		t.Fatalf("a missing file: %+v, %v", c, err)
+	}
+	if c, err = r.CheckURL(ctx, hosted.URL+"/b.zip", b, func(workflow.Event) {}); err != nil || !c.OK() {
+		t.Fatalf("the right file: %+v, %v", c, err)
+	}
+
+	if v, err := r.LatestVersion(ctx, appID); err != nil || v != "" {
+		t.Fatalf("latest before registering: %q, %v", v, err)
+	}
+	reg, err := r.Register(ctx, Release{Bundle: b, URL: hosted.URL + "/b.zip", Channel: "beta", MinNative: "2.0.0"})
+	if err != nil || reg.Channel != "beta" || reg.Version != "3.1.0" {
+		t.Fatalf("register: %+v, %v", reg, err)
+	}
+	if v, err := r.LatestVersion(ctx, appID); err != nil || v != "3.1.0" {
+		t.Fatalf("latest after registering: %q, %v", v, err)
+	}
+	if _, err := r.Register(ctx, Release{Bundle: b, URL: hosted.URL + "/b.zip", Channel: "beta"}); !errors.Is(err, store.ErrDuplicateVersion) {
+		t.Fatalf("registering twice: %v", err)
+	}
+}
+
+// With --server the release goes through a capship server's admin API.
+func TestRealRunnerServer(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	backing, err := store.Open(ctx, filepath.Join(dir, "server.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backing.Close()
+	srv, err := server.New(server.Config{Registry: backing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	api := httptest.NewServer(srv.Handler())
+	defer api.Close()
+	secret, _, err := backing.CreateToken(ctx, "wizard", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	key, _ := workflow.GenerateKey()
+	writeProject(t, dir, "com.capship.remote")
+	m, err := workflow.Build(ctx, workflow.BuildOptions{Dir: filepath.Join(dir, "dist"), AppID: "com.capship.remote",
+		Version: "1.0.0", OutDir: filepath.Join(dir, "out"), Key: key}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := Bundle{AppID: m.AppID, Version: m.Version, File: m.File, Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256,
+		SessionKey: m.SessionKey, Checksum: m.Checksum, KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint}
+
+	r := NewRunner(RunnerOptions{DB: filepath.Join(dir, "must-not-exist.db"), Server: api.URL, Token: secret, KeychainService: "unused"})
+	defer r.Close()
+	if _, err := r.LatestVersion(ctx, b.AppID); !errors.Is(err, ErrLatestUnknown) {
+		t.Fatalf("latest through a server: %v", err)
+	}
+	got, err := r.Register(ctx, Release{Bundle: b, URL: "https://cdn.example.com/1.0.0.zip", Channel: "production"})
+	if err != nil || !strings.Contains(got.Registry, api.URL) {
+		t.Fatalf("register through the server: %+v, %v", got, err)
+	}
+	if rel, err := backing.Release(ctx, b.AppID, "1.0.0"); err != nil || rel.Checksum != b.Checksum {
+		t.Fatalf("the server's registry: %+v, %v", rel, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "must-not-exist.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("registering through a server created a local registry")
+	}
+	bad := NewRunner(RunnerOptions{Server: api.URL, Token: "capship_wrong"})
+	if _, err := bad.Register(ctx, Release{Bundle: b, URL: "https://cdn.example.com/1.0.0.zip", Channel: "production"}); !errors.Is(err, store.ErrUnauthorized) {
+		t.Fatalf("a wrong token: %v", err)
+	}
+}
