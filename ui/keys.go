@@ -12,6 +12,7 @@ type KeyMap struct {
 	Down    key.Binding
 	Tab     key.Binding // next field
 	Pick    key.Binding // open the folder picker
+	Recheck key.Binding // run the preflight again
 	Retry   key.Binding
 	Edit    key.Binding
 	Write   key.Binding // write the public key into the config
@@ -35,6 +36,7 @@ func DefaultKeyMap() KeyMap {
 		Down:    key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
 		Tab:     key.NewBinding(key.WithKeys("tab", "shift+tab"), key.WithHelp("tab", "next field")),
 		Pick:    key.NewBinding(key.WithKeys("ctrl+o"), key.WithHelp("ctrl+o", "choose folder")),
+		Recheck: key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "check again")),
 		Retry:   key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "retry")),
 		Edit:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit url")),
 		Write:   key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "write key to config")),

@@ -75,6 +75,9 @@ func (s *sourceStep) Help() []key.Binding {
 	if s.picking {
 		return []key.Binding{k.Move, k.Select, k.Enter, k.Parent, k.CloseFP}
 	}
+	if s.checked && (s.checkErr != nil || len(s.preflight.Problems) > 0) {
+		return []key.Binding{with(k.Next, "pack"), k.Pick, k.Recheck, k.Back}
+	}
 	return []key.Binding{with(k.Next, "pack"), k.Pick, k.Back}
 }
 
@@ -108,6 +111,8 @@ func (s *sourceStep) Update(msg tea.Msg) tea.Cmd {
 			return goBack
 		case key.Matches(msg, k.Pick):
 			return s.openPicker()
+		case key.Matches(msg, k.Recheck):
+			return s.check()
 		case key.Matches(msg, k.Next):
 			s.tried = true
 			s.validate()
@@ -232,7 +237,7 @@ func (s *sourceStep) problems() string {
 	st := s.env.st
 	if !s.checked || s.checkErr != nil {
 		if s.checkErr != nil {
-			return errorView(st, s.env.width, s.checkErr, "Press ctrl+o to choose another folder.") + "\n"
+			return errorView(st, s.env.width, s.checkErr, "Press ctrl+r to check again, or ctrl+o to choose another folder.") + "\n"
 		}
 		return ""
 	}
@@ -272,7 +277,7 @@ func (s *sourceStep) problems() string {
 		b.WriteString(st.Muted.Render(fmt.Sprintf("… and %d more", rest)) + "\n")
 	}
 	if len(block) > 0 {
-		b.WriteString(s.env.say(st.Muted, "Fix the ✗ problems (or choose another folder with ctrl+o) before packing.") + "\n")
+		b.WriteString(s.env.say(st.Muted, "Fix the ✗ problems and press ctrl+r to check again, or choose another folder with ctrl+o.") + "\n")
 	}
 	return b.String()
 }

@@ -155,6 +155,16 @@ func TestSourceStepViews(t *testing.T) {
 		if s.Update(press("enter")) != nil {
 			t.Fatal("enter continued despite blocking problems")
 		}
+		// the folder gets fixed; ctrl+r checks it again and lets the user go on
+		f.preflight.Problems = nil
+		cmd := s.Update(tea.KeyMsg{Type: tea.KeyCtrlR})
+		if cmd == nil || s.checked {
+			t.Fatal("ctrl+r did not start a new check")
+		}
+		s.Update(cmd())
+		if s.Update(press("enter")) == nil {
+			t.Fatal("enter did not continue after the folder was fixed")
+		}
 	})
 	eachWidth(t, "registry_error", func(t *testing.T, e *env, f *fakeRunner) {
 		s := newSourceStep(e, f.project, f.project.WebDir, "1.4.0")
