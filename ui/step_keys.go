@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"capship/workflow"
+
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/spinner"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -30,6 +32,9 @@ type keysStep struct {
 func newKeysStep(e *env, p Project, k KeyInfo) *keysStep {
 	ti := newInput(".capgo_key_v2", filepath.Join(p.Dir, ".capgo_key_v2"), 4096)
 	s := &keysStep{env: e, project: p, key: k, path: ti, spin: e.newSpinner()}
+	if k.State == KeyMissing && strings.TrimSpace(p.PublicKey) != "" {
+		s.choice = 1 // the config names a key already: bring that one in
+	}
 	s.Resize(e.width, e.height)
 	return s
 }
@@ -176,7 +181,13 @@ func keyHint(doing string) string {
 func (s *keysStep) missingView() string {
 	st := s.env.st
 	var b strings.Builder
-	b.WriteString(s.env.say(st.Body, "This app has no signing key yet. Devices only install bundles signed with it, so it is made once and then kept in the OS keychain.") + "\n\n")
+	if pub := strings.TrimSpace(s.project.PublicKey); pub != "" {
+		b.WriteString(st.WarnBox.Width(max(s.env.width-2, 20)).Render(st.Warn.Render("! ") + filepath.Base(s.project.ConfigPath) +
+			" already holds a public key (key id " + workflow.KeyIDFromPEM(pub) + "). Apps built with it only accept bundles signed by its private key: import that key (e.g. the .capgo_key_v2 it came with) rather than creating a new one."))
+		b.WriteString("\n\n")
+	} else {
+		b.WriteString(s.env.say(st.Body, "This app has no signing key yet. Devices only install bundles signed with it, so it is made once and then kept in the OS keychain.") + "\n\n")
+	}
 	opts := []string{
 		"Create a new keypair in the OS keychain",
 		"Import an existing key file (e.g. Capgo's .capgo_key_v2)",
@@ -217,7 +228,7 @@ func (s *keysStep) presentView() string {
 			filepath.Base(s.project.ConfigPath) + " has no public key, so the app cannot check bundles.\nPress w to write it into the config."))
 	case KeyConfigDiffers:
 		b.WriteString(st.WarnBox.Width(max(s.env.width-2, 20)).Render(st.Bad.Render("✗ MISMATCH: ") +
-			filepath.Base(s.project.ConfigPath) + " holds a DIFFERENT public key.\nApps built from it reject every bundle signed with this key.\nPress w to write this key's public key into the config."))
+			filepath.Base(s.project.ConfigPath) + " holds a DIFFERENT public key.\nApps built from it reject every bundle signed with this key.\nPress w to put this key's public key in the config; apps already\ninstalled keep the old key until their next native release."))
 	}
 	if k.Note != "" {
 		b.WriteString("\n" + st.Muted.Render(k.Note))

@@ -102,6 +102,14 @@ func TestKeysStepViews(t *testing.T) {
 	eachWidth(t, "missing", func(t *testing.T, e *env, f *fakeRunner) {
 		view(t, e, newKeysStep(e, f.project, f.key))
 	})
+	eachWidth(t, "missing_config_has_key", func(t *testing.T, e *env, f *fakeRunner) {
+		f.project.PublicKey = "-----BEGIN RSA PUBLIC KEY-----\nMIIBCgKCAQEAuXGa/Oyt2o45ZeozT3R8uQneidhEGLG2EWhR+Fb2YtI3cBKEJ5+K\n-----END RSA PUBLIC KEY-----\n"
+		s := newKeysStep(e, f.project, f.key)
+		if s.choice != 1 {
+			t.Fatal("with a public key in the config, import is not the default")
+		}
+		view(t, e, s)
+	})
 	eachWidth(t, "import_path", func(t *testing.T, e *env, f *fakeRunner) {
 		s := newKeysStep(e, f.project, f.key)
 		s.Update(press("down"))
