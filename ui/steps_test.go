@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/charmbracelet/bubbles/help"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
@@ -52,6 +53,11 @@ func view(t *testing.T, e *env, s step) {
 	}
 	if h := strings.Count(out, "\n") + 1; h > e.height {
 		t.Errorf("view is %d lines high, the body has %d", h, e.height)
+	}
+	h := help.New()
+	h.Width = e.width
+	if footer := h.View(bindings(append(s.Help(), e.keys.Quit))); strings.Contains(footer, "…") {
+		t.Errorf("the footer does not fit in %d columns: %q", e.width, footer)
 	}
 	golden.RequireEqual(t, []byte(out))
 }
