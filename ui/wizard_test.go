@@ -34,17 +34,24 @@ func waitFor(t *testing.T, tm *teatest.TestModel, text string) {
 
 func keyMsg(k tea.KeyType) tea.KeyMsg { return tea.KeyMsg{Type: k} }
 
-// TestWizardFlow walks the whole wizard with a fake runner at 80x24: a new
+// TestWizardFlow walks the whole wizard with a fake runner at 80x24 and
+// 120x30: a new
 // key, writing it into the config, a cancelled pack, a retried pack, a
 // rejected URL, a wrong URL, the right URL, registration and the summary.
 func TestWizardFlow(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 30}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) { walkWizard(t, size[0], size[1]) })
+	}
+}
+
+func walkWizard(t *testing.T, width, height int) {
 	f := newFakeRunner()
 	f.buildDelay = time.Hour // the first pack runs until cancelled
 	good := "https://cdn.example.com/com.example.shop-1.4.0.zip"
 	f.checks[good] = URLCheck{ContentType: "application/zip"}
 
 	m := New(context.Background(), f, Options{Dir: f.project.Dir, Renderer: plainRenderer()})
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(width, height))
 	t.Cleanup(func() { _ = tm.Quit() })
 
 	waitFor(t, tm, "Press enter to check the signing key")
