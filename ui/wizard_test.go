@@ -35,9 +35,9 @@ func waitFor(t *testing.T, tm *teatest.TestModel, text string) {
 func keyMsg(k tea.KeyType) tea.KeyMsg { return tea.KeyMsg{Type: k} }
 
 // TestWizardFlow walks the whole wizard with a fake runner at 80x24 and
-// 120x30: a new
-// key, writing it into the config, a cancelled pack, a retried pack, a
-// rejected URL, a wrong URL, the right URL, registration and the summary.
+// 120x30: a new key, writing it into the config, a cancelled pack, a
+// retried pack, a rejected URL, a wrong URL, the right URL, registration
+// and the summary.
 func TestWizardFlow(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {120, 30}} {
 		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) { walkWizard(t, size[0], size[1]) })
