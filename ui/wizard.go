@@ -207,7 +207,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.step.Update(msg)
 	case backMsg:
-		if m.current > stepProject && m.current < stepDone {
+		switch {
+		case m.current == stepUpload:
+			// Back past the pack: going "back" must not start a new pack.
+			return m, m.goTo(stepSource)
+		case m.current > stepProject && m.current < stepDone:
 			return m, m.goTo(m.current - 1)
 		}
 		return m, nil

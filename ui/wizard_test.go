@@ -211,3 +211,36 @@ func TestStopCancelsJobs(t *testing.T) {
 		t.Fatalf("cancelled builds: %d, want 1", f.cancelled)
 	}
 }
+
+// Esc goes back one step, except from the upload step, where the step
+// before (pack) would start packing again: it goes to the folder step.
+func TestBack(t *testing.T) {
+	f := newFakeRunner()
+	m := New(context.Background(), f, Options{Dir: f.project.Dir, Renderer: plainRenderer()})
+	m.res.Project = f.project
+	m.source = sourceDone{dir: f.project.WebDir, version: "1.4.0", preflight: f.preflight}
+	m.res.Bundle = packed(f, "1.4.0")
+	for _, tc := range []struct{ from, to int }{
+		{stepKeys, stepProject}, {stepSource, stepKeys}, {stepUpload, stepSource}, {stepRegister, stepUpload},
+	} {
+		m.goTo(tc.from)
+		cmd := m.step.Update(keyMsg(tea.KeyEsc))
+		if cmd == nil {
+			t.Fatalf("esc on step %s does nothing", stepNames[tc.from])
+		}
+		m.Update(cmd())
+		if m.current != tc.to {
+			t.Errorf("esc on %s went to %s, want %s", stepNames[tc.from], stepNames[m.current], stepNames[tc.to])
+		}
+	}
+	builds := f.builds
+	m.goTo(stepDone)
+	if cmd := m.step.Update(keyMsg(tea.KeyEsc)); cmd != nil {
+		if _, ok := cmd().(backMsg); ok {
+			t.Error("esc on the done page goes back to a registered release")
+		}
+	}
+	if f.builds != builds {
+		t.Error("going back started a pack")
+	}
+}
