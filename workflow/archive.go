@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"archive/zip"
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +49,10 @@ const (
 	minZipBudget     = 4 * zipChunk
 	zipChunk         = 32 << 10 // unit of the in-memory buffers
 	zipReadBuf       = 64 << 10
+	// zipQueueLen bounds how many entries workers may finish ahead of the
+	// writer. Small entries cost no budget, and while one worker deflates a
+	// big file the others must find enough of them to stay busy.
+	zipQueueLen = 4096
 	// zipModTime and zipModDate are the MS-DOS time of every entry:
 	// 1980-02-01 00:00:00. One month past the DOS epoch, so no time zone
 	// conversion turns it into a date before 1980.
@@ -168,7 +171,7 @@ func (z *zipper) run(ctx context.Context, w io.Writer) (stats ZipStats, err erro
 	var wg sync.WaitGroup
 	// Jobs go to the writer in archive order through queue (whose capacity
 	// bounds how far workers run ahead) and to the workers through jobs.
-	queue := make(chan *zipJob, 4*z.opts.Workers+64)
+	queue := make(chan *zipJob, zipQueueLen)
 	jobs := make(chan *zipJob)
 	wg.Go(func() { z.dispatch(ctx, queue, jobs) })
 	for range z.opts.Workers {
@@ -187,8 +190,9 @@ func (z *zipper) run(ctx context.Context, w io.Writer) (stats ZipStats, err erro
 	}()
 
 	cw := &zipCountWriter{w: w}
-	bw := bufio.NewWriterSize(cw, 256<<10)
-	zw := zip.NewWriter(bw)
+	aw := newAsyncWriter(cw)
+	defer aw.Abort()
+	zw := zip.NewWriter(aw)
 	var offset int64
 	lastReport := time.Time{}
 	for j := range queue {
@@ -237,8 +241,8 @@ func (z *zipper) run(ctx context.Context, w io.Writer) (stats ZipStats, err erro
 	if err := zw.Close(); err != nil {
 		return stats, fmt.Errorf("write zip directory: %w", err)
 	}
-	if err := bw.Flush(); err != nil {
-		return stats, fmt.Errorf("write zip directory: %w", err)
+	if err := aw.Close(); err != nil {
+		return stats, fmt.Errorf("write zip: %w", err)
 	}
 	stats.ZipBytes = cw.n
 	return stats, nil
@@ -287,6 +291,12 @@ func (z *zipper) work(ctx context.Context, jobs <-chan *zipJob) {
 			j.err = ctx.Err()
 		default:
 			j.err = z.prepare(ctx, j, fw, buf)
+			// Give back the budget the compressed bytes did not need, so
+			// the workers can run further ahead of the writer.
+			if used := j.out.inMemory(); used < j.cost {
+				z.budget.Release(j.cost - used)
+				j.cost = used
+			}
 		}
 		close(j.done)
 	}
@@ -492,6 +502,9 @@ func (b *spillBuffer) Write(p []byte) (int, error) {
 	b.n += int64(written)
 	return written, nil
 }
+
+// inMemory is the size of the chunks it holds.
+func (b *spillBuffer) inMemory() int64 { return int64(len(b.chunks)) * zipChunk }
 
 // spill moves the buffered bytes to a temp file that has no name on systems
 // that allow it, so nothing is left behind even if the process dies.

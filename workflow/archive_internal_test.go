@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"errors"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -90,3 +91,50 @@ func TestSpillBuffer(t *testing.T) {
 	}
 	b.release()
 }
+
+// asyncWriter delivers every byte in order, reports the first error of the
+// writer behind it, and writes nothing more after Abort.
+func TestAsyncWriter(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 100000) // 1.6 MB, several buffers
+	var out bytes.Buffer
+	a := newAsyncWriter(&out)
+	for p := data; len(p) > 0; {
+		k := min(len(p), 1+len(p)%99991)
+		if n, err := a.Write(p[:k]); n != k || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+		p = p[k:]
+	}
+	if err := a.Close(); err != nil || !bytes.Equal(out.Bytes(), data) {
+		t.Fatalf("Close = %v, %d bytes arrived of %d", err, out.Len(), len(data))
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+	if _, err := a.Write([]byte("x")); err == nil {
+		t.Error("Write after Close succeeded")
+	}
+
+	boom := errors.New("disk full")
+	b := newAsyncWriter(failAfter{err: boom})
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		_, err = b.Write(make([]byte, 100<<10))
+	}
+	if cerr := b.Close(); !errors.Is(err, boom) || !errors.Is(cerr, boom) {
+		t.Errorf("Write = %v, Close = %v, want %v from both", err, cerr, boom)
+	}
+
+	var dropped bytes.Buffer
+	c := newAsyncWriter(&dropped)
+	c.Write([]byte("never sent"))
+	c.Abort()
+	c.Abort()
+	if dropped.Len() != 0 {
+		t.Errorf("Abort sent %q", dropped.String())
+	}
+}
+
+type failAfter struct{ err error }
+
+func (f failAfter) Write([]byte) (int, error) { return 0, f.err }
