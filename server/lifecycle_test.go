@@ -215,3 +215,41 @@ func TestServeTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestBusyServerAsksDevicesToBackOff: past MaxInFlight device requests the
+// answer is 429 with Retry-After (the plugin's back-off signal), and health
+// checks still answer.
+func TestBusyServerAsksDevicesToBackOff(t *testing.T) {
+	h := newHarness(t, openRegistry(t, "sqlite"), Config{MaxInFlight: 1})
+	h.register("1.0.0", "production")
+	// Hold one device request open: its body never finishes.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() {
+		req, _ := http.NewRequest("POST", h.url+"/updates", pr)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	pw.Write([]byte(`{"app_id":`))
+	deadline := time.Now().Add(5 * time.Second)
+	for h.srv.inFlight.Load() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the held request never reached the handler")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	req, _ := http.NewRequest("POST", h.url+"/updates", bytes.NewReader(h.deviceBody(nil)))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || !bytes.Contains(body, []byte(`"error":"too_many_requests"`)) {
+		t.Fatalf("busy server: HTTP %d Retry-After %q %s", res.StatusCode, res.Header.Get("Retry-After"), body)
+	}
+	if status, _ := h.do("GET", "/livez", "", nil); status != 200 {
+		t.Fatalf("/livez while busy: HTTP %d", status)
+	}
+}

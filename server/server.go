@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"capship/store"
@@ -34,6 +35,11 @@ type Config struct {
 	MaxBodyBytes      int64 // device requests (updates, channel_self); default 64 KiB
 	MaxStatsBodyBytes int64 // stats batches (up to 200 events); default 512 KiB
 	MaxAdminBodyBytes int64 // admin API; default 64 KiB
+
+	// MaxInFlight caps device requests being handled at once; past it
+	// devices get 429 with Retry-After, which makes the plugin back off.
+	// Default 2048.
+	MaxInFlight int
 
 	StatsQueue         int           // events buffered before /stats answers 503; default 20000
 	StatsBatch         int           // events written per transaction; default 500
@@ -69,6 +75,9 @@ func (c *Config) defaults() {
 	setN(&c.MaxBodyBytes, 64<<10)
 	setN(&c.MaxStatsBodyBytes, 512<<10)
 	setN(&c.MaxAdminBodyBytes, 64<<10)
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 2048
+	}
 	if c.StatsQueue <= 0 {
 		c.StatsQueue = 20000
 	}
@@ -89,6 +98,8 @@ type Server struct {
 	stats   *statsWriter
 	handler http.Handler
 	closeMu sync.Once
+
+	inFlight atomic.Int64
 }
 
 // New builds a server and starts its stats writer; Close (or Serve's
@@ -167,12 +178,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /updates", s.handleUpdates)
-	mux.HandleFunc("POST /stats", s.handleStats)
-	mux.HandleFunc("PUT /channel_self", s.handleChannelGet)
-	mux.HandleFunc("POST /channel_self", s.handleChannelSet)
-	mux.HandleFunc("DELETE /channel_self", s.handleChannelUnset)
-	mux.HandleFunc("GET /channel_self", s.handleChannelList)
+	mux.HandleFunc("POST /updates", s.limit(s.handleUpdates))
+	mux.HandleFunc("POST /stats", s.limit(s.handleStats))
+	mux.HandleFunc("PUT /channel_self", s.limit(s.handleChannelGet))
+	mux.HandleFunc("POST /channel_self", s.limit(s.handleChannelSet))
+	mux.HandleFunc("DELETE /channel_self", s.limit(s.handleChannelUnset))
+	mux.HandleFunc("GET /channel_self", s.limit(s.handleChannelList))
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`+"\n"))
 	})
@@ -187,6 +198,23 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusNotFound, encodeError("not_found", "no such endpoint: devices use /updates, /stats and /channel_self"))
 	})
 	return s.logRequests(mux)
+}
+
+// limit answers 429 with Retry-After when MaxInFlight device requests are
+// already being handled (a slow database, a burst of app starts), so devices
+// back off instead of piling up.
+func (s *Server) limit(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		n := s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
+		if n > int64(s.cfg.MaxInFlight) {
+			noteCode(w, "too_many_requests")
+			w.Header().Set("Retry-After", "30")
+			writeJSON(w, http.StatusTooManyRequests, encodeError("too_many_requests", "the update server is busy; try again later"))
+			return
+		}
+		h(w, r)
+	}
 }
 
 // allowedMethods answers 405 (not 404) for a known path used with the
