@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,8 +24,8 @@ import (
 //	POST /admin/v1/channels/rollback    {app_id, channel}          -> 200 store.Channel
 func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/v1/releases", s.admin(s.adminRegister))
-	mux.HandleFunc("GET /admin/v1/releases", s.admin(s.adminReleases))
-	mux.HandleFunc("GET /admin/v1/channels", s.admin(s.adminChannels))
+	mux.HandleFunc("GET /admin/v1/releases", s.admin(adminList(s, s.reg.Releases)))
+	mux.HandleFunc("GET /admin/v1/channels", s.admin(adminList(s, s.reg.Channels)))
 	mux.HandleFunc("POST /admin/v1/channels/promote", s.admin(s.adminPromote))
 	mux.HandleFunc("POST /admin/v1/channels/rollback", s.admin(s.adminRollback))
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
@@ -143,36 +144,24 @@ func (s *Server) adminRegister(w http.ResponseWriter, r *http.Request, tok *stor
 	writeJSON(w, http.StatusCreated, mustJSON(rel))
 }
 
-func (s *Server) adminReleases(w http.ResponseWriter, r *http.Request, tok *store.Token) {
-	appID := r.URL.Query().Get("app_id")
-	if !s.allowed(w, tok, appID) {
-		return
+// adminList answers GET …?app_id=A with one of the registry's lists (an
+// empty JSON array, never null).
+func adminList[T any](s *Server, list func(ctx context.Context, appID string) ([]T, error)) adminHandler {
+	return func(w http.ResponseWriter, r *http.Request, tok *store.Token) {
+		appID := r.URL.Query().Get("app_id")
+		if !s.allowed(w, tok, appID) {
+			return
+		}
+		items, err := list(r.Context(), appID)
+		if err != nil {
+			s.adminFail(w, err)
+			return
+		}
+		if items == nil {
+			items = []T{}
+		}
+		writeJSON(w, http.StatusOK, mustJSON(items))
 	}
-	rels, err := s.reg.Releases(r.Context(), appID)
-	if err != nil {
-		s.adminFail(w, err)
-		return
-	}
-	if rels == nil {
-		rels = []store.Release{}
-	}
-	writeJSON(w, http.StatusOK, mustJSON(rels))
-}
-
-func (s *Server) adminChannels(w http.ResponseWriter, r *http.Request, tok *store.Token) {
-	appID := r.URL.Query().Get("app_id")
-	if !s.allowed(w, tok, appID) {
-		return
-	}
-	chans, err := s.reg.Channels(r.Context(), appID)
-	if err != nil {
-		s.adminFail(w, err)
-		return
-	}
-	if chans == nil {
-		chans = []store.Channel{}
-	}
-	writeJSON(w, http.StatusOK, mustJSON(chans))
 }
 
 type channelMove struct {
