@@ -195,14 +195,21 @@ func decide(app *appSnapshot, d DeviceInfo) Answer {
 		return refuse(name, codeNoNewVersion, "channel %s has no release yet", name)
 	}
 
+	// A device still on the bundle shipped inside the app runs the native
+	// version's web code (Capgo's rule): a release of that same version is
+	// nothing new for it.
+	running := d.VersionName
+	if running == "builtin" || running == "" {
+		running = d.VersionBuild
+	}
 	target := ch.Current
-	if d.VersionName != ch.Current.Version && !inRollout(d.DeviceID, app.ID+"@"+ch.Current.Version, ch.RolloutPercent) {
+	if running != ch.Current.Version && !inRollout(d.DeviceID, app.ID+"@"+ch.Current.Version, ch.RolloutPercent) {
 		target = ch.Previous
 		if target == nil {
 			return refuse(name, codeNoNewVersion, "version %s is rolling out to %d%% of devices; this device is not among them yet", ch.Current.Version, ch.RolloutPercent)
 		}
 	}
-	if d.VersionName == target.Version {
+	if running == target.Version {
 		return refuse(name, codeNoNewVersion, "already on %s, the latest version on channel %s", target.Version, name)
 	}
 	if target.MinNative != "" {

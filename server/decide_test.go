@@ -62,6 +62,8 @@ func TestDecideTable(t *testing.T) {
 		{"public default for a fresh install", nil, nil, want{"1.2.0", "", "production"}},
 		{"ios gets the same public default", nil, func(d *DeviceInfo) { d.Platform = "ios" }, want{"1.2.0", "", "production"}},
 		{"already on latest", nil, func(d *DeviceInfo) { d.VersionName = "1.2.0" }, want{"", codeNoNewVersion, "production"}},
+		{"builtin bundle of the same version is already it", nil, func(d *DeviceInfo) { d.VersionBuild = "1.2.0" }, want{"", codeNoNewVersion, "production"}},
+		{"empty version_name counts as builtin", nil, func(d *DeviceInfo) { d.VersionName = "" }, want{"1.2.0", "", "production"}},
 		{"older bundle gets latest", nil, func(d *DeviceInfo) { d.VersionName = "1.1.0" }, want{"1.2.0", "", "production"}},
 		{"defaultChannel picks a self-set channel", nil, func(d *DeviceInfo) { d.DefaultChannel = "beta" }, want{"1.3.0-beta.1", "", "beta"}},
 		{"defaultChannel naming a private channel is refused", nil, func(d *DeviceInfo) { d.DefaultChannel = "internal" }, want{"", codePrivateChannel, "internal"}},

@@ -12,8 +12,8 @@ import (
 // iOS's InfoObject.toParameters (JSONSerialization; identifierForVendor is
 // an upper-case UUID).
 const (
-	androidUpdateBody = `{"platform":"android","device_id":"3f2504e0-4f89-41d3-9a0c-0305e82c3301","app_id":"com.example.app","custom_id":"","version_build":"1.0.0","version_code":"10","version_os":"14","version_name":"builtin","plugin_version":"8.51.14","is_emulator":false,"is_prod":true,"install_source":"google_play","defaultChannel":"","key_id":"MIIBCgKCAQEAyRxnUWrb"}`
-	iosUpdateBody     = `{"platform":"ios","device_id":"9B1DEB4D-3B7D-4BAD-9BDD-2B0D7B3DCB6D","app_id":"com.example.app","custom_id":"","version_build":"1.0.0","version_code":"10","version_os":"17.5.1","version_name":"1.1.0","plugin_version":"8.51.14","is_emulator":false,"is_prod":true,"install_source":"app_store","defaultChannel":"beta","key_id":"MIIBCgKCAQEAyRxnUWrb"}`
+	androidUpdateBody = `{"platform":"android","device_id":"3f2504e0-4f89-41d3-9a0c-0305e82c3301","app_id":"com.example.app","custom_id":"","version_build":"0.9.0","version_code":"10","version_os":"14","version_name":"builtin","plugin_version":"8.51.14","is_emulator":false,"is_prod":true,"install_source":"google_play","defaultChannel":"","key_id":"MIIBCgKCAQEAyRxnUWrb"}`
+	iosUpdateBody     = `{"platform":"ios","device_id":"9B1DEB4D-3B7D-4BAD-9BDD-2B0D7B3DCB6D","app_id":"com.example.app","custom_id":"","version_build":"0.9.0","version_code":"10","version_os":"17.5.1","version_name":"1.1.0","plugin_version":"8.51.14","is_emulator":false,"is_prod":true,"install_source":"app_store","defaultChannel":"beta","key_id":"MIIBCgKCAQEAyRxnUWrb"}`
 	// Android sends stats in batches: a JSON array, each event with a timestamp and optional metadata.
 	androidStatsBody = `[{"platform":"android","device_id":"3f2504e0-4f89-41d3-9a0c-0305e82c3301","app_id":"com.example.app","custom_id":"","version_build":"1.0.0","version_code":"10","version_os":"14","version_name":"1.2.0","plugin_version":"8.51.14","is_emulator":false,"is_prod":true,"install_source":"","defaultChannel":"","key_id":"MIIBCgKCAQEAyRxnUWrb","old_version_name":"builtin","action":"download_complete","timestamp":1764250000000},{"platform":"android","device_id":"3f2504e0-4f89-41d3-9a0c-0305e82c3301","app_id":"com.example.app","custom_id":"","version_build":"1.0.0","version_code":"10","version_os":"14","version_name":"1.2.0","plugin_version":"8.51.14","is_emulator":false,"is_prod":true,"install_source":"","defaultChannel":"","old_version_name":"builtin","action":"set","timestamp":1764250001000,"metadata":{"reason":"background"}}]`
 	// Older plugins send one event object.
@@ -27,7 +27,7 @@ func TestDecodeUpdateRequestPluginBodies(t *testing.T) {
 	}
 	want := DeviceInfo{
 		Platform: "android", DeviceID: "3f2504e0-4f89-41d3-9a0c-0305e82c3301", AppID: "com.example.app",
-		VersionBuild: "1.0.0", VersionCode: "10", VersionOS: "14", VersionName: "builtin",
+		VersionBuild: "0.9.0", VersionCode: "10", VersionOS: "14", VersionName: "builtin",
 		PluginVersion: "8.51.14", IsProd: true, InstallSource: "google_play", KeyID: "MIIBCgKCAQEAyRxnUWrb",
 	}
 	if d != want {
