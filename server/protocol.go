@@ -1,14 +1,14 @@
 package server
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
 )
 
 // DeviceInfo is what @capgo/capacitor-updater sends about itself with every
@@ -53,52 +53,77 @@ const (
 // errBadRequest marks a request body that is not what the plugin sends.
 var errBadRequest = errors.New("bad request")
 
-// wireDevice mirrors the JSON keys; every value is decoded loosely.
-type wireDevice struct {
-	Platform       looseString `json:"platform"`
-	DeviceID       looseString `json:"device_id"`
-	AppID          looseString `json:"app_id"`
-	CustomID       looseString `json:"custom_id"`
-	PluginVersion  looseString `json:"plugin_version"`
-	VersionBuild   looseString `json:"version_build"`
-	VersionCode    looseString `json:"version_code"`
-	VersionName    looseString `json:"version_name"`
-	VersionOS      looseString `json:"version_os"`
-	IsEmulator     looseBool   `json:"is_emulator"`
-	IsProd         looseBool   `json:"is_prod"`
-	DefaultChannel looseString `json:"defaultChannel"`
-	KeyID          looseString `json:"key_id"`
-	InstallSource  looseString `json:"install_source"`
-	Channel        looseString `json:"channel"`
+// parsers are reused: fastjson parses a body without allocating once a
+// parser is warm, the largest cost of an update check otherwise.
+var parsers fastjson.ParserPool
 
-	// stats only
-	Action         looseString `json:"action"`
-	OldVersionName looseString `json:"old_version_name"`
-	Timestamp      looseInt    `json:"timestamp"`
+// fieldSource reads device fields from a JSON object or a query string.
+type fieldSource interface {
+	text(key string) (string, error)            // "" when absent
+	flag(key string, absent bool) (bool, error) // absent when missing or null
 }
 
-func (w *wireDevice) device() DeviceInfo {
-	d := DeviceInfo{
-		Platform:       strings.ToLower(strings.TrimSpace(w.Platform.v)),
-		DeviceID:       strings.ToLower(strings.TrimSpace(w.DeviceID.v)),
-		AppID:          strings.TrimSpace(w.AppID.v),
-		CustomID:       w.CustomID.v,
-		PluginVersion:  strings.TrimSpace(w.PluginVersion.v),
-		VersionBuild:   strings.TrimSpace(w.VersionBuild.v),
-		VersionCode:    strings.TrimSpace(w.VersionCode.v),
-		VersionName:    strings.TrimSpace(w.VersionName.v),
-		VersionOS:      strings.TrimSpace(w.VersionOS.v),
-		IsEmulator:     w.IsEmulator.v,
-		IsProd:         true, // Capgo's default when the field is missing
-		DefaultChannel: strings.TrimSpace(w.DefaultChannel.v),
-		KeyID:          strings.TrimSpace(w.KeyID.v),
-		InstallSource:  strings.TrimSpace(w.InstallSource.v),
-		Channel:        strings.TrimSpace(w.Channel.v),
+// readDevice assembles the device fields every plugin request carries.
+func readDevice(src fieldSource) (DeviceInfo, error) {
+	var d DeviceInfo
+	for _, f := range []struct {
+		key  string
+		dst  *string
+		norm func(string) string
+	}{
+		{"platform", &d.Platform, lowerTrim},
+		{"device_id", &d.DeviceID, lowerTrim}, // iOS sends upper case, Android lower case
+		{"app_id", &d.AppID, strings.TrimSpace},
+		{"custom_id", &d.CustomID, nil},
+		{"plugin_version", &d.PluginVersion, strings.TrimSpace},
+		{"version_build", &d.VersionBuild, strings.TrimSpace},
+		{"version_code", &d.VersionCode, strings.TrimSpace},
+		{"version_name", &d.VersionName, strings.TrimSpace},
+		{"version_os", &d.VersionOS, strings.TrimSpace},
+		{"defaultChannel", &d.DefaultChannel, strings.TrimSpace},
+		{"key_id", &d.KeyID, strings.TrimSpace},
+		{"install_source", &d.InstallSource, strings.TrimSpace},
+		{"channel", &d.Channel, strings.TrimSpace},
+	} {
+		v, err := src.text(f.key)
+		if err != nil {
+			return DeviceInfo{}, err
+		}
+		if err := checkText(f.key, v); err != nil {
+			return DeviceInfo{}, err
+		}
+		if f.norm != nil {
+			v = f.norm(v)
+		}
+		*f.dst = v
 	}
-	if w.IsProd.set {
-		d.IsProd = w.IsProd.v
+	var err error
+	if d.IsEmulator, err = src.flag("is_emulator", false); err != nil {
+		return DeviceInfo{}, err
 	}
-	return d
+	// Capgo's default when the field is missing: a production build.
+	if d.IsProd, err = src.flag("is_prod", true); err != nil {
+		return DeviceInfo{}, err
+	}
+	return d, nil
+}
+
+func lowerTrim(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// checkText refuses values the registry could not store faithfully (NUL
+// bytes and invalid UTF-8 are refused by PostgreSQL) and oversized ones.
+func checkText(key, v string) error {
+	limit := maxFieldLen
+	if key == "device_id" {
+		limit = maxDeviceIDLen
+	}
+	switch {
+	case len(v) > limit:
+		return fmt.Errorf("%w: %s is longer than %d characters", errBadRequest, key, limit)
+	case strings.IndexByte(v, 0) >= 0 || !utf8.ValidString(v):
+		return fmt.Errorf("%w: %s is not valid text", errBadRequest, key)
+	}
+	return nil
 }
 
 // check validates what every device request must carry.
@@ -108,74 +133,126 @@ func (d *DeviceInfo) check() error {
 		return fmt.Errorf("%w: app_id is missing", errBadRequest)
 	case d.DeviceID == "":
 		return fmt.Errorf("%w: device_id is missing", errBadRequest)
-	case len(d.DeviceID) > maxDeviceIDLen:
-		return fmt.Errorf("%w: device_id is longer than %d characters", errBadRequest, maxDeviceIDLen)
-	}
-	for _, f := range []struct{ name, v string }{
-		{"app_id", d.AppID}, {"custom_id", d.CustomID}, {"platform", d.Platform},
-		{"plugin_version", d.PluginVersion}, {"version_build", d.VersionBuild},
-		{"version_code", d.VersionCode}, {"version_name", d.VersionName},
-		{"version_os", d.VersionOS}, {"defaultChannel", d.DefaultChannel},
-		{"key_id", d.KeyID}, {"install_source", d.InstallSource}, {"channel", d.Channel},
-	} {
-		if len(f.v) > maxFieldLen {
-			return fmt.Errorf("%w: %s is longer than %d characters", errBadRequest, f.name, maxFieldLen)
-		}
 	}
 	return nil
 }
 
-// typedDevice is the body as current plugins type it. Decoding into plain
-// Go types is several times faster than the loose decoders, so it is tried
-// first; a body that does not fit it falls back to wireDevice.
-type typedDevice struct {
-	Platform       string `json:"platform"`
-	DeviceID       string `json:"device_id"`
-	AppID          string `json:"app_id"`
-	CustomID       string `json:"custom_id"`
-	PluginVersion  string `json:"plugin_version"`
-	VersionBuild   string `json:"version_build"`
-	VersionCode    string `json:"version_code"`
-	VersionName    string `json:"version_name"`
-	VersionOS      string `json:"version_os"`
-	IsEmulator     *bool  `json:"is_emulator"`
-	IsProd         *bool  `json:"is_prod"`
-	DefaultChannel string `json:"defaultChannel"`
-	KeyID          string `json:"key_id"`
-	InstallSource  string `json:"install_source"`
-	Channel        string `json:"channel"`
+// jsonFields reads loosely typed fields from a JSON object: strings may
+// arrive as numbers or booleans, booleans as strings or 0/1, and null means
+// absent. Objects and arrays where a value belongs are refused.
+type jsonFields struct{ o *fastjson.Object }
+
+func (j jsonFields) text(key string) (string, error) {
+	v := j.o.Get(key)
+	if v == nil {
+		return "", nil
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		return string(v.GetStringBytes()), nil // a copy: the parser's buffer is reused
+	case fastjson.TypeNumber, fastjson.TypeTrue, fastjson.TypeFalse:
+		return v.String(), nil
+	case fastjson.TypeNull:
+		return "", nil
+	}
+	return "", wrongType(key)
 }
 
-func (t *typedDevice) wire() wireDevice {
-	w := wireDevice{
-		Platform: looseString{t.Platform}, DeviceID: looseString{t.DeviceID}, AppID: looseString{t.AppID},
-		CustomID: looseString{t.CustomID}, PluginVersion: looseString{t.PluginVersion},
-		VersionBuild: looseString{t.VersionBuild}, VersionCode: looseString{t.VersionCode},
-		VersionName: looseString{t.VersionName}, VersionOS: looseString{t.VersionOS},
-		DefaultChannel: looseString{t.DefaultChannel}, KeyID: looseString{t.KeyID},
-		InstallSource: looseString{t.InstallSource}, Channel: looseString{t.Channel},
+func (j jsonFields) flag(key string, absent bool) (bool, error) {
+	v := j.o.Get(key)
+	if v == nil {
+		return absent, nil
 	}
-	if t.IsEmulator != nil {
-		w.IsEmulator = looseBool{v: *t.IsEmulator, set: true}
+	var text string
+	switch v.Type() {
+	case fastjson.TypeTrue:
+		return true, nil
+	case fastjson.TypeFalse:
+		return false, nil
+	case fastjson.TypeNull:
+		return absent, nil
+	case fastjson.TypeString:
+		text = string(v.GetStringBytes())
+	case fastjson.TypeNumber:
+		text = v.String()
+	default:
+		return false, wrongType(key)
 	}
-	if t.IsProd != nil {
-		w.IsProd = looseBool{v: *t.IsProd, set: true}
+	b, ok := parseLooseBool(text)
+	if !ok {
+		return false, wrongType(key)
 	}
-	return w
+	return b, nil
+}
+
+// number reads an integer (a number or a numeric string); 0 when absent.
+func (j jsonFields) number(key string) (int64, error) {
+	v := j.o.Get(key)
+	if v == nil {
+		return 0, nil
+	}
+	var text string
+	switch v.Type() {
+	case fastjson.TypeNull:
+		return 0, nil
+	case fastjson.TypeNumber:
+		text = v.String()
+	case fastjson.TypeString:
+		text = strings.TrimSpace(string(v.GetStringBytes()))
+	default:
+		return 0, wrongType(key)
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil {
+		return 0, wrongType(key)
+	}
+	switch {
+	case math.IsNaN(f):
+		return 0, nil
+	case f >= math.MaxInt64:
+		return math.MaxInt64, nil
+	case f <= math.MinInt64:
+		return math.MinInt64, nil
+	}
+	return int64(f), nil
+}
+
+func wrongType(key string) error {
+	return fmt.Errorf("%w: field %s has the wrong type", errBadRequest, key)
+}
+
+// parseObject parses body as one JSON value. The parser is lenient about
+// number syntax, so the body is validated strictly first (as fast again).
+// Parse errors are described without quoting the body back.
+func parseObject(p *fastjson.Parser, body []byte) (*fastjson.Value, error) {
+	if fastjson.ValidateBytes(body) != nil {
+		return nil, fmt.Errorf("%w: body is not valid JSON", errBadRequest)
+	}
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: body is not valid JSON", errBadRequest)
+	}
+	return v, nil
 }
 
 // DecodeUpdateRequest parses the body the plugin POSTs to updateUrl (and
 // PUT/POST/DELETE to channelUrl). Unknown fields are ignored; app_id and
 // device_id are required.
 func DecodeUpdateRequest(body []byte) (DeviceInfo, error) {
-	var w wireDevice
-	var t typedDevice
-	if err := json.Unmarshal(body, &t); err == nil {
-		w = t.wire()
-	} else if err := json.Unmarshal(body, &w); err != nil {
-		return DeviceInfo{}, fmt.Errorf("%w: body is not a JSON object: %s", errBadRequest, jsonProblem(err))
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := parseObject(p, body)
+	if err != nil {
+		return DeviceInfo{}, err
 	}
-	d := w.device()
+	o, err := v.Object()
+	if err != nil {
+		return DeviceInfo{}, fmt.Errorf("%w: body is not a JSON object", errBadRequest)
+	}
+	d, err := readDevice(jsonFields{o})
+	if err != nil {
+		return DeviceInfo{}, err
+	}
 	if err := d.check(); err != nil {
 		return DeviceInfo{}, err
 	}
@@ -185,139 +262,90 @@ func DecodeUpdateRequest(body []byte) (DeviceInfo, error) {
 // DecodeStats parses a statsUrl body: current plugins send a JSON array of
 // events (batched, at most 200), older ones a single object.
 func DecodeStats(body []byte) ([]StatsEvent, error) {
-	body = bytes.TrimSpace(body)
-	var wires []wireDevice
-	if len(body) > 0 && body[0] == '[' {
-		if err := json.Unmarshal(body, &wires); err != nil {
-			return nil, fmt.Errorf("%w: body is not a JSON array of events: %s", errBadRequest, jsonProblem(err))
-		}
-	} else {
-		var w wireDevice
-		if err := json.Unmarshal(body, &w); err != nil {
-			return nil, fmt.Errorf("%w: body is not a JSON object: %s", errBadRequest, jsonProblem(err))
-		}
-		wires = []wireDevice{w}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := parseObject(p, body)
+	if err != nil {
+		return nil, err
 	}
-	if len(wires) > maxStatsEvents {
-		return nil, fmt.Errorf("%w: %d events in one request (at most %d)", errBadRequest, len(wires), maxStatsEvents)
+	items := []*fastjson.Value{v}
+	if v.Type() == fastjson.TypeArray {
+		items, _ = v.Array()
 	}
-	events := make([]StatsEvent, 0, len(wires))
-	for i := range wires {
-		e := StatsEvent{
-			DeviceInfo:     wires[i].device(),
-			Action:         strings.TrimSpace(wires[i].Action.v),
-			OldVersionName: strings.TrimSpace(wires[i].OldVersionName.v),
-			Timestamp:      wires[i].Timestamp.v,
+	if len(items) > maxStatsEvents {
+		return nil, fmt.Errorf("%w: %d events in one request (at most %d)", errBadRequest, len(items), maxStatsEvents)
+	}
+	events := make([]StatsEvent, 0, len(items))
+	for _, item := range items {
+		o, err := item.Object()
+		if err != nil {
+			return nil, fmt.Errorf("%w: an event is not a JSON object", errBadRequest)
 		}
-		if err := e.check(); err != nil {
+		e, err := readEvent(jsonFields{o})
+		if err != nil {
 			return nil, err
-		}
-		if e.Action == "" {
-			return nil, fmt.Errorf("%w: action is missing", errBadRequest)
-		}
-		if len(e.Action) > maxFieldLen || len(e.OldVersionName) > maxFieldLen {
-			return nil, fmt.Errorf("%w: action or old_version_name is longer than %d characters", errBadRequest, maxFieldLen)
 		}
 		events = append(events, e)
 	}
 	return events, nil
 }
 
-// DecodeQuery reads device fields from a GET query (channel list).
-func DecodeQuery(get func(string) string) (DeviceInfo, error) {
-	w := wireDevice{}
-	for key, dst := range map[string]*looseString{
-		"platform": &w.Platform, "device_id": &w.DeviceID, "app_id": &w.AppID,
-		"custom_id": &w.CustomID, "plugin_version": &w.PluginVersion,
-		"version_build": &w.VersionBuild, "version_code": &w.VersionCode,
-		"version_name": &w.VersionName, "version_os": &w.VersionOS,
-		"defaultChannel": &w.DefaultChannel, "key_id": &w.KeyID,
-		"install_source": &w.InstallSource, "channel": &w.Channel,
-	} {
-		dst.v = get(key)
+func readEvent(f jsonFields) (StatsEvent, error) {
+	d, err := readDevice(f)
+	if err != nil {
+		return StatsEvent{}, err
 	}
-	for key, dst := range map[string]*looseBool{"is_emulator": &w.IsEmulator, "is_prod": &w.IsProd} {
-		if v := get(key); v != "" {
-			b, ok := parseLooseBool(v)
-			if !ok {
-				return DeviceInfo{}, fmt.Errorf("%w: %s must be true or false", errBadRequest, key)
-			}
-			dst.v, dst.set = b, true
+	if err := d.check(); err != nil {
+		return StatsEvent{}, err
+	}
+	e := StatsEvent{DeviceInfo: d}
+	for key, dst := range map[string]*string{"action": &e.Action, "old_version_name": &e.OldVersionName} {
+		v, err := f.text(key)
+		if err == nil {
+			err = checkText(key, v)
 		}
+		if err != nil {
+			return StatsEvent{}, err
+		}
+		*dst = strings.TrimSpace(v)
 	}
-	d := w.device()
+	if e.Action == "" {
+		return StatsEvent{}, fmt.Errorf("%w: action is missing", errBadRequest)
+	}
+	if e.Timestamp, err = f.number("timestamp"); err != nil {
+		return StatsEvent{}, err
+	}
+	return e, nil
+}
+
+// queryFields reads device fields from a GET query (channel list; DELETE
+// from older plugins).
+type queryFields func(string) string
+
+func (q queryFields) text(key string) (string, error) { return q(key), nil }
+
+func (q queryFields) flag(key string, absent bool) (bool, error) {
+	v := q(key)
+	if v == "" {
+		return absent, nil
+	}
+	b, ok := parseLooseBool(v)
+	if !ok {
+		return false, fmt.Errorf("%w: %s must be true or false", errBadRequest, key)
+	}
+	return b, nil
+}
+
+// DecodeQuery reads device fields from a query; only app_id is required.
+func DecodeQuery(get func(string) string) (DeviceInfo, error) {
+	d, err := readDevice(queryFields(get))
+	if err != nil {
+		return DeviceInfo{}, err
+	}
 	if d.AppID == "" {
 		return DeviceInfo{}, fmt.Errorf("%w: app_id is missing", errBadRequest)
 	}
-	if len(d.AppID) > maxFieldLen || len(d.DeviceID) > maxDeviceIDLen {
-		return DeviceInfo{}, fmt.Errorf("%w: app_id or device_id is too long", errBadRequest)
-	}
 	return d, nil
-}
-
-// jsonProblem describes a decoding error without echoing the body.
-func jsonProblem(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
-	case errors.As(err, &typ):
-		if typ.Field != "" {
-			return fmt.Sprintf("field %s has the wrong type", typ.Field)
-		}
-		return fmt.Sprintf("a field has the wrong type (%s, expected %s)", typ.Value, typ.Type)
-	default:
-		return "unexpected end of input"
-	}
-}
-
-// looseString accepts a JSON string, number or boolean (as its text), or null.
-type looseString struct{ v string }
-
-func (s *looseString) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 {
-		return nil
-	}
-	switch b[0] {
-	case '"':
-		return json.Unmarshal(b, &s.v)
-	case 'n':
-		s.v = ""
-		return nil
-	case 't', 'f':
-		s.v = string(b)
-		return nil
-	case '{', '[':
-		return &json.UnmarshalTypeError{Value: "object or array", Type: stringType}
-	default: // a number
-		s.v = string(b)
-		return nil
-	}
-}
-
-// looseBool accepts true/false, "true"/"false" (any case), 1/0, "1"/"0", or null.
-type looseBool struct {
-	v   bool
-	set bool
-}
-
-func (l *looseBool) UnmarshalJSON(b []byte) error {
-	text := string(b)
-	if text == "null" {
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &text); err != nil {
-			return err
-		}
-	}
-	v, ok := parseLooseBool(text)
-	if !ok {
-		return &json.UnmarshalTypeError{Value: "non-boolean", Type: boolType}
-	}
-	l.v, l.set = v, true
-	return nil
 }
 
 func parseLooseBool(s string) (bool, bool) {
@@ -329,39 +357,3 @@ func parseLooseBool(s string) (bool, bool) {
 	}
 	return false, false
 }
-
-// looseInt accepts a JSON number or a numeric string, or null.
-type looseInt struct{ v int64 }
-
-func (l *looseInt) UnmarshalJSON(b []byte) error {
-	text := string(b)
-	if text == "null" {
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &text); err != nil {
-			return err
-		}
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
-	if err != nil {
-		return &json.UnmarshalTypeError{Value: "non-number", Type: int64Type}
-	}
-	switch {
-	case math.IsNaN(f):
-		l.v = 0
-	case f >= math.MaxInt64:
-		l.v = math.MaxInt64
-	case f <= math.MinInt64:
-		l.v = math.MinInt64
-	default:
-		l.v = int64(f)
-	}
-	return nil
-}
-
-var (
-	stringType = reflect.TypeFor[string]()
-	boolType   = reflect.TypeFor[bool]()
-	int64Type  = reflect.TypeFor[int64]()
-)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // Request bodies as @capgo/capacitor-updater 8.51 builds them: Android's
@@ -75,9 +76,12 @@ func TestDecodeUpdateRequestTolerance(t *testing.T) {
 
 func TestDecodeUpdateRequestRefuses(t *testing.T) {
 	tests := []struct{ name, body, msg string }{
-		{"not JSON", `app_id=x`, "not a JSON object"},
+		{"not JSON", `app_id=x`, "not valid JSON"},
 		{"array", `[1,2]`, "not a JSON object"},
-		{"truncated", `{"app_id":"a.b"`, "not a JSON object"},
+		{"truncated", `{"app_id":"a.b"`, "not valid JSON"},
+		{"two values", `{"app_id":"a.b","device_id":"d"} {}`, "not valid JSON"},
+		{"NUL in a field", `{"app_id":"a.b","device_id":"d\u0000x"}`, "device_id is not valid text"},
+		{"invalid UTF-8", "{\"app_id\":\"a.b\",\"device_id\":\"d\",\"custom_id\":\"\xff\"}", "custom_id is not valid text"},
 		{"no app id", `{"device_id":"d"}`, "app_id is missing"},
 		{"no device id", `{"app_id":"a.b"}`, "device_id is missing"},
 		{"object as a string field", `{"app_id":{"$ne":1},"device_id":"d"}`, "wrong type"},
@@ -154,11 +158,14 @@ func FuzzDecodeUpdateRequest(f *testing.F) {
 		if d.AppID == "" || d.DeviceID == "" || len(d.DeviceID) > maxDeviceIDLen || len(d.AppID) > maxFieldLen || len(d.KeyID) > maxFieldLen {
 			t.Fatalf("accepted out-of-limit request %+v", d)
 		}
-		// The fast typed path and the loose path agree on every body both accept.
-		var w wireDevice
-		if json.Unmarshal(body, &w) == nil {
-			if loose := w.device(); loose != d {
-				t.Fatalf("typed and loose decoding differ:\n%+v\n%+v", d, loose)
+		// Only JSON is accepted (encoding/json agrees it is valid), and only
+		// text the registry can store.
+		if !json.Valid(body) {
+			t.Fatalf("accepted a body encoding/json calls invalid: %q", body)
+		}
+		for _, v := range []string{d.Platform, d.DeviceID, d.AppID, d.CustomID, d.VersionName, d.KeyID} {
+			if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+				t.Fatalf("accepted invalid text %q", v)
 			}
 		}
 		ans := decide(fixture(), d)
