@@ -117,8 +117,8 @@ func (a *appSnapshot) publicChannel(platform string) *channel {
 	return first
 }
 
-// Answer is the server's reply to one update check.
-type Answer struct {
+// answer is the server's reply to one update check.
+type answer struct {
 	Channel string   // channel the device was matched to ("" when none)
 	Release *release // non-nil: send this update
 	Code    string   // refusal code when Release is nil
@@ -126,7 +126,7 @@ type Answer struct {
 }
 
 // JSON encodes the answer exactly as the plugin expects it (spec §3).
-func (a Answer) JSON() []byte {
+func (a answer) JSON() []byte {
 	if a.Release != nil {
 		if a.Release.answer == nil { // a snapshot not built by index
 			return encodeUpdate(a.Release)
@@ -166,14 +166,14 @@ func encodeError(code, msg string) []byte {
 	return append(b, '\n')
 }
 
-func refuse(channel, code, format string, a ...any) Answer {
-	return Answer{Channel: channel, Code: code, Message: fmt.Sprintf(format, a...)}
+func refuse(channel, code, format string, a ...any) answer {
+	return answer{Channel: channel, Code: code, Message: fmt.Sprintf(format, a...)}
 }
 
 // decide answers one update check from an app snapshot. It is pure: the same
 // snapshot and request always give the same answer, which is what makes the
 // rollout stable per device.
-func decide(app *appSnapshot, d DeviceInfo) Answer {
+func decide(app *appSnapshot, d DeviceInfo) answer {
 	if app == nil {
 		return refuse("", codeAppNotFound, "app %s is not registered on this server", d.AppID)
 	}
@@ -229,17 +229,17 @@ func decide(app *appSnapshot, d DeviceInfo) Answer {
 	if d.KeyID != "" && (target.SessionKey == "" || target.KeyID != d.KeyID) {
 		return refuse(name, codeKeyMismatch, "version %s was sealed with another key than the public key in this app (key id %s); it cannot decrypt it", target.Version, d.KeyID)
 	}
-	return Answer{Channel: name, Release: target}
+	return answer{Channel: name, Release: target}
 }
 
 // chooseChannel picks the device's channel: its channel_self override, else
 // the defaultChannel from its config, else the app's public default. A
 // private channel (neither public nor self-settable) is only reachable
 // through an override that an operator set: a device cannot name it.
-func chooseChannel(app *appSnapshot, d DeviceInfo) (*channel, Answer, bool) {
+func chooseChannel(app *appSnapshot, d DeviceInfo) (*channel, answer, bool) {
 	if name, ok := app.Overrides[d.DeviceID]; ok {
 		if ch := app.channel(name); ch != nil {
-			return ch, Answer{}, true
+			return ch, answer{}, true
 		}
 	}
 	// A defaultChannel that does not exist (yet) falls through to the public
@@ -248,10 +248,10 @@ func chooseChannel(app *appSnapshot, d DeviceInfo) (*channel, Answer, bool) {
 		if !ch.Public && !ch.AllowSelfSet {
 			return nil, refuse(ch.Name, codePrivateChannel, "channel %s is private: allow devices to self-assign it, or remove defaultChannel from the app's config", ch.Name), false
 		}
-		return ch, Answer{}, true
+		return ch, answer{}, true
 	}
 	if ch := app.publicChannel(d.Platform); ch != nil {
-		return ch, Answer{}, true
+		return ch, answer{}, true
 	}
 	return nil, refuse("", codeNoChannel, "app %s has no public default channel and the device names none", app.ID), false
 }

@@ -40,10 +40,10 @@ func (s *Server) handleUpdates(w http.ResponseWriter, r *http.Request) {
 }
 
 // check decides one update check from the cached snapshot.
-func (s *Server) check(ctx context.Context, d DeviceInfo) (Answer, error) {
+func (s *Server) check(ctx context.Context, d DeviceInfo) (answer, error) {
 	app, err := s.apps.get(ctx, d.AppID)
 	if err != nil {
-		return Answer{}, err
+		return answer{}, err
 	}
 	if app != nil && app.Overrides == nil {
 		// The registry cannot list overrides: ask for this device's.
@@ -51,7 +51,7 @@ func (s *Server) check(ctx context.Context, d DeviceInfo) (Answer, error) {
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
-			return Answer{}, err
+			return answer{}, err
 		default:
 			return decide(app.withOverride(d.DeviceID, name), d), nil
 		}
