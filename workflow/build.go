@@ -248,7 +248,7 @@ func sealToTemp(ctx context.Context, dir, name string, tree *Tree, opts BuildOpt
 			os.Remove(tmp.Name())
 		}
 	}()
-	out := bufio.NewWriterSize(tmp, 256<<10)
+	out := bufio.NewWriterSize(StartWriteback(tmp), 256<<10) // disk writes while we compress
 	encHash, zipHash := sha256.New(), sha256.New()
 	encSize := &zipCountWriter{w: out}
 	enc, err := NewEncryptWriter(io.MultiWriter(encSize, encHash), key, iv)
