@@ -51,11 +51,16 @@ func parseOnlyFlags(fs *flag.FlagSet, args []string) error {
 
 // openKeychain returns the keychain capship uses.
 func openKeychain(s IO) *store.Keychain {
-	service := store.KeychainService
+	return store.NewKeychain(keychainService(s))
+}
+
+// keychainService is the keychain service name: $CAPSHIP_KEYCHAIN_SERVICE,
+// else "capship".
+func keychainService(s IO) string {
 	if v := s.Getenv(envKeychainService); v != "" {
-		service = v
+		return v
 	}
-	return store.NewKeychain(service)
+	return store.KeychainService
 }
 
 // keyFlags are the --app and --config flags most key commands share.

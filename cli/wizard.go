@@ -57,12 +57,7 @@ func runWizard(ctx context.Context, s IO, args []string) error {
 	if server == "" && dsn == "" {
 		server = s.Getenv("CAPSHIP_SERVER")
 	}
-	if dsn == "" {
-		dsn = s.Getenv("CAPSHIP_DB")
-	}
-	if dsn == "" {
-		dsn = store.DefaultDBPath()
-	}
+	dsn = dbLocation(s, dsn)
 	if server == "" && tok != "" {
 		return usageError("--token goes with --server")
 	}
@@ -85,7 +80,7 @@ func runWizard(ctx context.Context, s IO, args []string) error {
 		return printSteps(s.Err, abs, *config, dsn, server, *noInput)
 	}
 
-	runner := ui.NewRunner(ui.RunnerOptions{DB: dsn, Server: server, Token: tok, KeychainService: "capship"})
+	runner := ui.NewRunner(ui.RunnerOptions{DB: dsn, Server: server, Token: tok, KeychainService: keychainService(s)})
 	defer runner.Close()
 	m := ui.New(ctx, runner, ui.Options{Dir: abs, ConfigPath: *config, Renderer: wizardRenderer(s)})
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(s.In), tea.WithOutput(s.Out), tea.WithAltScreen())
