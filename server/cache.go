@@ -14,14 +14,6 @@ import (
 	"capship/store"
 )
 
-// overrideLister is implemented by registries that can list every device
-// channel override of an app in one query. With it the whole decision for
-// an update check runs from memory; without it each check asks the
-// registry for the device's override.
-type overrideLister interface {
-	DeviceChannels(ctx context.Context, appID string) (map[string]string, error)
-}
-
 // maxCachedApps bounds the cache: unknown app ids sent by devices (or by
 // someone probing) must not grow it without limit.
 const maxCachedApps = 4096
@@ -188,16 +180,14 @@ func loadSnapshot(ctx context.Context, reg store.Registry, appID string) (*appSn
 	for i := range chans {
 		snap.Channels = append(snap.Channels, fromStoreChannel(&chans[i]))
 	}
-	if l, ok := reg.(overrideLister); ok {
-		ov, err := l.DeviceChannels(ctx, appID)
-		if err != nil {
-			return nil, fmt.Errorf("load device channels of %s: %w", appID, err)
-		}
-		// Devices are looked up by their lower-case id (see DeviceInfo).
-		snap.Overrides = make(map[string]string, len(ov))
-		for device, name := range ov {
-			snap.Overrides[strings.ToLower(device)] = name
-		}
+	ov, err := reg.DeviceChannels(ctx, appID)
+	if err != nil {
+		return nil, fmt.Errorf("load device channels of %s: %w", appID, err)
+	}
+	// Devices are looked up by their lower-case id (see DeviceInfo).
+	snap.Overrides = make(map[string]string, len(ov))
+	for device, name := range ov {
+		snap.Overrides[strings.ToLower(device)] = name
 	}
 	snap.index()
 	return snap, nil

@@ -2,10 +2,7 @@ package server
 
 import (
 	"context"
-	"errors"
 	"net/http"
-
-	"capship/store"
 )
 
 // handleUpdates answers the plugin's update check (spec §3). Every protocol
@@ -45,26 +42,7 @@ func (s *Server) check(ctx context.Context, d DeviceInfo) (answer, error) {
 	if err != nil {
 		return answer{}, err
 	}
-	if app != nil && app.Overrides == nil {
-		// The registry cannot list overrides: ask for this device's.
-		name, err := s.reg.DeviceChannel(ctx, d.AppID, d.DeviceID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return answer{}, err
-		default:
-			return decide(app.withOverride(d.DeviceID, name), d), nil
-		}
-	}
 	return decide(app, d), nil
-}
-
-// withOverride returns a shallow copy of the snapshot that knows one
-// device's override.
-func (a *appSnapshot) withOverride(deviceID, name string) *appSnapshot {
-	c := *a
-	c.Overrides = map[string]string{deviceID: name}
-	return &c
 }
 
 // withoutOverrides returns a shallow copy that knows no override.

@@ -90,6 +90,9 @@ type Registry interface {
 	// DeviceChannel returns the name of the device's override channel, or
 	// ErrNotFound when it has none.
 	DeviceChannel(ctx context.Context, appID, deviceID string) (string, error)
+	// DeviceChannels returns every device override of an app (device id ->
+	// channel name) in one query, so the server can answer from memory.
+	DeviceChannels(ctx context.Context, appID string) (map[string]string, error)
 
 	// RecordEvents stores device stats events in one transaction. Events
 	// for unknown apps are dropped (devices cannot create apps); stored

@@ -11,8 +11,7 @@ import (
 
 // DeviceChannels returns every device channel override of an app (device id
 // -> channel name) in one query, so the update server can answer update
-// checks from memory. Not part of Registry: the server uses it when a
-// registry offers it.
+// checks from memory.
 func (r *sqlRegistry) DeviceChannels(ctx context.Context, appID string) (map[string]string, error) {
 	rows, err := r.db.QueryContext(ctx, `SELECT d.device_id, c.name FROM device_channels d
 		JOIN channels c ON c.id = d.channel_id WHERE d.app_id = $1`, appID)
