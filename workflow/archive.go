@@ -99,7 +99,7 @@ func WriteZip(ctx context.Context, w io.Writer, t *Tree, opts ZipOptions, report
 		opts:    opts,
 		budget:  semaphore.NewWeighted(opts.MemoryBudget),
 		spill:   opts.MemoryBudget / 4,
-		pool:    &chunkPool{free: make(chan []byte, opts.MemoryBudget/zipChunk)},
+		pool:    newChunkPool(int(opts.MemoryBudget / zipChunk)),
 		report:  report,
 		copyBuf: make([]byte, zipReadBuf),
 	}
@@ -167,6 +167,7 @@ type zipJob struct {
 }
 
 func (z *zipper) run(ctx context.Context, w io.Writer) (stats ZipStats, err error) {
+	defer z.pool.close() // last: every goroutine is done and every chunk back
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	// Jobs go to the writer in archive order through queue (whose capacity
@@ -436,26 +437,6 @@ func isPlainASCII(s string) bool {
 		}
 	}
 	return true
-}
-
-// chunkPool recycles the fixed-size buffers of spillBuffers. The memory
-// budget bounds how many are out at once, so it never holds more than that.
-type chunkPool struct{ free chan []byte }
-
-func (p *chunkPool) get() []byte {
-	select {
-	case c := <-p.free:
-		return c[:0]
-	default:
-		return make([]byte, 0, zipChunk)
-	}
-}
-
-func (p *chunkPool) put(c []byte) {
-	select {
-	case p.free <- c:
-	default:
-	}
 }
 
 // spillBuffer holds an entry's compressed bytes: in chunks up to limit,

@@ -51,7 +51,8 @@ func TestCopyStoredDetectsChange(t *testing.T) {
 // unlinked temp file, and gives back exactly what was written.
 func TestSpillBuffer(t *testing.T) {
 	tmp := t.TempDir()
-	pool := &chunkPool{free: make(chan []byte, 8)}
+	pool := newChunkPool(8)
+	defer pool.close()
 	data := bytes.Repeat([]byte("abcdefghij"), 20000) // 200,000 bytes
 	for _, limit := range []int64{0, 1, zipChunk, 3 * zipChunk, 1 << 20} {
 		b := spillBuffer{pool: pool, limit: limit, size: 1 << 30, tempDir: tmp}
@@ -138,3 +139,27 @@ func TestAsyncWriter(t *testing.T) {
 type failAfter struct{ err error }
 
 func (f failAfter) Write([]byte) (int, error) { return 0, f.err }
+
+// The pool hands back the chunk returned last, holds no more than its
+// budget, and still serves (from the heap) when it runs dry.
+func TestChunkPool(t *testing.T) {
+	p := newChunkPool(2)
+	a, b, c := p.get(), p.get(), p.get() // the third comes from the heap
+	for _, x := range [][]byte{a, b, c} {
+		if len(x) != 0 || cap(x) != zipChunk {
+			t.Fatalf("chunk len %d cap %d", len(x), cap(x))
+		}
+		copy(x[:zipChunk], make([]byte, zipChunk)) // writable to the end
+	}
+	p.put(a)
+	p.put(b)
+	p.put(c) // over the budget: dropped
+	if got := p.get(); &got[:1][0] != &b[:1][0] {
+		t.Error("get did not return the chunk put last")
+	}
+	if len(p.free) != 1 {
+		t.Errorf("pool holds %d chunks, want 1", len(p.free))
+	}
+	p.close()
+	p.close()
+}
