@@ -324,25 +324,12 @@ func tempZip(t *testing.T, data []byte) string {
 // Android plugin does, and with ZipFile (central directory).
 func checkJava(t *testing.T, data []byte, files map[string][]byte, stored map[string]bool) {
 	t.Helper()
-	java, err := exec.LookPath("java")
-	if err != nil {
-		if strict() {
-			t.Fatal("java not installed: the Android-side zip check needs a JDK 11+")
-		}
-		t.Log("java not installed: skipping the ZipInputStream check")
+	out, stderr, err := runZipCheck(t, data)
+	if out == nil {
 		return
 	}
-	p := tempZip(t, data)
-	src, err := filepath.Abs(filepath.Join("testdata", "zipcheck", "ZipCheck.java"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(java, src, p)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("java ZipCheck: %v\n%s", err, stderr.String())
+		t.Fatalf("java ZipCheck: %v\n%s", err, stderr)
 	}
 	var want []string
 	for name, body := range files {
@@ -353,6 +340,56 @@ func checkJava(t *testing.T, data []byte, files map[string][]byte, stored map[st
 	got := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("java sees:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// runZipCheck runs testdata/zipcheck/ZipCheck.java on data. It returns a nil
+// output when java is missing (and the test may skip that check).
+func runZipCheck(t *testing.T, data []byte) (out []byte, stderr string, err error) {
+	t.Helper()
+	java, lookErr := exec.LookPath("java")
+	if lookErr != nil {
+		if strict() {
+			t.Fatal("java not installed: the Android-side zip check needs a JDK 11+")
+		}
+		t.Log("java not installed: skipping the ZipInputStream check")
+		return nil, "", nil
+	}
+	src, absErr := filepath.Abs(filepath.Join("testdata", "zipcheck", "ZipCheck.java"))
+	if absErr != nil {
+		t.Fatal(absErr)
+	}
+	cmd := exec.Command(java, src, tempZip(t, data))
+	var errBuf bytes.Buffer
+	cmd.Stderr = &errBuf
+	out, err = cmd.Output()
+	if out == nil {
+		out = []byte{}
+	}
+	return out, errBuf.String(), err
+}
+
+// The Java check is the one that matters (the Android plugin extracts with
+// ZipInputStream), so it must catch the classic mistake: a STORED entry
+// written by zip.Writer.CreateHeader, which always sets the data descriptor
+// flag.
+func TestZipCheckCatchesStoredDescriptor(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "logo.png", Method: zip.Store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("not really a png"))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := runZipCheck(t, buf.Bytes())
+	if out == nil {
+		return
+	}
+	if err == nil || !strings.Contains(stderr, "only DEFLATED entries can have EXT descriptor") {
+		t.Errorf("ZipCheck accepted a stored entry with a data descriptor: err %v\n%s%s", err, out, stderr)
 	}
 }
 
