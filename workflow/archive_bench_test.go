@@ -21,7 +21,8 @@ import (
 //	CAPSHIP_BENCH_DIR=/path/to/www go test ./workflow/ -run '^$' -bench . -benchtime 3x
 //
 // Each result reports MB/s of input and zip/in, the archive's size over the
-// input's. The full build (zip + SHA-256 + AES) is timed by scripts/bench-build.
+// input's. BenchmarkBuild times the whole bundle (zip, SHA-256, AES, file,
+// fsync); scripts/bench-build times the command against zip + openssl.
 
 // benchTree returns the folder to benchmark, scanned.
 func benchTree(b *testing.B) *workflow.Tree {
@@ -112,4 +113,26 @@ func benchWriteZip(b *testing.B, tree *workflow.Tree, opts workflow.ZipOptions) 
 		}
 	}
 	b.ReportMetric(float64(stats.ZipBytes)/float64(tree.Bytes), "zip/in")
+}
+
+// BenchmarkBuild: the whole bundle as `capship bundle build` makes it.
+func BenchmarkBuild(b *testing.B) {
+	tree := benchTree(b)
+	key, err := workflow.GenerateKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := b.TempDir()
+	b.SetBytes(tree.Bytes)
+	var m *workflow.Manifest
+	for b.Loop() {
+		m, err = workflow.Build(context.Background(), workflow.BuildOptions{
+			Dir: tree.Root, AppID: "com.example.bench", Version: "1.0.0", OutDir: out,
+			Key: key, NoCodeCheck: true, Force: true,
+		}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(m.ZipSize)/float64(tree.Bytes), "zip/in")
 }
