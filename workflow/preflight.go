@@ -210,6 +210,7 @@ type scanner struct {
 	onPath   map[string]bool // real paths of the folders being walked (symlink loops)
 	maps     []Entry         // source maps
 	empty    []string        // empty files
+	hidden   []string        // files with a dot segment in their name
 }
 
 func (s *scanner) problem(p string, blocking bool, format string, a ...any) {
@@ -339,6 +340,9 @@ func (s *scanner) add(e Entry) {
 	if strings.HasSuffix(e.Name, ".map") {
 		s.maps = append(s.maps, e)
 	}
+	if isHidden(e.Name) {
+		s.hidden = append(s.hidden, e.Name)
+	}
 	if s.report != nil && time.Since(s.lastSent) >= 100*time.Millisecond {
 		s.lastSent = time.Now()
 		s.report(Event{Phase: PhaseScan, Files: len(s.t.Entries), Bytes: s.t.Bytes, Current: e.Name})
@@ -453,6 +457,13 @@ func (s *scanner) summarize() {
 		}
 		s.problem(s.maps[0].Name, false, "%s (%s in all): devices download them for nothing; build without source maps or delete them", msg, humanize.IBytes(uint64(size)))
 	}
+	if n := len(s.hidden); n > 0 {
+		msg := "hidden file included"
+		if n > 1 {
+			msg = fmt.Sprintf("hidden file included, and %d more", n-1)
+		}
+		s.problem(s.hidden[0], false, "%s: every device gets it; check that it holds no secret (an .env file, a key) or delete it", msg)
+	}
 	if n := len(s.empty); n > 0 {
 		msg := "empty file"
 		if n > 1 {
@@ -460,6 +471,17 @@ func (s *scanner) summarize() {
 		}
 		s.problem(s.empty[0], false, "%s: check that the build finished", msg)
 	}
+}
+
+// isHidden reports whether a segment of name starts with a dot, other than
+// .well-known (app links and the like belong in a web build).
+func isHidden(name string) bool {
+	for _, seg := range strings.Split(name, "/") {
+		if strings.HasPrefix(seg, ".") && seg != ".well-known" {
+			return true
+		}
+	}
+	return false
 }
 
 func kindOf(m fs.FileMode) string {

@@ -304,6 +304,8 @@ func TestScanTree(t *testing.T) {
 	files["chunk.js.map"] = "{}"
 	files["empty.txt"] = ""
 	files[".well-known/assetlinks.json"] = "[]"
+	files[".env"] = "API_KEY=x"
+	files["assets/.cache/x.json"] = "{}"
 	files["assets/.DS_Store"] = "x"
 	files["sub/.git/config"] = "x"
 	files["sub/__MACOSX/._x"] = "x"
@@ -333,9 +335,9 @@ func TestScanTree(t *testing.T) {
 		total += e.Size
 	}
 	want := []string{
-		".well-known/assetlinks.json", "a-b.js", "a.js", "a/b.js", "alias.js", "assets/img/logo.PNG",
+		".env", ".well-known/assetlinks.json", "a-b.js", "a.js", "a/b.js", "alias.js", "assets/.cache/x.json", "assets/img/logo.PNG",
 		"assets/style.css", "assets/ü.js", "chunk.js.map", "empty.txt", "index.html", "main.js",
-		"main.js.map", "sub/linked/img/logo.PNG", "sub/linked/style.css", "sub/linked/ü.js", "video.mp4",
+		"main.js.map", "sub/linked/.cache/x.json", "sub/linked/img/logo.PNG", "sub/linked/style.css", "sub/linked/ü.js", "video.mp4",
 	}
 	if strings.Join(names, "\n") != strings.Join(want, "\n") {
 		t.Errorf("entries:\n%s\nwant:\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
@@ -366,6 +368,7 @@ func TestScanTree(t *testing.T) {
 		"video.mp4":    "large file (12 MiB)",
 		"chunk.js.map": "and 1 more source maps",
 		"empty.txt":    "empty file",
+		".env":         "hidden file included, and 2 more: every device gets it",
 	} {
 		if !strings.Contains(warnings[path], msg) {
 			t.Errorf("warning for %s = %q, want …%q…", path, warnings[path], msg)
