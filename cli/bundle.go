@@ -42,11 +42,7 @@ func runBundleBuild(ctx context.Context, s IO, args []string) error {
 	fs.BoolVar(&opts.NoCodeCheck, "no-code-check", false, "do not require notifyAppReady in the code")
 	fs.BoolVar(&opts.Force, "force", false, "replace an existing bundle of the same app and version")
 	fs.BoolVar(&asJSON, "json", false, "print the manifest as JSON on stdout")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := none(rest); err != nil {
+	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
 	}
 	if opts.OutDir == "" {
@@ -187,11 +183,7 @@ func runBundleVerify(ctx context.Context, s IO, args []string) error {
 	fs.StringVar(&pubFile, "public-key", "", "public key PEM file (BEGIN RSA PUBLIC KEY)")
 	fs.StringVar(&opts.ExtractDir, "extract", "", "extract the verified files into this new or empty folder")
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON on stdout")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := none(rest); err != nil {
+	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
 	}
 	if pubFile == "" {
@@ -202,6 +194,7 @@ func runBundleVerify(ctx context.Context, s IO, args []string) error {
 	case manifestPath != "" && (opts.SessionKey != "" || opts.Checksum != ""):
 		return usageError("give --manifest, or --session-key and --checksum, not both")
 	case manifestPath != "":
+		var err error
 		if m, err = workflow.ReadManifest(manifestPath); err != nil {
 			return err
 		}

@@ -24,11 +24,7 @@ func runCheckURL(ctx context.Context, s IO, args []string) error {
 	manifest := fs.String("manifest", "", "the manifest `bundle build` wrote next to the bundle")
 	rawURL := fs.String("url", "", "where the encrypted bundle was uploaded (https://, or http:// on a loopback host)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := none(rest); err != nil {
+	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
 	}
 	if *manifest == "" || *rawURL == "" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rsa"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,15 +37,6 @@ func keyCommands() []Command {
 		{Name: "key delete", Usage: "[--app APP_ID] --yes",
 			Summary: "remove an app's key (or an archived key) from the OS keychain", Run: runKeyDelete},
 	}
-}
-
-// parseOnlyFlags parses args that must hold flags only.
-func parseOnlyFlags(fs *flag.FlagSet, args []string) error {
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	return none(rest)
 }
 
 // openKeychain returns the keychain capship uses.

@@ -26,11 +26,7 @@ func runKeyGenerate(ctx context.Context, s IO, args []string) error {
 	fs.StringVar(&privOut, "private-out", "", "new file for the private key (keep it secret, never commit it)")
 	fs.StringVar(&pubOut, "public-out", "", "new file for the public key (it goes into the app's Capacitor config)")
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON on stdout")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := none(rest); err != nil {
+	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
 	}
 	if privOut == "" || pubOut == "" {

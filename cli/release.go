@@ -156,13 +156,6 @@ func one(args []string, what string) (string, error) {
 	return args[0], nil
 }
 
-func none(args []string) error {
-	if len(args) > 0 {
-		return usageError("unexpected argument %q", args[0])
-	}
-	return nil
-}
-
 func table(w io.Writer, header string, rows [][]string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, header)
