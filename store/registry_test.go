@@ -127,6 +127,9 @@ func TestRegisterRefusesInvalidInput(t *testing.T) {
 		"builtin":              func(in *RegisterInput) { in.Version = "builtin" },
 		"ftp url":              func(in *RegisterInput) { in.URL = "ftp://x/y" },
 		"relative url":         func(in *RegisterInput) { in.URL = "/bundle.zip" },
+		"plain http url":       func(in *RegisterInput) { in.URL = "http://cdn.example.com/b.zip" },
+		"url with password":    func(in *RegisterInput) { in.URL = "https://u:p@cdn.example.com/b.zip" },
+		"url with fragment":    func(in *RegisterInput) { in.URL = "https://cdn.example.com/b.zip#x" },
 		"zero size":            func(in *RegisterInput) { in.Size = 0 },
 		"upper-case sha":       func(in *RegisterInput) { in.SHA256 = strings.ToUpper(in.SHA256) },
 		"short zip sha":        func(in *RegisterInput) { in.ZipSHA256 = in.ZipSHA256[:10] },
@@ -155,6 +158,11 @@ func TestRegisterRefusesInvalidInput(t *testing.T) {
 	ok.MinNative = "2.1"
 	if _, err := r.Register(ctxT(t), ok); err != nil {
 		t.Fatalf("valid input with build metadata and short min native refused: %v", err)
+	}
+	local := input(app, "1.0.1", "production", 1)
+	local.URL = "http://127.0.0.1:8000/b.zip"
+	if _, err := r.Register(ctxT(t), local); err != nil {
+		t.Fatalf("plain http on a loopback host (local testing) refused: %v", err)
 	}
 }
 

@@ -63,9 +63,8 @@ func (in *RegisterInput) Validate() error {
 	if in.MinNative != "" && !semver.IsValid("v"+in.MinNative) {
 		return hinted(ErrInvalid, "minimum native version %q is not a version like 1.2.3", in.MinNative)
 	}
-	u, err := url.Parse(in.URL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return hinted(ErrInvalid, "bundle url %q is not an https:// URL", in.URL)
+	if err := validBundleURL(in.URL); err != nil {
+		return err
 	}
 	switch {
 	case in.Size <= 0:
@@ -82,6 +81,26 @@ func (in *RegisterInput) Validate() error {
 		return hinted(ErrInvalid, "key_fingerprint must be \"sha256:\" and 64 lowercase hex digits")
 	}
 	return validSessionKey(in.SessionKey)
+}
+
+// validBundleURL applies the rule every bundle URL follows (the same as
+// the CLI's and the wizard's): https://, or http:// on a loopback host for
+// local testing; never credentials (every device would receive them) or a
+// fragment (never sent to the server). It is checked here again because the
+// admin API takes URLs from any client.
+func validBundleURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return hinted(ErrInvalid, "bundle url %q is not an https:// URL", raw)
+	case u.Scheme == "http" && !loopback(u.Hostname()):
+		return hinted(ErrInvalid, "bundle url %q: devices require https:// (plain http is only accepted for 127.0.0.1, ::1 and localhost)", raw)
+	case u.User != nil:
+		return hinted(ErrInvalid, "bundle url of %s carries a user name or password, which every device would receive: use a link that needs no credentials", u.Host)
+	case u.Fragment != "":
+		return hinted(ErrInvalid, "bundle url %q has a #fragment, which is never sent to the server: remove it", raw)
+	}
+	return nil
 }
 
 // validSessionKey checks the ivSessionKey form: base64(16-byte IV) ":"
