@@ -38,7 +38,7 @@ func runBundleBuild(ctx context.Context, s IO, args []string) error {
 	fs.StringVar(&opts.AppID, "app", "", "app id (default: appId of the Capacitor config)")
 	fs.StringVar(&opts.Version, "version", "", "bundle version, semver (default: version in package.json)")
 	fs.StringVar(&opts.OutDir, "out", "", "folder for the encrypted bundle and its manifest (created if missing)")
-	fs.StringVar(&keyFile, "key-file", "", "private key PEM file (default: $"+envPrivateKey+")")
+	fs.StringVar(&keyFile, "key-file", "", "private key PEM file (default: the PEM text in $"+envPrivateKey+", else the app's key in the OS keychain)")
 	fs.BoolVar(&opts.NoCodeCheck, "no-code-check", false, "do not require notifyAppReady in the code")
 	fs.BoolVar(&opts.Force, "force", false, "replace an existing bundle of the same app and version")
 	fs.BoolVar(&asJSON, "json", false, "print the manifest as JSON on stdout")
@@ -48,6 +48,7 @@ func runBundleBuild(ctx context.Context, s IO, args []string) error {
 	if opts.OutDir == "" {
 		return usageError("--out is required: the folder for the bundle and its manifest")
 	}
+	fromPackage := opts.Version == ""
 	project, err := fillFromProject(&opts)
 	if err != nil {
 		return err
@@ -57,6 +58,9 @@ func runBundleBuild(ctx context.Context, s IO, args []string) error {
 		return fmt.Errorf("build bundle: %w", err)
 	}
 	if err := workflow.ValidVersion(opts.Version); err != nil {
+		if fromPackage {
+			return fmt.Errorf("build bundle: package.json version: %w; fix it there or pass --version", err)
+		}
 		return fmt.Errorf("build bundle: %w", err)
 	}
 	key, err := loadSigningKey(s, keyFile, opts.AppID)
@@ -100,19 +104,19 @@ func fillFromProject(opts *workflow.BuildOptions) (*workflow.Project, error) {
 	noConfig := err != nil
 	if opts.AppID == "" {
 		if noConfig || p.AppID == "" {
-			return nil, usageError("no --app given and no appId in a Capacitor config in this folder")
+			return nil, usageError("no --app given and no appId in a Capacitor config in this folder: pass --app APP_ID or run in the app's folder")
 		}
 		opts.AppID = p.AppID
 	}
 	if opts.Dir == "" {
 		if noConfig || p.WebDir == "" {
-			return nil, usageError("no --dir given and no webDir in a Capacitor config in this folder")
+			return nil, usageError("no --dir given and no webDir in a Capacitor config in this folder: pass --dir with the web build folder")
 		}
 		opts.Dir = filepath.Join(p.Dir, filepath.FromSlash(p.WebDir))
 	}
 	if opts.Version == "" {
 		if p == nil || p.Version == "" {
-			return nil, usageError("no --version given and no version in package.json in this folder")
+			return nil, usageError("no --version given and no version in package.json in this folder: pass --version (e.g. 1.2.3)")
 		}
 		opts.Version = p.Version
 	}
@@ -212,8 +216,8 @@ func runBundleVerify(ctx context.Context, s IO, args []string) error {
 		return fmt.Errorf("load public key: %w", err)
 	}
 	if m != nil && m.KeyFingerprint != workflow.Fingerprint(pub) {
-		return fmt.Errorf("verify bundle: %w: the manifest was built with key %s (%s), --public-key is %s (%s)",
-			workflow.ErrKeyMismatch, m.KeyID, m.KeyFingerprint, workflow.KeyID(pub), workflow.Fingerprint(pub))
+		return fmt.Errorf("verify bundle: wrong public key: the bundle was sealed with key %s (%s), --public-key is %s (%s); pass the public half of that key ('capship key export' prints it)",
+			m.KeyID, m.KeyFingerprint, workflow.KeyID(pub), workflow.Fingerprint(pub))
 	}
 	opts.PublicKey = pub
 	res, err := workflow.Open(ctx, opts, newProgress(s))

@@ -141,7 +141,7 @@ func TestBundleBuildAndVerify(t *testing.T) {
 		code    int
 		mention string
 	}{
-		{"other public key", []string{"--manifest", manifest, "--public-key", otherPub}, 1, "does not belong"},
+		{"other public key", []string{"--manifest", manifest, "--public-key", otherPub}, 1, "wrong public key"},
 		{"tampered file", []string{"--manifest", manifest, "--file", tampered, "--public-key", pubFile}, 1, "checksum does not match"},
 		{"SPKI public key", []string{"--manifest", manifest, "--public-key", spkiPub}, 1, "SPKI"},
 		{"no public key", []string{"--manifest", manifest}, 2, "--public-key"},

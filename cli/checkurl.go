@@ -21,7 +21,7 @@ func runCheckURL(ctx context.Context, s IO, args []string) error {
 	const name = "bundle check-url"
 	fs := newFlags(s, name, checkURLCommands()[0].Usage,
 		"Download the bundle from URL and compare its size and SHA-256 with the manifest.")
-	manifest := fs.String("manifest", "", "the manifest `bundle build` wrote next to the bundle")
+	manifest := fs.String("manifest", "", "the manifest 'capship bundle build' wrote next to the bundle")
 	rawURL := fs.String("url", "", "where the encrypted bundle was uploaded (https://, or http:// on a loopback host)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	if err := parseOnlyFlags(fs, args); err != nil {

@@ -22,7 +22,7 @@ func configCommands() []Command {
 func runConfigSetServer(ctx context.Context, s IO, args []string) error {
 	const name, summary = "config set-server", "Point the app's updater plugin at the capship server at URL: writes\nplugins.CapacitorUpdater.updateUrl (URL/updates), statsUrl (URL/stats) and channelUrl\n(URL/channel_self). Without statsUrl the plugin sends its statistics to Capgo's cloud."
 	fs := newFlags(s, name, configCommands()[0].Usage, summary)
-	kf := addKeyFlags(fs, true)
+	kf := addKeyFlags(fs, configFlag)
 	asJSON := fs.Bool("json", false, "print the URLs written as JSON on stdout")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
@@ -64,7 +64,7 @@ func runConfigSetServer(ctx context.Context, s IO, args []string) error {
 func runConfigSetKey(ctx context.Context, s IO, args []string) error {
 	const name, summary = "config set-key", "Write the public half of the app's key in the OS keychain into the Capacitor config\n(plugins.CapacitorUpdater.publicKey), replacing whatever public key is there."
 	fs := newFlags(s, name, configCommands()[1].Usage, summary)
-	kf := addKeyFlags(fs, true)
+	kf := addKeyFlags(fs, appFlag|configFlag)
 	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
 	}

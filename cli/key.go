@@ -58,12 +58,24 @@ type keyFlags struct {
 	app, config string
 }
 
+// Which of the shared flags a command takes.
+const (
+	appFlag     = 1 << iota // --app: an app id
+	keyNameFlag             // --app: an app id or an archived key's name
+	configFlag              // --config
+)
+
 func addKeyFlags(fs interface {
 	StringVar(*string, string, string, string)
-}, withConfig bool) *keyFlags {
+}, which int) *keyFlags {
 	f := &keyFlags{}
-	fs.StringVar(&f.app, "app", "", "app id, or an archived key's name from 'key list' (default: appId of the Capacitor config in this folder)")
-	if withConfig {
+	switch {
+	case which&keyNameFlag != 0:
+		fs.StringVar(&f.app, "app", "", "app id, or an archived key's name from 'key list' (default: appId of the Capacitor config in this folder)")
+	case which&appFlag != 0:
+		fs.StringVar(&f.app, "app", "", "app id (default: appId of the Capacitor config in this folder)")
+	}
+	if which&configFlag != 0 {
 		fs.StringVar(&f.config, "config", "", "Capacitor config file (default: capacitor.config.ts/.js/.json in this folder)")
 	}
 	return f
@@ -137,10 +149,10 @@ func (f *keyFlags) appID(p *workflow.Project) (string, error) {
 		return f.app, nil
 	}
 	if p == nil {
-		return "", usageError("no --app given and no Capacitor config in this folder")
+		return "", usageError("no --app given and no Capacitor config in this folder: pass --app APP_ID or run in the app's folder")
 	}
 	if p.AppID == "" {
-		return "", usageError("no --app given and %s sets no plain appId", p.ConfigPath)
+		return "", usageError("no --app given and %s sets no plain appId: pass --app APP_ID", p.ConfigPath)
 	}
 	return p.AppID, nil
 }
@@ -254,7 +266,7 @@ func writePublicKey(s IO, configPath string, pub *rsa.PublicKey) error {
 func runKeyCreate(ctx context.Context, s IO, args []string) error {
 	const name, summary = "key create", "Make a new RSA-2048 key pair for an app: the private key goes into the OS keychain\n(never a file), the public key into the app's Capacitor config."
 	fs := newFlags(s, name, keyCommands()[0].Usage, summary)
-	kf := addKeyFlags(fs, true)
+	kf := addKeyFlags(fs, appFlag|configFlag)
 	force := fs.Bool("force", false, "replace the app's key; the old key is archived in the keychain, never deleted")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	if err := parseOnlyFlags(fs, args); err != nil {
@@ -267,7 +279,7 @@ func runKeyCreate(ctx context.Context, s IO, args []string) error {
 	kc := openKeychain(s)
 	old, err := kc.Get(appID)
 	if err != nil && !errors.Is(err, store.ErrNoKey) {
-		return err
+		return fmt.Errorf("create key: %w", err)
 	}
 	if err == nil && !*force {
 		id := "of unknown id"
@@ -314,7 +326,7 @@ func runKeyCreate(ctx context.Context, s IO, args []string) error {
 func runKeyImport(ctx context.Context, s IO, args []string) error {
 	const name, summary = "key import", "Move an existing RSA-2048 private key (PKCS#1 PEM, such as Capgo's .capgo_key_v2) into the OS keychain.\nIf the Capacitor config here has no publicKey yet, its public half is written there."
 	fs := newFlags(s, name, keyCommands()[1].Usage, summary)
-	kf := addKeyFlags(fs, true)
+	kf := addKeyFlags(fs, appFlag|configFlag)
 	force := fs.Bool("force", false, "replace the app's key; the old key is archived in the keychain, never deleted")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	rest, err := parseFlags(fs, args)
@@ -343,9 +355,17 @@ func runKeyImport(ctx context.Context, s IO, args []string) error {
 	kc := openKeychain(s)
 	pemText := workflow.EncodePrivateKey(key)
 	var archived string
-	if *force {
+	already := false
+	if old, gerr := kc.Get(appID); gerr == nil {
+		if oldKey, perr := workflow.ParsePrivateKey(old); perr == nil && oldKey.Equal(key) {
+			already = true // importing the same key again changes nothing, archives nothing
+		}
+	}
+	switch {
+	case already:
+	case *force:
 		archived, err = kc.Replace(appID, pemText)
-	} else {
+	default:
 		err = kc.Set(appID, pemText)
 	}
 	if err != nil {
@@ -355,7 +375,11 @@ func runKeyImport(ctx context.Context, s IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(s.Err, "imported %s into the %s as the key of %s\n", file, kc.Where(), appID)
+	if already {
+		fmt.Fprintf(s.Err, "the %s already holds %s as the key of %s; nothing changed\n", kc.Where(), file, appID)
+	} else {
+		fmt.Fprintf(s.Err, "imported %s into the %s as the key of %s\n", file, kc.Where(), appID)
+	}
 	if archived != "" {
 		fmt.Fprintf(s.Err, "archived the previous key as %s\n", archived)
 	}
@@ -380,7 +404,7 @@ func runKeyImport(ctx context.Context, s IO, args []string) error {
 func runKeyExport(ctx context.Context, s IO, args []string) error {
 	const name, summary = "key export", "Print an app's public key (PKCS#1 PEM) on stdout. With --private, write the private key\ninto a NEW file with mode 0600 (never to stdout, never over an existing file)."
 	fs := newFlags(s, name, keyCommands()[2].Usage, summary)
-	kf := addKeyFlags(fs, false)
+	kf := addKeyFlags(fs, keyNameFlag)
 	private := fs.Bool("private", false, "export the private key (needs --out)")
 	out := fs.String("out", "", "new file to write the key to (created with mode 0600)")
 	asJSON := fs.Bool("json", false, "print key id, fingerprint and the public key as JSON on stdout")
@@ -440,7 +464,7 @@ func runKeyExport(ctx context.Context, s IO, args []string) error {
 func runKeyShow(ctx context.Context, s IO, args []string) error {
 	const name, summary = "key show", "Show an app's key: key id, fingerprint, where it is stored, whether the Capacitor\nconfig in this folder carries the matching public key, and its archived keys."
 	fs := newFlags(s, name, keyCommands()[3].Usage, summary)
-	kf := addKeyFlags(fs, true)
+	kf := addKeyFlags(fs, keyNameFlag|configFlag)
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
@@ -471,7 +495,7 @@ func runKeyShow(ctx context.Context, s IO, args []string) error {
 	if err != nil {
 		return fmt.Errorf("show key: %w", err)
 	}
-	var archived []keyReport
+	archived := []keyReport{}
 	for _, e := range all {
 		if e.AppID == entry.AppID && e.Archived && e.Name != entry.Name {
 			a, err := describeKey(kc, e, nil)
@@ -507,7 +531,7 @@ func runKeyShow(ctx context.Context, s IO, args []string) error {
 func runKeyList(ctx context.Context, s IO, args []string) error {
 	const name, summary = "key list", "List the keys in the OS keychain: key id, fingerprint, where each is stored, and whether\nthe Capacitor config in this folder carries the matching public key."
 	fs := newFlags(s, name, keyCommands()[4].Usage, summary)
-	kf := addKeyFlags(fs, true)
+	kf := addKeyFlags(fs, configFlag)
 	asJSON := fs.Bool("json", false, "print the keys as JSON on stdout")
 	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
@@ -569,7 +593,7 @@ func runKeyList(ctx context.Context, s IO, args []string) error {
 func runKeyDelete(ctx context.Context, s IO, args []string) error {
 	const name, summary = "key delete", "Remove a key from the OS keychain. Without its private key no update can reach the\napps that carry its public key again: export it first if in doubt."
 	fs := newFlags(s, name, keyCommands()[5].Usage, summary)
-	kf := addKeyFlags(fs, false)
+	kf := addKeyFlags(fs, keyNameFlag)
 	yes := fs.Bool("yes", false, "really delete the key")
 	if err := parseOnlyFlags(fs, args); err != nil {
 		return err

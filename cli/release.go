@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,6 +89,25 @@ func (f *registryFlags) appID() (string, error) {
 	return p.AppID, nil
 }
 
+// mustExist refuses a registry file named by --db or $CAPSHIP_DB that does
+// not exist, so that a mistyped path is not taken for an empty registry
+// (and left behind as a new file). The default file may be missing: no
+// release was registered yet.
+func (f *registryFlags) mustExist(s IO) error {
+	loc := dbLocation(s, f.db)
+	if loc == store.DefaultDBPath() || strings.HasPrefix(loc, "postgres://") || strings.HasPrefix(loc, "postgresql://") {
+		return nil
+	}
+	if _, err := os.Stat(loc); errors.Is(err, os.ErrNotExist) {
+		from := "--db"
+		if f.db == "" {
+			from = "$CAPSHIP_DB"
+		}
+		return fmt.Errorf("open registry: %s (from %s) does not exist: check the path; 'capship release register' creates it", loc, from)
+	}
+	return nil
+}
+
 func (f *registryFlags) open(ctx context.Context, s IO) (store.Registry, error) {
 	return store.Open(ctx, dbLocation(s, f.db))
 }
@@ -96,6 +117,7 @@ type regCmd struct {
 	name, usage, summary string
 	app                  bool   // takes --app (defaulting to the Capacitor config's appId)
 	arg                  string // what its one positional argument is; "" for none
+	creates              bool   // may create the registry file (others refuse a --db file that does not exist)
 }
 
 // parse parses args; extra adds the command's own flags to the set.
@@ -139,6 +161,11 @@ func (c regCmd) open(ctx context.Context, s IO, args []string, extra func(*flag.
 	x := &regRun{registryFlags: rf, arg: arg}
 	if c.app {
 		if x.app, err = rf.appID(); err != nil {
+			return nil, err
+		}
+	}
+	if !c.creates {
+		if err := rf.mustExist(s); err != nil {
 			return nil, err
 		}
 	}
@@ -246,6 +273,23 @@ func runReleaseRegister(ctx context.Context, s IO, args []string) error {
 	if err := checkProjectKey(m); err != nil {
 		return err
 	}
+	// Refuse what can be refused now (a bad --server or token, a version
+	// the registry already has) before downloading the whole bundle.
+	var client *store.Client
+	var reg store.Registry
+	if f.server != "" {
+		if client, err = store.NewClient(f.server, f.token, nil); err != nil {
+			return fmt.Errorf("register release: %w", err)
+		}
+	} else {
+		if reg, err = f.open(ctx, s); err != nil {
+			return err
+		}
+		defer reg.Close()
+		if _, err := reg.Release(ctx, m.AppID, m.Version); err == nil {
+			return fmt.Errorf("register release: version %s of %s is already registered: bump the version (package.json) and build a new bundle", m.Version, m.AppID)
+		}
+	}
 	res := registerResult{Channel: f.channel, Server: f.server}
 	if res.URLCheck, res.Warnings, err = checkHosted(ctx, s, f, m); err != nil {
 		return err
@@ -255,15 +299,11 @@ func runReleaseRegister(ctx context.Context, s IO, args []string) error {
 		Checksum: m.Checksum, Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256,
 		KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint, Channel: f.channel, MinNative: f.minNative,
 	}
-	if f.server != "" {
-		client, err := store.NewClient(f.server, f.token, nil)
-		if err != nil {
-			return fmt.Errorf("register release: %w", err)
-		}
+	if client != nil {
 		if res.Release, err = client.Register(ctx, in); err != nil {
 			return err
 		}
-	} else if err := registerLocal(ctx, s, f, in, &res); err != nil {
+	} else if err := registerLocal(ctx, reg, in, &res); err != nil {
 		return err
 	}
 	if f.json {
@@ -314,12 +354,8 @@ func checkHosted(ctx context.Context, s IO, f *registerFlags, m *workflow.Manife
 
 // registerLocal registers in the local registry, noting what the channel
 // served before.
-func registerLocal(ctx context.Context, s IO, f *registerFlags, in store.RegisterInput, res *registerResult) error {
-	reg, err := f.open(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
+func registerLocal(ctx context.Context, reg store.Registry, in store.RegisterInput, res *registerResult) error {
+	var err error
 	if in.Channel != "" {
 		if before, err := reg.Channel(ctx, in.AppID, in.Channel); err == nil && before.Release != nil {
 			res.Previous = before.Release.Version
@@ -468,13 +504,18 @@ type channelSettingFlags struct {
 	public, selfSet, emulator, dev, underNative bool
 }
 
-func addChannelSettingFlags(fs *flag.FlagSet) *channelSettingFlags {
-	d := store.DefaultChannelSettings()
+// addChannelSettingFlags adds the settings flags; withDefaults shows the
+// defaults of a new channel (channel set changes only the flags given).
+func addChannelSettingFlags(fs *flag.FlagSet, withDefaults bool) *channelSettingFlags {
+	d, platforms := store.DefaultChannelSettings(), "ios,android,electron"
+	if !withDefaults {
+		d, platforms = store.Channel{}, ""
+	}
 	f := &channelSettingFlags{}
 	fs.IntVar(&f.rollout, "rollout", d.Rollout, "percentage of devices (stable by device id) that get the current release; the others keep the previous one")
 	fs.BoolVar(&f.public, "public", d.Public, "default channel for devices that name none (one per platform)")
 	fs.BoolVar(&f.selfSet, "self-set", d.AllowSelfSet, "devices may switch themselves to this channel")
-	fs.StringVar(&f.platforms, "platforms", "ios,android,electron", "platforms the channel serves, comma-separated")
+	fs.StringVar(&f.platforms, "platforms", platforms, "platforms the channel serves, comma-separated")
 	fs.BoolVar(&f.emulator, "emulator", d.AllowEmulator, "serve emulators and simulators")
 	fs.BoolVar(&f.dev, "dev", d.AllowDev, "serve development builds (is_prod false)")
 	fs.BoolVar(&f.underNative, "disable-under-native", d.DisableUnderNative, "never send a version lower than the native app's version")
@@ -532,12 +573,12 @@ func writeChannel(ctx context.Context, s IO, args []string, create bool) error {
 	cmd := regCmd{name: "channel set", usage: "NAME [settings] [--app APP_ID] [--db PATH] [--json]",
 		summary: "Change a channel's settings; flags not given stay as they are.", app: true, arg: "channel NAME"}
 	if create {
-		cmd.name, cmd.summary = "channel create", "Add a release channel; register or promote a release to it."
+		cmd.name, cmd.summary, cmd.creates = "channel create", "Add a release channel; register or promote a release to it.", true
 	}
 	var fs *flag.FlagSet
 	var cf *channelSettingFlags
 	var set store.ChannelSettings
-	x, err := cmd.open(ctx, s, args, func(f *flag.FlagSet) { fs, cf = f, addChannelSettingFlags(f) }, func() (err error) {
+	x, err := cmd.open(ctx, s, args, func(f *flag.FlagSet) { fs, cf = f, addChannelSettingFlags(f, create) }, func() (err error) {
 		if set, err = cf.settings(fs); err != nil {
 			return err
 		}
@@ -653,7 +694,7 @@ func runTokenCreate(ctx context.Context, s IO, args []string) error {
 	var app *string
 	x, err := regCmd{name: "token create", usage: "NAME [--app APP_ID] [--db PATH] [--json]",
 		summary: "Create a token for the admin API of 'capship serve'. The token is printed once, on stdout.",
-		arg:     "token NAME"}.open(ctx, s, args, func(fs *flag.FlagSet) {
+		arg:     "token NAME", creates: true}.open(ctx, s, args, func(fs *flag.FlagSet) {
 		app = fs.String("app", "", "limit the token to this app (default: every app)")
 	}, nil)
 	if err != nil {

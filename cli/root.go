@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -164,16 +165,26 @@ func printHelp(w io.Writer, cmds []Command, prefix []string) {
 	fmt.Fprintln(w, "Usage:")
 	fmt.Fprintln(w, "  capship                 start the release wizard (in a terminal)")
 	fmt.Fprintln(w, "  capship COMMAND [flags] run one step; add --help to any command")
+	fmt.Fprintln(w, "  capship version         print the version")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	sorted := append([]Command(nil), cmds...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	if len(prefix) > 0 && !slices.ContainsFunc(sorted, func(c Command) bool { return inGroup(c, prefix[0]) }) {
+		prefix = nil // nothing in that group: list everything
+	}
 	for _, c := range sorted {
-		if len(prefix) > 0 && !strings.HasPrefix(c.Name, prefix[0]) {
+		if len(prefix) > 0 && !inGroup(c, prefix[0]) {
 			continue
 		}
 		fmt.Fprintf(w, "  %-22s %s\n", c.Name, c.Summary)
 	}
+}
+
+// inGroup reports whether c's first word is word ("key" for "key create").
+func inGroup(c Command, word string) bool {
+	first, _, _ := strings.Cut(c.Name, " ")
+	return first == word
 }
 
 // newFlags returns a flag set for cmd whose -h prints the usage to s.Err.
@@ -190,10 +201,19 @@ func newFlags(s IO, cmd, usage, summary string) *flag.FlagSet {
 // parseFlags parses args, allowing flags after positional arguments, and
 // turns flag errors into usage errors.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	// The flag package prints its own error and the whole usage on a bad
+	// flag; Run prints one line and a hint instead, so keep it quiet and
+	// show the usage only when asked for (-h, --help).
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	defer func() { fs.SetOutput(out); fs.Usage = usage }()
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(out)
+				usage()
 				return nil, err
 			}
 			return nil, usageError("%s", err)

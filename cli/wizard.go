@@ -50,6 +50,9 @@ func runWizard(ctx context.Context, s IO, args []string) error {
 	if err != nil {
 		return fmt.Errorf("find app folder: %w", err)
 	}
+	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+		return usageError("-C %s: no such folder: pass your Capacitor app's folder", *dir)
+	}
 	if *db != "" && *srv != "" {
 		return usageError("--db and --server exclude each other")
 	}
@@ -144,7 +147,7 @@ func printSteps(w io.Writer, dir, config, dsn, server string, noInput bool) erro
 	p, err := workflow.LoadProjectConfig(dir, config)
 	app, webDir, version := "APP_ID", "WEB_DIR", "VERSION"
 	if err != nil {
-		fmt.Fprintf(w, "(could not read the project: %s)\n\n", err)
+		fmt.Fprintf(w, "capship: read project: %s\n(the commands below need APP_ID, WEB_DIR and VERSION filled in)\n\n", err)
 	} else {
 		if p.AppID != "" {
 			app = p.AppID
@@ -185,6 +188,9 @@ capship release register --manifest %[8]s --url https://YOUR-STORAGE/%[9]s --cha
 `, cd, app, cfg, shellQuote(webDir), version, out,
 		filepath.Join(out, workflow.BundleFileName(app, version)), shellQuote(manifest),
 		workflow.BundleFileName(app, version), db)
+	if err != nil {
+		return silentError{code: 1}
+	}
 	return nil
 }
 
