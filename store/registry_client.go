@@ -43,7 +43,7 @@ func NewClient(baseURL, token string, httpClient *http.Client) (*Client, error) 
 		return nil, hinted(ErrInvalid, "server %s: use https:// (the admin token must not travel in clear text; http:// is only for 127.0.0.1, ::1 and localhost)", u.Host)
 	}
 	if token == "" {
-		return nil, hinted(ErrInvalid, "no admin token: pass --token (create one on the server with 'capship token create')")
+		return nil, hinted(ErrInvalid, "no admin token: pass --token or set $CAPSHIP_TOKEN (create one on the server with 'capship token create')")
 	}
 	if httpClient == nil {
 		httpClient = &http.Client{Timeout: time.Minute}
@@ -102,5 +102,7 @@ func (c *Client) Register(ctx context.Context, in RegisterInput) (*Release, erro
 		return nil, fmt.Errorf("register release: %s answered HTTP %d %s: is it a capship server (%s)?",
 			c.base.Host, resp.StatusCode, http.StatusText(resp.StatusCode), endpoint)
 	}
-	return nil, fmt.Errorf("register release on %s: %w", c.base.Host, CodeError(answer.Error, answer.Message))
+	// The server's message repeats the verb this error already starts with.
+	msg := strings.TrimPrefix(answer.Message, "register release: ")
+	return nil, fmt.Errorf("register release on %s: %w", c.base.Host, CodeError(answer.Error, msg))
 }

@@ -453,7 +453,7 @@ func (s *scanner) summarize() {
 		}
 		msg := "source map included"
 		if n > 1 {
-			msg = fmt.Sprintf("and %d more source maps included", n-1)
+			msg = fmt.Sprintf("source map included, and %d more", n-1)
 		}
 		s.problem(s.maps[0].Name, false, "%s (%s in all): devices download them for nothing; build without source maps or delete them", msg, humanize.IBytes(uint64(size)))
 	}

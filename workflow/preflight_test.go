@@ -366,7 +366,7 @@ func TestScanTree(t *testing.T) {
 	}
 	for path, msg := range map[string]string{
 		"video.mp4":    "large file (12 MiB)",
-		"chunk.js.map": "and 1 more source maps",
+		"chunk.js.map": "source map included, and 1 more",
 		"empty.txt":    "empty file",
 		".env":         "hidden file included, and 2 more: every device gets it",
 	} {
