@@ -158,17 +158,19 @@ func (r *RealRunner) keyInfo(key *rsa.PrivateKey, configPEM string) KeyInfo {
 	}
 	info.KeyID = workflow.KeyID(&key.PublicKey)
 	info.Fingerprint = workflow.Fingerprint(&key.PublicKey)
-	switch {
-	case strings.TrimSpace(configPEM) == "":
+	if strings.TrimSpace(configPEM) == "" {
 		info.State = KeyConfigMissing
+		return info
+	}
+	pub, err := workflow.ParseConfigPublicKey(configPEM)
+	switch {
+	case err != nil:
+		info.State = KeyConfigDiffers
+		info.Note = "The config's publicKey cannot be used by devices (" + err.Error() + "): press w to write it again."
+	case workflow.CheckPair(key, pub) != nil:
+		info.State = KeyConfigDiffers
 	default:
-		pub, err := workflow.ParsePublicKey([]byte(configPEM))
-		if err == nil && workflow.CheckPair(key, pub) == nil &&
-			!strings.Contains(configPEM, "\r") && strings.HasPrefix(strings.TrimSpace(configPEM), "-----BEGIN RSA PUBLIC KEY-----") {
-			info.State = KeyConfigMatches
-		} else {
-			info.State = KeyConfigDiffers
-		}
+		info.State = KeyConfigMatches
 	}
 	return info
 }
@@ -211,7 +213,7 @@ func (r *RealRunner) ImportKey(p Project, path string) (KeyInfo, error) {
 		}
 	}
 	info := r.keyInfo(key, p.PublicKey)
-	info.Note = "The keychain now holds this key: delete " + path + " so it cannot leak."
+	info.Note = strings.TrimSpace("The keychain now holds this key: delete " + path + " so it cannot leak. " + info.Note)
 	return info, nil
 }
 

@@ -216,3 +216,42 @@ func TestRealRunnerServer(t *testing.T) {
 		t.Fatalf("a wrong token: %v", err)
 	}
 }
+
+// The config's public key matches only when devices can use its text as it
+// is (spec §2, iOS): LF only, no spaces or tabs in the base64, the PKCS#1
+// header. An indented template literal in capacitor.config.ts carries the
+// right key in a form iOS cannot read.
+func TestKeyInfoConfigText(t *testing.T) {
+	key, err := workflow.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem := string(workflow.EncodePublicKey(&key.PublicKey))
+	indented := strings.ReplaceAll(strings.TrimSuffix(pem, "\n"), "\n", "\n    ")
+	other, err := workflow.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRunner(RunnerOptions{KeychainService: "capship-test-keyinfo"})
+	for _, tc := range []struct {
+		name, config string
+		want         KeyState
+	}{
+		{"exact", pem, KeyConfigMatches},
+		{"without the last newline", strings.TrimSuffix(pem, "\n"), KeyConfigMatches},
+		{"none", "", KeyConfigMissing},
+		{"another key", string(workflow.EncodePublicKey(&other.PublicKey)), KeyConfigDiffers},
+		{"CRLF", strings.ReplaceAll(pem, "\n", "\r\n"), KeyConfigDiffers},
+		{"indented lines", indented, KeyConfigDiffers},
+		{"trailing tabs", strings.ReplaceAll(pem, "\n", "\t\n"), KeyConfigDiffers},
+		{"spaces in the base64", strings.Replace(pem, "\nMII", "\n  MII", 1), KeyConfigDiffers},
+	} {
+		info := r.keyInfo(key, tc.config)
+		if info.State != tc.want {
+			t.Errorf("%s: state %v, want %v", tc.name, info.State, tc.want)
+		}
+		if tc.want == KeyConfigDiffers && tc.name != "another key" && !strings.Contains(info.Note, "press w") {
+			t.Errorf("%s: no advice on the unusable text: %q", tc.name, info.Note)
+		}
+	}
+}

@@ -114,6 +114,26 @@ func ParsePublicKey(data []byte) (*rsa.PublicKey, error) {
 	return pub, nil
 }
 
+// ParseConfigPublicKey reads the publicKey text of a Capacitor config the
+// way devices need it (spec §1–2): besides ParsePublicKey's rules, LF line
+// breaks only (a CR makes iOS apps crash at launch) and no spaces or tabs
+// on any line but the BEGIN and END lines themselves (iOS cannot read such
+// base64; an indented template literal in capacitor.config.ts has them).
+func ParseConfigPublicKey(text string) (*rsa.PublicKey, error) {
+	if strings.ContainsRune(text, '\r') {
+		return nil, fmt.Errorf("parse public key: %w: the text has CR line breaks, which make iOS apps crash at launch; write it with LF only", ErrKeyFormat)
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if line == "-----BEGIN "+publicKeyType+"-----" || line == "-----END "+publicKeyType+"-----" {
+			continue
+		}
+		if strings.ContainsAny(line, " \t") {
+			return nil, fmt.Errorf("parse public key: %w: a line holds spaces or tabs (indentation?), which iOS cannot read; write the PEM text without them", ErrKeyFormat)
+		}
+	}
+	return ParsePublicKey([]byte(text))
+}
+
 // decodeOnePEM returns the single PEM block in data.
 func decodeOnePEM(data []byte, kind string) (*pem.Block, error) {
 	block, rest := pem.Decode(data)

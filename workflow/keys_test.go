@@ -209,6 +209,28 @@ func TestParsePublicKeyRefuses(t *testing.T) {
 	}
 }
 
+func TestParseConfigPublicKey(t *testing.T) {
+	text := string(testKeyFile(t, "test.pub.pem"))
+	want := testPublicKey(t, "test.pub.pem")
+	for _, ok := range []string{text, strings.TrimSuffix(text, "\n")} {
+		if pub, err := ParseConfigPublicKey(ok); err != nil || !pub.Equal(want) {
+			t.Fatalf("ParseConfigPublicKey(%q) = %v", ok, err)
+		}
+	}
+	for name, bad := range map[string]string{
+		"CRLF":                strings.ReplaceAll(text, "\n", "\r\n"),
+		"indented":            strings.ReplaceAll(strings.TrimSuffix(text, "\n"), "\n", "\n  "),
+		"trailing tab":        strings.Replace(text, "\n", "\t\n", 2),
+		"space inside base64": strings.Replace(text, "\nMII", "\nMI I", 1),
+		"SPKI":                string(testKeyFile(t, "test.spki.pem")),
+		"indented END line":   strings.Replace(text, "-----END", " -----END", 1),
+	} {
+		if _, err := ParseConfigPublicKey(bad); !errors.Is(err, ErrKeyFormat) {
+			t.Errorf("%s: err = %v, want ErrKeyFormat", name, err)
+		}
+	}
+}
+
 func TestKeyFiles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, ".capgo_key_v2")
