@@ -77,7 +77,9 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := pw.Write([]byte(body[:40])); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // let the server start reading it
+	// Shut down only once the handler is reading it (not after a guess at
+	// how long that takes: a connection not yet accepted would be refused).
+	waitInFlight(t, srv)
 
 	cancel()
 	select {
@@ -232,13 +234,7 @@ func TestBusyServerAsksDevicesToBackOff(t *testing.T) {
 		}
 	}()
 	pw.Write([]byte(`{"app_id":`))
-	deadline := time.Now().Add(5 * time.Second)
-	for h.srv.inFlight.Load() < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the held request never reached the handler")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitInFlight(t, h.srv)
 	req, _ := http.NewRequest("POST", h.url+"/updates", bytes.NewReader(h.deviceBody(nil)))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -251,5 +247,15 @@ func TestBusyServerAsksDevicesToBackOff(t *testing.T) {
 	}
 	if status, _ := h.do("GET", "/livez", "", nil); status != 200 {
 		t.Fatalf("/livez while busy: HTTP %d", status)
+	}
+}
+
+// waitInFlight waits until a device request is inside a handler of srv.
+func waitInFlight(t *testing.T, srv *Server) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); srv.inFlight.Load() < 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never reached the handler")
+		}
 	}
 }
