@@ -21,7 +21,6 @@ type sourceStep struct {
 	version   textinput.Model
 	picker    filepicker.Model
 	picking   bool
-	pickerRun int // which picker instance is live; its messages carry no run id
 	checkRun  int
 	checked   bool
 	preflight Preflight
