@@ -141,7 +141,9 @@ func TestWizardEndToEnd(t *testing.T) {
 	appID := fmt.Sprintf("com.capship.e2e.t%d", time.Now().UnixNano())
 	writeApp(t, appDir, appID)
 	db := filepath.Join(root, "registry.db")
-	keys := store.NewKeychain("capship")
+	// A keychain service of its own, never the user's "capship" entries.
+	service := fmt.Sprintf("capship-test-e2e-%d", time.Now().UnixNano())
+	keys := store.NewKeychain(service)
 	t.Cleanup(func() { _ = keys.Delete(appID) })
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -160,7 +162,7 @@ func TestWizardEndToEnd(t *testing.T) {
 	tm := &term{t: t, socket: fmt.Sprintf("capship-e2e-%d", os.Getpid())}
 	shell := fmt.Sprintf("cd %q && %q; echo \"[capship exited $?]\"; sleep 600", appDir, bin)
 	tm.tmux("new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24",
-		"-e", "CAPSHIP_DB="+db, "-e", "TERM=xterm-256color",
+		"-e", "CAPSHIP_DB="+db, "-e", "CAPSHIP_KEYCHAIN_SERVICE="+service, "-e", "TERM=xterm-256color",
 		"-e", "DBUS_SESSION_BUS_ADDRESS="+os.Getenv("DBUS_SESSION_BUS_ADDRESS"),
 		"sh", "-c", shell)
 	t.Cleanup(func() { exec.Command("tmux", "-L", tm.socket, "kill-server").Run() })
