@@ -70,26 +70,33 @@ func readDevice(src fieldSource) (DeviceInfo, error) {
 		key  string
 		dst  *string
 		norm func(string) string
+		// informational: the server neither uses nor stores the field, so
+		// a value it could not store is dropped rather than refusing the
+		// device (custom_id is whatever the app set with setCustomId).
+		informational bool
 	}{
-		{"platform", &d.Platform, lowerTrim},
-		{"device_id", &d.DeviceID, lowerTrim}, // iOS sends upper case, Android lower case
-		{"app_id", &d.AppID, strings.TrimSpace},
-		{"custom_id", &d.CustomID, nil},
-		{"plugin_version", &d.PluginVersion, strings.TrimSpace},
-		{"version_build", &d.VersionBuild, strings.TrimSpace},
-		{"version_code", &d.VersionCode, strings.TrimSpace},
-		{"version_name", &d.VersionName, strings.TrimSpace},
-		{"version_os", &d.VersionOS, strings.TrimSpace},
-		{"defaultChannel", &d.DefaultChannel, strings.TrimSpace},
-		{"key_id", &d.KeyID, strings.TrimSpace},
-		{"install_source", &d.InstallSource, strings.TrimSpace},
-		{"channel", &d.Channel, strings.TrimSpace},
+		{"platform", &d.Platform, lowerTrim, false},
+		{"device_id", &d.DeviceID, lowerTrim, false}, // iOS sends upper case, Android lower case
+		{"app_id", &d.AppID, strings.TrimSpace, false},
+		{"custom_id", &d.CustomID, nil, true},
+		{"plugin_version", &d.PluginVersion, strings.TrimSpace, false},
+		{"version_build", &d.VersionBuild, strings.TrimSpace, false},
+		{"version_code", &d.VersionCode, strings.TrimSpace, true},
+		{"version_name", &d.VersionName, strings.TrimSpace, false},
+		{"version_os", &d.VersionOS, strings.TrimSpace, true},
+		{"defaultChannel", &d.DefaultChannel, strings.TrimSpace, false},
+		{"key_id", &d.KeyID, strings.TrimSpace, false},
+		{"install_source", &d.InstallSource, strings.TrimSpace, true},
+		{"channel", &d.Channel, strings.TrimSpace, false},
 	} {
 		v, err := src.text(f.key)
-		if err != nil {
-			return DeviceInfo{}, err
+		if err == nil {
+			err = checkText(f.key, v)
 		}
-		if err := checkText(f.key, v); err != nil {
+		switch {
+		case err != nil && f.informational:
+			v = ""
+		case err != nil:
 			return DeviceInfo{}, err
 		}
 		if f.norm != nil {

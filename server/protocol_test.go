@@ -60,6 +60,11 @@ func TestDecodeUpdateRequestTolerance(t *testing.T) {
 		{"version_code as a number", `{"app_id":"a.b","device_id":"d","version_code":42}`, func(d DeviceInfo) bool { return d.VersionCode == "42" }},
 		{"null strings are empty", `{"app_id":"a.b","device_id":"d","key_id":null,"defaultChannel":null}`, func(d DeviceInfo) bool { return d.KeyID == "" && d.DefaultChannel == "" }},
 		{"platform case", `{"app_id":"a.b","device_id":"d","platform":"Android"}`, func(d DeviceInfo) bool { return d.Platform == "android" }},
+		// custom_id is the app's own (setCustomId): the server neither uses
+		// nor stores it, so a value it could not store must not cost the
+		// device its updates.
+		{"long custom_id dropped", `{"app_id":"a.b","device_id":"d","custom_id":"` + strings.Repeat("c", 300) + `"}`, func(d DeviceInfo) bool { return d.CustomID == "" }},
+		{"object custom_id dropped", `{"app_id":"a.b","device_id":"d","custom_id":{"user":1},"version_os":"\u0000"}`, func(d DeviceInfo) bool { return d.CustomID == "" && d.VersionOS == "" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,13 +86,13 @@ func TestDecodeUpdateRequestRefuses(t *testing.T) {
 		{"truncated", `{"app_id":"a.b"`, "not valid JSON"},
 		{"two values", `{"app_id":"a.b","device_id":"d"} {}`, "not valid JSON"},
 		{"NUL in a field", `{"app_id":"a.b","device_id":"d\u0000x"}`, "device_id is not valid text"},
-		{"invalid UTF-8", "{\"app_id\":\"a.b\",\"device_id\":\"d\",\"custom_id\":\"\xff\"}", "custom_id is not valid text"},
+		{"invalid UTF-8", "{\"app_id\":\"a.b\",\"device_id\":\"d\",\"version_name\":\"\xff\"}", "version_name is not valid text"},
 		{"no app id", `{"device_id":"d"}`, "app_id is missing"},
 		{"no device id", `{"app_id":"a.b"}`, "device_id is missing"},
 		{"object as a string field", `{"app_id":{"$ne":1},"device_id":"d"}`, "wrong type"},
 		{"bad boolean", `{"app_id":"a.b","device_id":"d","is_prod":"maybe"}`, "wrong type"},
 		{"huge device id", `{"app_id":"a.b","device_id":"` + strings.Repeat("d", 200) + `"}`, "device_id is longer"},
-		{"huge field", `{"app_id":"a.b","device_id":"d","custom_id":"` + strings.Repeat("c", 300) + `"}`, "custom_id is longer"},
+		{"huge field", `{"app_id":"a.b","device_id":"d","plugin_version":"` + strings.Repeat("c", 300) + `"}`, "plugin_version is longer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
