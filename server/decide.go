@@ -98,6 +98,13 @@ func (a *appSnapshot) channel(name string) *channel {
 	return a.byName[name]
 }
 
+// withoutOverrides returns a shallow copy that knows no override.
+func (a *appSnapshot) withoutOverrides() *appSnapshot {
+	c := *a
+	c.Overrides = nil
+	return &c
+}
+
 // publicChannel returns the app's public default channel for a platform: the
 // first public channel that serves it, else the first public channel (whose
 // platform filter then refuses the device with a clear code).

@@ -45,13 +45,6 @@ func (s *Server) check(ctx context.Context, d DeviceInfo) (answer, error) {
 	return decide(app, d), nil
 }
 
-// withoutOverrides returns a shallow copy that knows no override.
-func (a *appSnapshot) withoutOverrides() *appSnapshot {
-	c := *a
-	c.Overrides = nil
-	return &c
-}
-
 // unavailable answers a registry failure without leaking its details to
 // the device (they go to the log).
 func (s *Server) unavailable(w http.ResponseWriter, err error) {
