@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -405,6 +406,29 @@ func DefaultDBPath() string {
 	return filepath.Join(dir, "capship", "registry.db")
 }
 
+// IsPostgresDSN reports whether dsn selects PostgreSQL rather than an
+// SQLite file (see Open).
+func IsPostgresDSN(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// RedactDSN returns dsn fit to show to people: a PostgreSQL URL without its
+// password (in the user part or in the query), a file path as it is.
+func RedactDSN(dsn string) string {
+	if !IsPostgresDSN(dsn) {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparseable database URL)"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
 // Open opens (creating and migrating as needed) the registry at dsn: a
 // postgres:// or postgresql:// URL selects PostgreSQL, anything else is the
 // path of an SQLite file.
@@ -412,7 +436,7 @@ func Open(ctx context.Context, dsn string) (Registry, error) {
 	if dsn == "" {
 		return nil, fmt.Errorf("open registry: %w: empty database path", ErrInvalid)
 	}
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if IsPostgresDSN(dsn) {
 		return openPostgres(ctx, dsn)
 	}
 	return openSQLite(ctx, dsn)

@@ -609,3 +609,15 @@ func TestErrorCodesRoundTrip(t *testing.T) {
 		t.Fatalf("unknown code: %v", err)
 	}
 }
+
+func TestRedactDSN(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://capship:s3cret@db:5432/capship":               "postgres://capship:xxxxx@db:5432/capship",
+		"postgresql://db/capship?password=s3cret&sslmode=disable": "postgresql://db/capship?password=xxxxx&sslmode=disable",
+		"/var/lib/capship/registry.db":                            "/var/lib/capship/registry.db",
+	} {
+		if got := RedactDSN(in); got != want {
+			t.Errorf("RedactDSN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -83,11 +82,8 @@ func (r *RealRunner) registryName() string {
 }
 
 func registryName(dsn string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		if u, err := url.Parse(dsn); err == nil {
-			return "PostgreSQL registry " + u.Redacted()
-		}
-		return "PostgreSQL registry"
+	if store.IsPostgresDSN(dsn) {
+		return "PostgreSQL registry " + store.RedactDSN(dsn)
 	}
 	return "local registry " + dsn
 }

@@ -255,3 +255,20 @@ func TestKeyInfoConfigText(t *testing.T) {
 		}
 	}
 }
+
+// Where releases go is shown on screen: never with a database password,
+// whether in the URL's user part or in its query.
+func TestRegistryNameHidesPasswords(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://capship:s3cret@db.internal:5432/capship",
+		"postgresql://db.internal/capship?sslmode=require&password=s3cret",
+	} {
+		got := registryName(dsn)
+		if strings.Contains(got, "s3cret") || !strings.Contains(got, "db.internal") {
+			t.Errorf("registryName(%q) = %q", dsn, got)
+		}
+	}
+	if got := registryName("/home/dev/.local/share/capship/registry.db"); got != "local registry /home/dev/.local/share/capship/registry.db" {
+		t.Errorf("file registry shown as %q", got)
+	}
+}
