@@ -48,7 +48,11 @@ func NewClient(baseURL, token string, httpClient *http.Client) (*Client, error) 
 	if httpClient == nil {
 		httpClient = &http.Client{Timeout: time.Minute}
 	}
-	return &Client{base: u, token: token, http: httpClient}, nil
+	// The token must reach only the server named here: net/http would send
+	// it on through a redirect to the same host, even to plain http.
+	hc := *httpClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Client{base: u, token: token, http: &hc}, nil
 }
 
 func loopback(host string) bool {
@@ -86,6 +90,9 @@ func (c *Client) Register(ctx context.Context, in RegisterInput) (*Release, erro
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAdminAnswer))
 	if err != nil {
 		return nil, fmt.Errorf("register release: read answer of %s: %w", c.base.Host, err)
+	}
+	if loc := resp.Header.Get("Location"); resp.StatusCode >= 300 && resp.StatusCode < 400 && loc != "" {
+		return nil, fmt.Errorf("register release: %s redirects to %s: pass the server's final https:// address as --server (the token is not sent through redirects)", c.base.Host, loc)
 	}
 	if resp.StatusCode == http.StatusCreated {
 		var rel Release

@@ -160,3 +160,31 @@ func FuzzRegisterInputValidate(f *testing.F) {
 		}
 	})
 }
+
+// The admin token never follows a redirect: a proxy that sends the request
+// on (to plain http on the same host, say) must not receive it.
+func TestClientDoesNotFollowRedirects(t *testing.T) {
+	var leaked string
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked = r.Header.Get("Authorization")
+		w.WriteHeader(http.StatusCreated)
+		w.Write([]byte(`{"version":"1.0.0"}`))
+	}))
+	defer target.Close()
+	// Same host (127.0.0.1), so net/http would forward the header.
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusPermanentRedirect)
+	}))
+	defer redirector.Close()
+	c, err := NewClient(redirector.URL, "capship_secret", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Register(ctxT(t), input(app, "1.0.0", "production", 1))
+	if leaked != "" {
+		t.Fatalf("the token followed the redirect: %q", leaked)
+	}
+	if err == nil || !strings.Contains(err.Error(), "redirects to "+target.URL) || strings.Contains(err.Error(), "capship_secret") {
+		t.Fatalf("err = %v, want one naming the redirect target", err)
+	}
+}
