@@ -104,9 +104,13 @@ func CheckURL(ctx context.Context, client *http.Client, rawURL string, wantSize 
 		return nil, fmt.Errorf("download bundle: %w (check the address and that the server is reachable from here)", err)
 	}
 	defer resp.Body.Close()
-	check.FinalURL = resp.Request.URL.String()
+	final := resp.Request.URL
+	check.FinalURL = final.String()
 	check.Status = resp.StatusCode
 	check.ContentType = resp.Header.Get("Content-Type")
+	if !strings.EqualFold(final.Scheme, "https") && !isLoopbackHost(final.Hostname()) {
+		check.Problems = append(check.Problems, fmt.Sprintf("the URL redirects to plain http (%s), which devices refuse to download: use an address that stays on https", final.Redacted()))
+	}
 
 	if resp.StatusCode != http.StatusOK {
 		check.Problems = append(check.Problems, statusProblem(resp.StatusCode))

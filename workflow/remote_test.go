@@ -161,3 +161,28 @@ func TestCheckURLCancel(t *testing.T) {
 		t.Fatalf("want the context's error, got %v", err)
 	}
 }
+
+// A URL that redirects to plain http on a public host passes no check:
+// devices refuse cleartext downloads (iOS ATS, Android since 9).
+func TestCheckURLRedirectToPlainHTTP(t *testing.T) {
+	built := []byte("capship bundle bytes")
+	sum := sha256.Sum256(built)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/good.zip", func(w http.ResponseWriter, r *http.Request) { w.Write(built) })
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://cdn.example.com/good.zip", http.StatusFound)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	// Every host name leads to the test server.
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+	}}}
+	c, err := CheckURL(context.Background(), client, srv.URL+"/moved", int64(len(built)), hex.EncodeToString(sum[:]), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OK() || !strings.Contains(strings.Join(c.Problems, "\n"), "plain http") || c.FinalURL != "http://cdn.example.com/good.zip" {
+		t.Fatalf("redirect to plain http: OK=%v final %s problems %q", c.OK(), c.FinalURL, c.Problems)
+	}
+}
