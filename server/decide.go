@@ -250,7 +250,7 @@ func chooseChannel(app *appSnapshot, d DeviceInfo) (*channel, answer, bool) {
 		}
 	}
 	// A defaultChannel that does not exist (yet) falls through to the public
-	// default, as store.Registry.Resolve does.
+	// default.
 	if ch := app.channel(d.DefaultChannel); d.DefaultChannel != "" && ch != nil {
 		if !ch.Public && !ch.AllowSelfSet {
 			return nil, refuse(ch.Name, codePrivateChannel, "channel %s is private: allow devices to self-assign it, or remove defaultChannel from the app's config", ch.Name), false

@@ -71,16 +71,6 @@ type Registry interface {
 	// History lists what a channel pointed to and when, oldest first.
 	History(ctx context.Context, appID, channel string) ([]HistoryEntry, error)
 
-	// Resolve answers the first question of every update check in one
-	// query: which channel does this device belong to, and what does that
-	// channel serve. The channel is the device's override if it has one,
-	// else the channel named by q.DefaultChannel if it exists, else the
-	// app's public default for q.Platform. Resolution.Channel is nil when
-	// none applies. ErrNotFound when the app is unknown. The caller applies
-	// the channel's filters (platform, emulator, dev, rollout, minimum
-	// native version, key id).
-	Resolve(ctx context.Context, q DeviceQuery) (*Resolution, error)
-
 	// SetDeviceChannel makes a device use a channel. With selfSet (the
 	// device asked for it itself) the channel must allow self-set
 	// (ErrSelfSetDenied); platform filters are the caller's to check.
@@ -242,29 +232,6 @@ type HistoryEntry struct {
 	At      time.Time `json:"at"`
 	// RolledBackAt is set on a register/promote entry that a later rollback undid.
 	RolledBackAt *time.Time `json:"rolled_back_at,omitempty"`
-}
-
-// DeviceQuery is what the update endpoint knows about a device when it
-// picks its channel (fields of the plugin's request body).
-type DeviceQuery struct {
-	AppID          string
-	DeviceID       string
-	DefaultChannel string // the plugin's defaultChannel, may be empty
-	Platform       string // ios, android or electron
-}
-
-// How Resolve picked the channel.
-const (
-	SourceOverride       = "override"        // the device's own override
-	SourceDefaultChannel = "default_channel" // the defaultChannel the device sent
-	SourcePublic         = "public"          // the app's public default
-)
-
-// Resolution is Resolve's answer.
-type Resolution struct {
-	App     App
-	Channel *Channel // nil when no channel applies
-	Source  string   // SourceOverride, SourceDefaultChannel or SourcePublic; "" with no channel
 }
 
 // StatEvent is one stats report from a device (spec §4).

@@ -17,9 +17,10 @@ func benchBackends(b *testing.B, bench func(b *testing.B, r Registry)) {
 	})
 }
 
-// BenchmarkResolve is the registry's share of one update check without the
-// server's cache: pick the device's channel and read what it serves.
-func BenchmarkResolve(b *testing.B) {
+// BenchmarkLoadApp is what the update server reads from the registry when
+// its cache of an app is cold or stale: the app, its channels with their
+// releases, and every device override.
+func BenchmarkLoadApp(b *testing.B) {
 	benchBackends(b, func(b *testing.B, r Registry) {
 		ctx := ctxT(b)
 		for i := range 20 {
@@ -34,12 +35,15 @@ func BenchmarkResolve(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
-			i := 0
 			for pb.Next() {
-				i++
-				res, err := r.Resolve(ctx, DeviceQuery{AppID: app, DeviceID: fmt.Sprint("device-", i%2000), Platform: "android"})
-				if err != nil || res.Channel == nil {
-					b.Fatal(res, err)
+				if _, err := r.App(ctx, app); err != nil {
+					b.Fatal(err)
+				}
+				if chans, err := r.Channels(ctx, app); err != nil || len(chans) != 2 {
+					b.Fatal(chans, err)
+				}
+				if ov, err := r.DeviceChannels(ctx, app); err != nil || len(ov) != 1000 {
+					b.Fatal(len(ov), err)
 				}
 			}
 		})

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -31,51 +30,6 @@ func (r *sqlRegistry) DeviceChannels(ctx context.Context, appID string) (map[str
 		return nil, fmt.Errorf("list device channels: %w", err)
 	}
 	return out, nil
-}
-
-// resolveQuery ranks the candidate channels of a device: its override (1),
-// the channel named by its defaultChannel (2), the public default for its
-// platform (3); the best one comes first.
-var resolveQuery = `SELECT a.key_id, a.key_fingerprint, a.created_at,
-		CASE WHEN c.id IS NULL THEN 0 WHEN c.id = dc.channel_id THEN 1 WHEN c.name = $3 THEN 2 ELSE 3 END AS rank,
-		` + strings.TrimPrefix(channelSelect, "SELECT ") + `
-		JOIN apps a ON a.id = c.app_id
-		LEFT JOIN device_channels dc ON dc.app_id = $1 AND dc.device_id = $2
-		WHERE c.app_id = $1 AND (c.id = dc.channel_id OR c.name = $3 OR (c.public AND (
-			($4 = 'ios' AND c.ios) OR ($4 = 'android' AND c.android) OR ($4 = 'electron' AND c.electron))))
-		ORDER BY rank, c.name LIMIT 1`
-
-func (r *sqlRegistry) Resolve(ctx context.Context, q DeviceQuery) (*Resolution, error) {
-	// One round trip in the usual case: the app and the best channel.
-	rows, err := r.query(ctx, resolveQuery, q.AppID, q.DeviceID, q.DefaultChannel, q.Platform)
-	if err != nil {
-		return nil, fmt.Errorf("resolve channel: %w", err)
-	}
-	defer rows.Close()
-	res := &Resolution{App: App{ID: q.AppID}}
-	if rows.Next() {
-		var s channelScan
-		var created int64
-		var rank int
-		dest := append([]any{&res.App.KeyID, &res.App.KeyFingerprint, &created, &rank}, s.dest()...)
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("resolve channel: %w", err)
-		}
-		res.App.CreatedAt = fromMillis(created)
-		res.Channel = s.channel(q.AppID)
-		res.Source = [...]string{"", SourceOverride, SourceDefaultChannel, SourcePublic}[rank]
-		return res, rows.Err()
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("resolve channel: %w", err)
-	}
-	// No channel applies: tell an unknown app from a known one.
-	app, err := r.App(ctx, q.AppID)
-	if err != nil {
-		return nil, err
-	}
-	res.App = *app
-	return res, nil
 }
 
 func (r *sqlRegistry) SetDeviceChannel(ctx context.Context, appID, deviceID, channel string, selfSet bool) error {

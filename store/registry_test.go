@@ -348,20 +348,13 @@ func TestChannelSettings(t *testing.T) {
 	})
 }
 
-func TestResolveAndDeviceChannels(t *testing.T) {
+func TestDeviceChannels(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		r := b.open(t)
 		ctx := ctxT(t)
 		mustRegister(t, r, input(app, "1.0.0", "production", 1))
 		mustRegister(t, r, input(app, "1.1.0-beta.1", "beta", 1))
-		mustRegister(t, r, input(app, "1.0.1", "ios-only", 1))
 		if _, err := r.UpdateChannel(ctx, app, "beta", ChannelSettings{AllowSelfSet: ptr(true)}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.UpdateChannel(ctx, app, "production", ChannelSettings{IOS: ptr(false)}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.UpdateChannel(ctx, app, "ios-only", ChannelSettings{Public: ptr(true), Android: ptr(false), Electron: ptr(false)}); err != nil {
 			t.Fatal(err)
 		}
 		if err := r.SetDeviceChannel(ctx, app, "dev-override", "beta", true); err != nil {
@@ -382,57 +375,23 @@ func TestResolveAndDeviceChannels(t *testing.T) {
 		if _, err := r.DeviceChannel(ctx, app, "dev-plain"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("device without override: %v", err)
 		}
-
-		cases := []struct {
-			device, defaultChannel, platform string
-			channel, source, version         string
-		}{
-			{"dev-override", "", "android", "beta", SourceOverride, "1.1.0-beta.1"},
-			{"dev-override", "production", "ios", "beta", SourceOverride, "1.1.0-beta.1"},
-			{"dev-admin", "beta", "android", "production", SourceOverride, "1.0.0"},
-			{"dev-plain", "beta", "android", "beta", SourceDefaultChannel, "1.1.0-beta.1"},
-			{"dev-plain", "nightly", "android", "production", SourcePublic, "1.0.0"},
-			{"dev-plain", "", "android", "production", SourcePublic, "1.0.0"},
-			{"dev-plain", "", "ios", "ios-only", SourcePublic, "1.0.1"},
-			{"dev-plain", "", "electron", "production", SourcePublic, "1.0.0"},
-			{"dev-plain", "", "web", "", "", ""},
-		}
-		for _, c := range cases {
-			res, err := r.Resolve(ctx, DeviceQuery{AppID: app, DeviceID: c.device, DefaultChannel: c.defaultChannel, Platform: c.platform})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := [3]string{res.Source, "", ""}
-			if res.Channel != nil {
-				got[1], got[2] = res.Channel.Name, versionOrDash(res.Channel.Release)
-			}
-			if want := [3]string{c.source, c.channel, c.version}; got != want {
-				t.Errorf("%s default=%q %s: got %v, want %v", c.device, c.defaultChannel, c.platform, got, want)
-			}
-			if res.App.ID != app || res.App.KeyID == "" {
-				t.Errorf("resolution app = %+v", res.App)
+		overrides := func(want string) {
+			t.Helper()
+			got, err := r.DeviceChannels(ctx, app)
+			if err != nil || fmt.Sprint(got) != want {
+				t.Fatalf("device channels = %v, %v; want %s", got, err, want)
 			}
 		}
-		if _, err := r.Resolve(ctx, DeviceQuery{AppID: "com.unknown", DeviceID: "d", Platform: "ios"}); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("resolve unknown app: %v", err)
-		}
+		overrides("map[dev-admin:production dev-override:beta]")
 		if err := r.UnsetDeviceChannel(ctx, app, "dev-override"); err != nil {
 			t.Fatal(err)
 		}
 		if err := r.UnsetDeviceChannel(ctx, app, "dev-override"); err != nil {
 			t.Fatalf("unset twice: %v", err)
 		}
-		res, err := r.Resolve(ctx, DeviceQuery{AppID: app, DeviceID: "dev-override", Platform: "android"})
-		if err != nil || res.Source != SourcePublic {
-			t.Fatalf("after unset: %+v, %v", res, err)
-		}
-		// A known app with no channel at all resolves to none, not an error.
-		if _, err := r.CreateChannel(ctx, "com.empty", "x", ChannelSettings{}); err != nil {
-			t.Fatal(err)
-		}
-		res, err = r.Resolve(ctx, DeviceQuery{AppID: "com.empty", DeviceID: "d", Platform: "ios"})
-		if err != nil || res.Channel != nil || res.App.ID != "com.empty" {
-			t.Fatalf("app without public channel: %+v, %v", res, err)
+		overrides("map[dev-admin:production]")
+		if got, err := r.DeviceChannels(ctx, "com.unknown"); err != nil || len(got) != 0 {
+			t.Fatalf("device channels of an unknown app: %v, %v", got, err)
 		}
 	})
 }
