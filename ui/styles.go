@@ -27,7 +27,6 @@ type Styles struct {
 	Code     lipgloss.Style // paths, commands, snippets
 	Cursor   lipgloss.Style // the selected menu entry
 	Focus    lipgloss.Style // the label of the focused input
-	Footer   lipgloss.Style
 }
 
 // NewStyles returns the styles for r. With an Ascii profile (NO_COLOR, tests)
@@ -58,6 +57,5 @@ func NewStyles(r *lipgloss.Renderer) Styles {
 		Code:     r.NewStyle().Foreground(accent),
 		Cursor:   r.NewStyle().Bold(true).Foreground(accent),
 		Focus:    r.NewStyle().Bold(true).Foreground(accent),
-		Footer:   r.NewStyle().MarginTop(1),
 	}
 }
