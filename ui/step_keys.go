@@ -25,7 +25,6 @@ type keysStep struct {
 	doing   string
 	spin    spinner.Model
 	err     error
-	errHint string
 	wrote   bool
 }
 
