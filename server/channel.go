@@ -73,21 +73,27 @@ func (s *Server) deviceRequest(w http.ResponseWriter, r *http.Request) (DeviceIn
 		d, err = DecodeUpdateRequest(body)
 	}
 	if err != nil {
-		noteCode(w, codeInvalidRequest)
-		writeJSON(w, http.StatusBadRequest, encodeError(codeInvalidRequest, err.Error()))
+		badRequest(w, err)
 		return DeviceInfo{}, nil, false
 	}
+	app, ok := s.knownApp(w, r, d)
+	return d, app, ok
+}
+
+// knownApp returns the snapshot of the device's app, or answers for it
+// (registry down, app unknown) and returns false.
+func (s *Server) knownApp(w http.ResponseWriter, r *http.Request, d DeviceInfo) (*appSnapshot, bool) {
 	note(w, d.AppID, d.DeviceID)
 	app, err := s.apps.get(r.Context(), d.AppID)
 	if err != nil {
 		s.unavailable(w, err)
-		return DeviceInfo{}, nil, false
+		return nil, false
 	}
 	if app == nil {
 		s.refuse(w, codeAppNotFound, fmt.Sprintf("app %s is not registered on this server", d.AppID))
-		return DeviceInfo{}, nil, false
+		return nil, false
 	}
-	return d, app, true
+	return app, true
 }
 
 func (s *Server) refuse(w http.ResponseWriter, code, msg string) {
@@ -255,18 +261,11 @@ func (s *Server) handleChannelUnset(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleChannelList(w http.ResponseWriter, r *http.Request) {
 	d, err := DecodeQuery(r.URL.Query().Get)
 	if err != nil {
-		noteCode(w, codeInvalidRequest)
-		writeJSON(w, http.StatusBadRequest, encodeError(codeInvalidRequest, err.Error()))
+		badRequest(w, err)
 		return
 	}
-	note(w, d.AppID, d.DeviceID)
-	app, err := s.apps.get(r.Context(), d.AppID)
-	if err != nil {
-		s.unavailable(w, err)
-		return
-	}
-	if app == nil {
-		s.refuse(w, codeAppNotFound, fmt.Sprintf("app %s is not registered on this server", d.AppID))
+	app, ok := s.knownApp(w, r, d)
+	if !ok {
 		return
 	}
 	list := make([]channelListItem, 0, len(app.Channels))

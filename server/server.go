@@ -252,6 +252,12 @@ var (
 	noStore         = []string{"no-store"}
 )
 
+// badRequest answers a body that is not what the plugin sends.
+func badRequest(w http.ResponseWriter, err error) {
+	noteCode(w, codeInvalidRequest)
+	writeJSON(w, http.StatusBadRequest, encodeError(codeInvalidRequest, err.Error()))
+}
+
 // readBody reads at most limit bytes of the request body. It answers 413
 // (and returns false) past the limit, and 400 when the body breaks off.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64, buf []byte) ([]byte, bool) {

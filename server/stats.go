@@ -23,8 +23,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	}
 	events, err := DecodeStats(body)
 	if err != nil {
-		noteCode(w, codeInvalidRequest)
-		writeJSON(w, http.StatusBadRequest, encodeError(codeInvalidRequest, err.Error()))
+		badRequest(w, err)
 		return
 	}
 	if len(events) > 0 {

@@ -18,8 +18,7 @@ func (s *Server) handleUpdates(w http.ResponseWriter, r *http.Request) {
 	*bp = body
 	d, err := DecodeUpdateRequest(body)
 	if err != nil {
-		noteCode(w, codeInvalidRequest)
-		writeJSON(w, http.StatusBadRequest, encodeError(codeInvalidRequest, err.Error()))
+		badRequest(w, err)
 		return
 	}
 	note(w, d.AppID, d.DeviceID)
