@@ -133,6 +133,9 @@ func (f *keyFlags) keyName(verb string) (string, error) {
 // storedKey reads and parses the key stored under name.
 func storedKey(kc *store.Keychain, verb, name string) (*rsa.PrivateKey, error) {
 	pemText, err := kc.Get(name)
+	if errors.Is(err, store.ErrNoKey) {
+		return nil, fmt.Errorf("%s: %w; 'capship key list' shows the keys there are", verb, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", verb, err)
 	}

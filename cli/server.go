@@ -3,11 +3,13 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"capship/server"
@@ -23,7 +25,7 @@ func serverCommands() []Command {
 }
 
 func runServe(ctx context.Context, s IO, args []string) error {
-	fs := newFlags(s, "serve", "[flags]", "Run the update server that devices running @capgo/capacitor-updater talk to.\n"+
+	fs := newFlags(s, "serve", serverCommands()[0].Usage, "Run the update server that devices running @capgo/capacitor-updater talk to.\n"+
 		"Point an app at it with 'capship config set-server URL'. Stops cleanly on Ctrl-C or SIGTERM.")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	db := fs.String("db", "", "registry: SQLite file or postgres:// URL (default $CAPSHIP_DB, else "+store.DefaultDBPath()+")")
@@ -56,7 +58,7 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	dsn := dbLocation(s, *db)
 	reg, err := store.Open(ctx, dsn)
 	if err != nil {
-		return fmt.Errorf("open registry %s: %w", redactDSN(dsn), err)
+		return err // store names the registry (never a password) and says what to check
 	}
 	defer reg.Close()
 
@@ -70,7 +72,11 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		srv.Close()
-		return fmt.Errorf("listen on %s: %w (is another server using that port? pick another with --addr)", *addr, err)
+		hint := "give --addr as host:port, such as 127.0.0.1:8080 or :443"
+		if errors.Is(err, syscall.EADDRINUSE) {
+			hint = "another program uses that port: pick another with --addr"
+		}
+		return fmt.Errorf("listen on %s: %w (%s)", *addr, err, hint)
 	}
 	scheme := "http"
 	if tlsConfig != nil {
