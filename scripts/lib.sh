@@ -44,6 +44,24 @@ need_capgo_cli() {
   echo "$bin"
 }
 
+# need_capgo_plugin prints the folder of the pinned @capgo/capacitor-updater
+# npm package (its Android sources are under android/src/main/java), unpacked
+# once into the user's cache.
+CAPGO_PLUGIN_VERSION=8.51.23
+need_capgo_plugin() {
+  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/capship-test/capgo-plugin-$CAPGO_PLUGIN_VERSION" tmp
+  if [ ! -f "$dir/package.json" ]; then
+    log "unpacking @capgo/capacitor-updater@$CAPGO_PLUGIN_VERSION into $dir"
+    mkdir -p "${dir%/*}" && tmp=$(mktemp -d "$dir.XXXXXX") || return
+    (cd "$tmp" && npm pack --silent "@capgo/capacitor-updater@$CAPGO_PLUGIN_VERSION" >/dev/null </dev/null &&
+      tar -xzf ./*.tgz && { mv -T package "$dir" 2>/dev/null || [ -f "$dir/package.json" ]; })
+    local rc=$?
+    rm -rf -- "$tmp"
+    [ $rc -eq 0 ] || return $rc
+  fi
+  echo "$dir"
+}
+
 pids=()
 stop_services() {
   local pid i
