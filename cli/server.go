@@ -84,7 +84,11 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	}
 	base := scheme + "://" + ln.Addr().String()
 	fmt.Fprintf(s.Err, "capship serve: listening on %s (registry %s)\n", base, redactDSN(dsn))
-	fmt.Fprintf(s.Err, "  point an app at it: capship config set-server %s\n", base)
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		fmt.Fprintf(s.Err, "  point an app at it: capship config set-server %s\n", base)
+	} else {
+		fmt.Fprintf(s.Err, "  point an app at it: capship config set-server https://YOUR-HOST (the address devices reach, with TLS)\n")
+	}
 	if tlsConfig == nil && !loopbackAddr(ln.Addr()) {
 		fmt.Fprintln(s.Err, "  warning: plain HTTP on a public address; devices need HTTPS: pass --tls-cert/--tls-key or put a TLS reverse proxy in front")
 	}
