@@ -491,7 +491,7 @@ func runKeyShow(ctx context.Context, s IO, args []string) error {
 	}
 	if r.Problem != "" && !entry.Archived {
 		if has, _ := kc.Has(appID); !has {
-			return fmt.Errorf("show key: %w for %s in the %s; create one with 'capship key create' or bring one in with 'capship key import'", store.ErrNoKey, appID, kc.Where())
+			return fmt.Errorf("show key: no key for %s in the %s; create one with 'capship key create' or bring one in with 'capship key import'", appID, kc.Where())
 		}
 	}
 	all, err := kc.List()
