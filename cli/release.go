@@ -235,13 +235,16 @@ func parseRegisterFlags(s IO, args []string) (*registerFlags, error) {
 		fs.StringVar(&f.channel, "channel", "production", "channel to point at the release (\"\" for none)")
 		fs.StringVar(&f.minNative, "min-native", "", "lowest native app version (version_build) that may get it")
 		fs.BoolVar(&f.skipCheck, "skip-url-check", false, "do not download the URL to compare size and SHA-256")
-		fs.StringVar(&f.server, "server", "", "register through the admin API of this capship server instead of --db")
+		fs.StringVar(&f.server, "server", "", "register through the admin API of this capship server instead of --db (default $CAPSHIP_SERVER)")
 		fs.StringVar(&f.token, "token", "", "admin API token for --server (default $CAPSHIP_TOKEN)")
 	})
 	if err != nil {
 		return nil, err
 	}
 	f.registryFlags = rf
+	if f.server == "" && f.db == "" {
+		f.server = s.Getenv("CAPSHIP_SERVER") // as the wizard does
+	}
 	switch {
 	case f.manifest == "":
 		return nil, usageError("--manifest is required (the .json file 'capship bundle build' wrote)")
@@ -814,7 +817,7 @@ func runStats(ctx context.Context, s IO, args []string) error {
 		return writeJSON(s.Out, map[string]any{"app_id": app, "since": since, "releases": stats})
 	}
 	if len(stats) == 0 {
-		fmt.Fprintf(s.Err, "no device events for %s yet: set statsUrl in the app's Capacitor config to your server's /stats\n", app)
+		fmt.Fprintf(s.Err, "no device events for %s yet: devices report to the statsUrl of the app's Capacitor config ('capship config set-server URL' sets it to your server)\n", app)
 		return nil
 	}
 	failure := map[string]bool{}

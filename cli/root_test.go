@@ -94,6 +94,11 @@ func TestRegisterRefusesBeforeDownload(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.err, "no admin token") {
 		t.Errorf("--server without a token: exit %d\n%s", r.code, r.err)
 	}
+	// $CAPSHIP_SERVER stands for --server, as in the wizard.
+	r = run(t, map[string]string{"CAPSHIP_SERVER": "https://updates.example.com"}, "release", "register", "--manifest", m, "--url", srv.URL+"/b.zip")
+	if r.code != 1 || !strings.Contains(r.err, "no admin token") {
+		t.Errorf("$CAPSHIP_SERVER without a token: exit %d\n%s", r.code, r.err)
+	}
 	if hits.Load() != before {
 		t.Errorf("the bundle was downloaded %d more times before the refusal", hits.Load()-before)
 	}
