@@ -12,7 +12,7 @@ func checkURLCommands() []Command {
 	return []Command{{
 		Name:    "bundle check-url",
 		Usage:   "--manifest MANIFEST --url URL [--json]",
-		Summary: "download an uploaded bundle and prove it is the built one",
+		Summary: "prove the uploaded bundle is the one that was built",
 		Run:     runCheckURL,
 	}}
 }

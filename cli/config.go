@@ -13,9 +13,9 @@ import (
 func configCommands() []Command {
 	return []Command{
 		{Name: "config set-server", Usage: "[--config PATH] [--json] URL",
-			Summary: "point the updater plugin at a capship server (updateUrl, statsUrl, channelUrl)", Run: runConfigSetServer},
+			Summary: "point the app's updater plugin at a capship server", Run: runConfigSetServer},
 		{Name: "config set-key", Usage: "[--app APP_ID] [--config PATH]",
-			Summary: "write the public half of the app's keychain key into the Capacitor config", Run: runConfigSetKey},
+			Summary: "write the keychain key's public half into the config", Run: runConfigSetKey},
 	}
 }
 

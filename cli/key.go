@@ -25,17 +25,17 @@ const envKeychainService = "CAPSHIP_KEYCHAIN_SERVICE"
 func keyCommands() []Command {
 	return []Command{
 		{Name: "key create", Usage: "[--app APP_ID] [--config PATH] [--force] [--json]",
-			Summary: "make an app's key pair: private half in the OS keychain, public half in the Capacitor config", Run: runKeyCreate},
+			Summary: "make an app's key pair (keychain + Capacitor config)", Run: runKeyCreate},
 		{Name: "key import", Usage: "[--app APP_ID] [--config PATH] [--force] [--json] FILE",
-			Summary: "move an existing private key (e.g. Capgo's .capgo_key_v2) into the OS keychain", Run: runKeyImport},
+			Summary: "move a key file (e.g. .capgo_key_v2) into the keychain", Run: runKeyImport},
 		{Name: "key export", Usage: "[--app APP_ID] [--private --out FILE] [--json]",
-			Summary: "print an app's public key, or write its private key to a new 0600 file", Run: runKeyExport},
+			Summary: "print the public key, or save the private key to a file", Run: runKeyExport},
 		{Name: "key show", Usage: "[--app APP_ID] [--config PATH] [--json]",
-			Summary: "an app's key: id, fingerprint, where it is stored, whether the config matches", Run: runKeyShow},
+			Summary: "an app's key id, fingerprint and config match", Run: runKeyShow},
 		{Name: "key list", Usage: "[--config PATH] [--json]",
 			Summary: "every key in the OS keychain, archived ones included", Run: runKeyList},
 		{Name: "key delete", Usage: "[--app APP_ID] --yes",
-			Summary: "remove an app's key (or an archived key) from the OS keychain", Run: runKeyDelete},
+			Summary: "remove a key (or an archived key) from the keychain", Run: runKeyDelete},
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 func keygenCommands() []Command {
 	return []Command{
 		{Name: "key generate", Usage: "--private-out FILE --public-out FILE [--json]",
-			Summary: "create an RSA-2048 key pair in two new files (Capgo's format)", Run: runKeyGenerate},
+			Summary: "make an RSA-2048 key pair in two files (Capgo format)", Run: runKeyGenerate},
 	}
 }
 

@@ -34,7 +34,7 @@ func releaseCommands() []Command {
 		{Name: "channel list", Usage: "[--app APP_ID] [--db PATH] [--json]",
 			Summary: "list an app's channels and their settings", Run: runChannelList},
 		{Name: "channel set", Usage: "NAME [settings] [--app APP_ID] [--db PATH] [--json]",
-			Summary: "change a channel's rollout, default, platforms and filters", Run: runChannelSet},
+			Summary: "change a channel's rollout, default and filters", Run: runChannelSet},
 		{Name: "channel history", Usage: "NAME [--app APP_ID] [--db PATH] [--json]",
 			Summary: "show what a channel served and when", Run: runChannelHistory},
 		{Name: "token create", Usage: "NAME [--app APP_ID] [--db PATH] [--json]",

@@ -20,7 +20,7 @@ import (
 func serverCommands() []Command {
 	return []Command{
 		{Name: "serve", Usage: "[--addr 127.0.0.1:8080] [--db PATH | --db postgres://…] [--tls-cert FILE --tls-key FILE] [--cache-ttl 2s] [--json]",
-			Summary: "run the update server for devices (updates, stats, channels) and the admin API", Run: runServe},
+			Summary: "run the update server for devices and the admin API", Run: runServe},
 	}
 }
 
