@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"capship/workflow"
@@ -47,7 +46,7 @@ func runConfigSetServer(ctx context.Context, s IO, args []string) error {
 		fmt.Fprintf(s.Err, "warning: %s\n", warning)
 	}
 	if err := workflow.SetServer(p.ConfigPath, base); err != nil {
-		return configEditFailed(s, err)
+		return err // a refused edit names the file and carries the snippet to paste
 	}
 	fmt.Fprintf(s.Err, "wrote to %s (plugins.CapacitorUpdater):\n  updateUrl:  %s\n  statsUrl:   %s\n  channelUrl: %s\n",
 		p.ConfigPath, urls.UpdateURL, urls.StatsURL, urls.ChannelURL)
@@ -85,15 +84,4 @@ func runConfigSetKey(ctx context.Context, s IO, args []string) error {
 	}
 	fmt.Fprintf(s.Err, "key id %s, fingerprint %s\n", workflow.KeyID(&key.PublicKey), workflow.Fingerprint(&key.PublicKey))
 	return nil
-}
-
-// configEditFailed prints a refused edit, with the snippet to paste, and
-// exits 1; other errors go up as they are.
-func configEditFailed(s IO, err error) error {
-	var ce *workflow.ConfigEditError
-	if !errors.As(err, &ce) {
-		return err
-	}
-	fmt.Fprintf(s.Err, "capship: %s\n", err)
-	return silentError{code: 1}
 }

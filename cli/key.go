@@ -260,7 +260,7 @@ func warnLoudly(w io.Writer, warning string) {
 // capship cannot edit gets the snippet and a non-zero exit.
 func writePublicKey(s IO, configPath string, pub *rsa.PublicKey) error {
 	if err := workflow.SetPublicKey(configPath, string(workflow.EncodePublicKey(pub))); err != nil {
-		return configEditFailed(s, err)
+		return err // a refused edit names the file and carries the snippet to paste
 	}
 	fmt.Fprintf(s.Err, "wrote the public key to %s (plugins.CapacitorUpdater.publicKey)\n", configPath)
 	return nil
