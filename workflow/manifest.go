@@ -45,11 +45,14 @@ type Manifest struct {
 // ErrManifest means a manifest file is damaged or incomplete.
 var ErrManifest = errors.New("invalid manifest")
 
+// manifestHint ends the errors of a manifest that cannot be used.
+const manifestHint = "pass the APP-VERSION.manifest.json that 'capship bundle build' wrote next to the bundle"
+
 // ReadManifest reads and checks a manifest written by Build.
 func ReadManifest(path string) (*Manifest, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read manifest: %w", err)
+		return nil, fmt.Errorf("read manifest: %w (%s)", err, manifestHint)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxManifestSize+1))
@@ -62,10 +65,10 @@ func ReadManifest(path string) (*Manifest, error) {
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("read manifest %s: %w: %v", path, ErrManifest, err)
+		return nil, fmt.Errorf("read manifest %s: %w: %v (%s)", path, ErrManifest, err, manifestHint)
 	}
 	if err := m.check(); err != nil {
-		return nil, fmt.Errorf("read manifest %s: %w", path, err)
+		return nil, fmt.Errorf("read manifest %s: %w (%s)", path, err, manifestHint)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
