@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
-	"strings"
 	"syscall"
 	"time"
 
@@ -83,8 +81,8 @@ func runServe(ctx context.Context, s IO, args []string) error {
 		scheme = "https"
 	}
 	base := scheme + "://" + ln.Addr().String()
-	fmt.Fprintf(s.Err, "capship serve: listening on %s (registry %s)\n", base, redactDSN(dsn))
-	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+	fmt.Fprintf(s.Err, "capship serve: listening on %s (registry %s)\n", base, store.RedactDSN(dsn))
+	if loopbackAddr(ln.Addr()) {
 		fmt.Fprintf(s.Err, "  point an app at it: capship config set-server %s\n", base)
 	} else {
 		fmt.Fprintf(s.Err, "  point an app at it: capship config set-server https://YOUR-HOST (the address devices reach, with TLS)\n")
@@ -112,20 +110,4 @@ func runServe(ctx context.Context, s IO, args []string) error {
 func loopbackAddr(a net.Addr) bool {
 	tcp, ok := a.(*net.TCPAddr)
 	return ok && tcp.IP.IsLoopback()
-}
-
-// redactDSN hides a PostgreSQL password before the location is printed.
-func redactDSN(dsn string) string {
-	if !strings.Contains(dsn, "://") {
-		return dsn
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "(unparseable database URL)"
-	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
 }
