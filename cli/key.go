@@ -214,10 +214,8 @@ func configStatus(p *workflow.Project, appID string, pub *rsa.PublicKey) (config
 		return config, "other-app", ""
 	case p.PublicKey == "":
 		return config, "missing", fmt.Sprintf("%s has no plugins.CapacitorUpdater.publicKey: the app would not decrypt bundles; write it with 'capship config set-key --app %s'", config, appID)
-	case strings.ContainsRune(p.PublicKey, '\r'):
-		return config, "unreadable", fmt.Sprintf("the publicKey in %s has CR line breaks, which make iOS apps crash at launch; rewrite it with 'capship config set-key --app %s'", config, appID)
 	}
-	cfgPub, err := workflow.ParsePublicKey([]byte(p.PublicKey))
+	cfgPub, err := workflow.ParseConfigPublicKey(p.PublicKey)
 	if err != nil {
 		return config, "unreadable", fmt.Sprintf("the publicKey in %s is not usable (%v); rewrite it with 'capship config set-key --app %s'", config, err, appID)
 	}
