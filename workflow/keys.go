@@ -2,6 +2,8 @@ package workflow
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -65,6 +67,11 @@ func ParsePrivateKey(data []byte) (*rsa.PrivateKey, error) {
 	switch block.Type {
 	case privateKeyType:
 	case "PRIVATE KEY":
+		if k, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
+			if _, ok := k.(*rsa.PrivateKey); !ok {
+				return nil, fmt.Errorf("parse private key: %w: this is %s key; devices only accept RSA-2048: run 'capship key generate' for a new pair", ErrKeyFormat, keyKind(k))
+			}
+		}
 		return nil, fmt.Errorf("parse private key: %w: this is a PKCS#8 key (BEGIN PRIVATE KEY); Capgo needs PKCS#1 (BEGIN RSA PRIVATE KEY): convert it with 'openssl rsa -in KEY -traditional' or run 'capship key generate'", ErrKeyFormat)
 	case "ENCRYPTED PRIVATE KEY":
 		return nil, fmt.Errorf("parse private key: %w: the key is protected by a passphrase; export it without one in PKCS#1 form (BEGIN RSA PRIVATE KEY)", ErrKeyFormat)
@@ -275,4 +282,16 @@ func CheckPair(priv *rsa.PrivateKey, pub *rsa.PublicKey) error {
 		return ErrKeyMismatch
 	}
 	return nil
+}
+
+// keyKind names a non-RSA private key for an error message.
+func keyKind(k any) string {
+	switch k.(type) {
+	case ed25519.PrivateKey:
+		return "an Ed25519"
+	case *ecdsa.PrivateKey:
+		return "an ECDSA"
+	default:
+		return "a non-RSA"
+	}
 }

@@ -2,6 +2,8 @@ package workflow
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
@@ -137,6 +139,12 @@ func TestParsePrivateKeyRefuses(t *testing.T) {
 	encrypted := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Headers: map[string]string{
 		"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00112233445566778899AABBCCDDEEFF"}, Bytes: block.Bytes})
 	corrupt := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: block.Bytes[:len(block.Bytes)-9]})
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	edDER, err := x509.MarshalPKCS8PrivateKey(edKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: edDER})
 	for _, c := range []struct {
 		name    string
 		data    []byte
@@ -146,6 +154,7 @@ func TestParsePrivateKeyRefuses(t *testing.T) {
 		{"empty", nil, ErrKeyFormat, "empty"},
 		{"not PEM", []byte("hello"), ErrKeyFormat, "no PEM block"},
 		{"PKCS#8", testKeyFile(t, "test.pkcs8.pem"), ErrKeyFormat, "PKCS#8"},
+		{"PKCS#8 Ed25519", ed, ErrKeyFormat, "an Ed25519 key; devices only accept RSA-2048"},
 		{"public key", testKeyFile(t, "test.pub.pem"), ErrKeyFormat, "public key"},
 		{"SPKI public key", testKeyFile(t, "test.spki.pem"), ErrKeyFormat, "public key"},
 		{"RSA-3072", testKeyFile(t, "rsa3072.pem"), ErrKeySize, "RSA-3072"},
