@@ -23,7 +23,7 @@ func releaseCommands() []Command {
 	return []Command{
 		{Name: "release register", Usage: "--manifest MANIFEST --url URL [--channel production] [--min-native VERSION] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]",
 			Summary: "check the hosted bundle and register it as a release", Run: runReleaseRegister},
-		{Name: "release list", Usage: "[--app APP_ID] [--db PATH] [--json]",
+		{Name: "release list", Usage: "[--app APP_ID] [--db PATH | --server URL --token TOKEN] [--json]",
 			Summary: "list an app's releases and the channels serving them", Run: runReleaseList},
 		{Name: "release promote", Usage: "VERSION --channel CHANNEL [--app APP_ID] [--db PATH] [--json]",
 			Summary: "point a channel at a newer registered release", Run: runReleasePromote},
@@ -115,15 +115,45 @@ func (f *registryFlags) open(ctx context.Context, s IO) (store.Registry, error) 
 // regCmd describes the command line of one registry command.
 type regCmd struct {
 	name, usage, summary string
-	app                  bool   // takes --app (defaulting to the Capacitor config's appId)
-	arg                  string // what its one positional argument is; "" for none
-	creates              bool   // may create the registry file (others refuse a --db file that does not exist)
+	app                  bool         // takes --app (defaulting to the Capacitor config's appId)
+	arg                  string       // what its one positional argument is; "" for none
+	creates              bool         // may create the registry file (others refuse a --db file that does not exist)
+	remote               *serverFlags // takes --server and --token: a capship server's admin API instead of --db
+}
+
+// serverFlags choose a capship server's admin API instead of a registry.
+type serverFlags struct{ server, token string }
+
+func (f *serverFlags) add(fs *flag.FlagSet) {
+	fs.StringVar(&f.server, "server", "", "use the admin API of this capship server instead of --db (default $CAPSHIP_SERVER)")
+	fs.StringVar(&f.token, "token", "", "admin API token for --server (default $CAPSHIP_TOKEN)")
+}
+
+// resolve applies $CAPSHIP_SERVER (when no --db) and $CAPSHIP_TOKEN, as
+// the wizard does, and refuses flags that contradict each other.
+func (f *serverFlags) resolve(s IO, db string) error {
+	if f.server == "" && db == "" {
+		f.server = s.Getenv("CAPSHIP_SERVER")
+	}
+	switch {
+	case f.server != "" && db != "":
+		return usageError("--db and --server exclude each other")
+	case f.server == "" && f.token != "":
+		return usageError("--token goes with --server")
+	}
+	if f.token == "" {
+		f.token = s.Getenv("CAPSHIP_TOKEN")
+	}
+	return nil
 }
 
 // parse parses args; extra adds the command's own flags to the set.
 func (c regCmd) parse(s IO, args []string, extra func(*flag.FlagSet)) (*registryFlags, string, error) {
 	fs := newFlags(s, c.name, c.usage, c.summary)
 	rf := addRegistryFlags(fs, c.app)
+	if c.remote != nil {
+		c.remote.add(fs)
+	}
 	if extra != nil {
 		extra(fs)
 	}
@@ -139,11 +169,13 @@ func (c regCmd) parse(s IO, args []string, extra func(*flag.FlagSet)) (*registry
 }
 
 // regRun is a registry command ready to run: flags parsed, app resolved
-// (for commands with --app), registry open (the caller closes reg).
+// (for commands with --app), registry open (the caller closes reg), or,
+// for a command with remote flags given a server, client set instead.
 type regRun struct {
 	*registryFlags
 	app, arg string
 	reg      store.Registry
+	client   *store.Client
 }
 
 // open parses args (extra adds the command's own flags, check validates
@@ -158,11 +190,22 @@ func (c regCmd) open(ctx context.Context, s IO, args []string, extra func(*flag.
 			return nil, err
 		}
 	}
+	if c.remote != nil {
+		if err := c.remote.resolve(s, rf.db); err != nil {
+			return nil, err
+		}
+	}
 	x := &regRun{registryFlags: rf, arg: arg}
 	if c.app {
 		if x.app, err = rf.appID(); err != nil {
 			return nil, err
 		}
+	}
+	if c.remote != nil && c.remote.server != "" {
+		if x.client, err = store.NewClient(c.remote.server, c.remote.token, nil); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.name, err)
+		}
+		return x, nil
 	}
 	if !c.creates {
 		if err := rf.mustExist(s); err != nil {
@@ -220,8 +263,9 @@ type registerResult struct {
 // registerFlags are the flags of release register.
 type registerFlags struct {
 	*registryFlags
-	manifest, url, channel, minNative, server, token string
-	skipCheck                                        bool
+	serverFlags
+	manifest, url, channel, minNative string
+	skipCheck                         bool
 }
 
 func parseRegisterFlags(s IO, args []string) (*registerFlags, error) {
@@ -229,34 +273,26 @@ func parseRegisterFlags(s IO, args []string) (*registerFlags, error) {
 	rf, _, err := regCmd{name: "release register",
 		usage:   "--manifest MANIFEST --url URL [--channel production] [--min-native VERSION] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]",
 		summary: "Download the hosted bundle back, prove it is the built one, and register it.", app: true,
+		remote: &f.serverFlags,
 	}.parse(s, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&f.manifest, "manifest", "", "manifest written by 'capship bundle build' (required)")
 		fs.StringVar(&f.url, "url", "", "https:// address where devices download the encrypted bundle (required)")
 		fs.StringVar(&f.channel, "channel", "production", "channel to point at the release (\"\" for none)")
 		fs.StringVar(&f.minNative, "min-native", "", "lowest native app version (version_build) that may get it")
 		fs.BoolVar(&f.skipCheck, "skip-url-check", false, "do not download the URL to compare size and SHA-256")
-		fs.StringVar(&f.server, "server", "", "register through the admin API of this capship server instead of --db (default $CAPSHIP_SERVER)")
-		fs.StringVar(&f.token, "token", "", "admin API token for --server (default $CAPSHIP_TOKEN)")
 	})
 	if err != nil {
 		return nil, err
 	}
 	f.registryFlags = rf
-	if f.server == "" && f.db == "" {
-		f.server = s.Getenv("CAPSHIP_SERVER") // as the wizard does
-	}
 	switch {
 	case f.manifest == "":
 		return nil, usageError("--manifest is required (the .json file 'capship bundle build' wrote)")
 	case f.url == "":
 		return nil, usageError("--url is required (where you uploaded the encrypted bundle)")
-	case f.server != "" && f.db != "":
-		return nil, usageError("--db and --server exclude each other")
-	case f.server == "" && f.token != "":
-		return nil, usageError("--token goes with --server")
 	}
-	if f.token == "" {
-		f.token = s.Getenv("CAPSHIP_TOKEN")
+	if err := f.resolve(s, f.db); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -389,13 +425,21 @@ type releaseRow struct {
 }
 
 func runReleaseList(ctx context.Context, s IO, args []string) error {
-	x, err := regCmd{name: "release list", usage: "[--app APP_ID] [--db PATH] [--json]",
-		summary: "List an app's releases, newest first.", app: true}.open(ctx, s, args, nil, nil)
+	x, err := regCmd{name: "release list", usage: "[--app APP_ID] [--db PATH | --server URL --token TOKEN] [--json]",
+		summary: "List an app's releases, newest first.", app: true, remote: &serverFlags{}}.open(ctx, s, args, nil, nil)
 	if err != nil {
 		return err
 	}
-	defer x.reg.Close()
-	app, reg := x.app, x.reg
+	// The registry or a capship server's admin API: the same two lists.
+	var reg interface {
+		Releases(ctx context.Context, appID string) ([]store.Release, error)
+		Channels(ctx context.Context, appID string) ([]store.Channel, error)
+	} = x.client
+	if x.client == nil {
+		defer x.reg.Close()
+		reg = x.reg
+	}
+	app := x.app
 	releases, err := reg.Releases(ctx, app)
 	if err != nil {
 		return err

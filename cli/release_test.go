@@ -378,6 +378,22 @@ func TestRegisterThroughServer(t *testing.T) {
 	if _, err := os.Stat(env["CAPSHIP_DB"]); err == nil {
 		t.Fatal("--server must not create a local registry")
 	}
+	// release list reads the same server, with the same token.
+	var list struct {
+		AppID    string       `json:"app_id"`
+		Releases []releaseRow `json:"releases"`
+	}
+	run(t, env, "release", "list", "--app", testApp, "--server", api.URL, "--json").decode(t, &list)
+	if list.AppID != testApp || len(list.Releases) != 1 || list.Releases[0].Version != "2.0.0" ||
+		strings.Join(list.Releases[0].Channels, ",") != "production" {
+		t.Fatalf("release list via server: %+v", list)
+	}
+	if r := run(t, env, "release", "list", "--app", "com.example.elsewhere", "--server", api.URL); r.code != 1 || !strings.Contains(r.err, "may only act on app "+testApp) {
+		t.Fatalf("release list of another app: %+v", r)
+	}
+	if r := run(t, nil, "release", "list", "--app", testApp, "--server", api.URL, "--token", "capship_wrong"); r.code != 1 || !strings.Contains(r.err, "invalid or revoked token") {
+		t.Fatalf("release list with a wrong token: %+v", r)
+	}
 	r := run(t, env, "release", "register", "--manifest", m, "--url", url, "--server", api.URL)
 	if r.code != 1 || !strings.Contains(r.err, "already registered") {
 		t.Fatalf("duplicate via server: %+v", r)
@@ -403,6 +419,8 @@ func TestRegisterUsageAndProjectDefaults(t *testing.T) {
 		{"release", "promote", "--channel", "production", "--app", testApp},
 		{"release", "rollback", "--app", testApp},
 		{"release", "list", "--app", testApp, "extra"},
+		{"release", "list", "--app", testApp, "--db", "a.db", "--server", "https://s"},
+		{"release", "list", "--app", testApp, "--token", "t"},
 		{"token", "create"},
 	} {
 		if r := run(t, env, bad...); r.code != 2 {

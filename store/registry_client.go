@@ -24,7 +24,7 @@ const AdminReleasesPath = "/admin/v1/releases"
 const maxAdminAnswer = 1 << 20
 
 // Client talks to the admin API of a remote `capship serve`, for
-// `release register --server`.
+// `release register --server`, `release list --server` and the wizard.
 type Client struct {
 	base  *url.URL
 	token string
@@ -66,50 +66,91 @@ func loopback(host string) bool {
 // Register registers a release on the server; errors from the server
 // errors.Is the same sentinels as Registry.Register's.
 func (c *Client) Register(ctx context.Context, in RegisterInput) (*Release, error) {
+	const verb = "register release"
 	body, err := json.Marshal(in)
 	if err != nil {
-		return nil, fmt.Errorf("register release: %w", err)
+		return nil, fmt.Errorf("%s: %w", verb, err)
 	}
-	endpoint := c.base.JoinPath(AdminReleasesPath).String()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	var rel Release
+	if err := c.do(ctx, verb, http.MethodPost, c.base.JoinPath(AdminReleasesPath), body, http.StatusCreated, &rel); err != nil {
+		return nil, err
+	}
+	if rel.Version == "" {
+		return nil, fmt.Errorf("%s: %s answered %d without a release: is it a capship server?", verb, c.base.Host, http.StatusCreated)
+	}
+	return &rel, nil
+}
+
+// Releases lists an app's releases on the server, newest registration
+// first, as Registry.Releases does. A token made for another app gets an
+// error saying so.
+func (c *Client) Releases(ctx context.Context, appID string) ([]Release, error) {
+	var rels []Release
+	return rels, c.list(ctx, "list releases", AdminReleasesPath, appID, &rels)
+}
+
+// Channels lists an app's channels on the server, sorted by name, as
+// Registry.Channels does.
+func (c *Client) Channels(ctx context.Context, appID string) ([]Channel, error) {
+	var chs []Channel
+	return chs, c.list(ctx, "list channels", "/admin/v1/channels", appID, &chs)
+}
+
+func (c *Client) list(ctx context.Context, verb, path, appID string, out any) error {
+	endpoint := c.base.JoinPath(path)
+	endpoint.RawQuery = url.Values{"app_id": {appID}}.Encode()
+	return c.do(ctx, verb, http.MethodGet, endpoint, nil, http.StatusOK, out)
+}
+
+// do sends one admin API request (body nil for none) and decodes an answer
+// with status want into out. Every error starts with verb; the server's
+// error codes come back as the store's sentinels (CodeError).
+func (c *Client) do(ctx context.Context, verb, method string, endpoint *url.URL, body []byte, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, endpoint.String(), rd)
 	if err != nil {
-		return nil, fmt.Errorf("register release: %w", err)
+		return fmt.Errorf("%s: %w", verb, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "capship")
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
-		return nil, fmt.Errorf("register release: reach %s: %w (is 'capship serve' running there?)", c.base.Host, errors.Unwrap(err))
+		return fmt.Errorf("%s: reach %s: %w (is 'capship serve' running there?)", verb, c.base.Host, errors.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAdminAnswer))
 	if err != nil {
-		return nil, fmt.Errorf("register release: read answer of %s: %w", c.base.Host, err)
+		return fmt.Errorf("%s: read answer of %s: %w", verb, c.base.Host, err)
 	}
 	if loc := resp.Header.Get("Location"); resp.StatusCode >= 300 && resp.StatusCode < 400 && loc != "" {
-		return nil, fmt.Errorf("register release: %s redirects to %s: pass the server's final https:// address as --server (the token is not sent through redirects)", c.base.Host, loc)
+		return fmt.Errorf("%s: %s redirects to %s: pass the server's final https:// address as --server (the token is not sent through redirects)", verb, c.base.Host, loc)
 	}
-	if resp.StatusCode == http.StatusCreated {
-		var rel Release
-		if err := json.Unmarshal(data, &rel); err != nil || rel.Version == "" {
-			return nil, fmt.Errorf("register release: %s answered 201 without a release: is it a capship server?", c.base.Host)
+	if resp.StatusCode == want {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s: %s answered %d with something else than capship's JSON: is it a capship server?", verb, c.base.Host, want)
 		}
-		return &rel, nil
+		return nil
 	}
 	var answer struct {
 		Error   string `json:"error"`
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(data, &answer) != nil || answer.Error == "" {
-		return nil, fmt.Errorf("register release: %s answered HTTP %d %s: is it a capship server (%s)?",
-			c.base.Host, resp.StatusCode, http.StatusText(resp.StatusCode), endpoint)
+		endpoint.RawQuery = ""
+		return fmt.Errorf("%s: %s answered HTTP %d %s: is it a capship server (%s)?",
+			verb, c.base.Host, resp.StatusCode, http.StatusText(resp.StatusCode), endpoint)
 	}
-	// The server's message repeats the verb this error already starts with.
-	msg := strings.TrimPrefix(answer.Message, "register release: ")
-	return nil, fmt.Errorf("register release on %s: %w", c.base.Host, CodeError(answer.Error, msg))
+	// The server's message often repeats the verb this error starts with.
+	msg := strings.TrimPrefix(answer.Message, verb+": ")
+	return fmt.Errorf("%s on %s: %w", verb, c.base.Host, CodeError(answer.Error, msg))
 }

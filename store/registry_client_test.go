@@ -181,10 +181,13 @@ func TestClientDoesNotFollowRedirects(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Register(ctxT(t), input(app, "1.0.0", "production", 1))
+	_, listErr := c.Releases(ctxT(t), app)
 	if leaked != "" {
 		t.Fatalf("the token followed the redirect: %q", leaked)
 	}
-	if err == nil || !strings.Contains(err.Error(), "redirects to "+target.URL) || strings.Contains(err.Error(), "capship_secret") {
-		t.Fatalf("err = %v, want one naming the redirect target", err)
+	for _, err := range []error{err, listErr} {
+		if err == nil || !strings.Contains(err.Error(), "redirects to "+target.URL) || strings.Contains(err.Error(), "capship_secret") {
+			t.Fatalf("err = %v, want one naming the redirect target", err)
+		}
 	}
 }

@@ -2,16 +2,10 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"capship/workflow"
 )
-
-// ErrLatestUnknown means the registry cannot tell the newest version (a
-// remote server registers releases but does not list them); the version is
-// then not compared before packing.
-var ErrLatestUnknown = errors.New("the newest registered version is not known here")
 
 // Runner is everything the wizard needs from the outside world: the project
 // on disk, the OS keychain, the bundle engine, the network and the release

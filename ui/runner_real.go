@@ -248,16 +248,14 @@ func (r *RealRunner) Preflight(dir string) (Preflight, error) {
 	return pf, nil
 }
 
-// LatestVersion is the highest version registered for the app.
+// LatestVersion is the highest version registered for the app, in the
+// local registry or on the capship server.
 func (r *RealRunner) LatestVersion(ctx context.Context, appID string) (string, error) {
-	if r.opts.Server != "" {
-		return "", ErrLatestUnknown
-	}
-	reg, err := r.registry(ctx)
+	releases, err := r.releases(ctx)
 	if err != nil {
 		return "", err
 	}
-	rels, err := reg.Releases(ctx, appID)
+	rels, err := releases.Releases(ctx, appID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", err
 	}
@@ -268,6 +266,24 @@ func (r *RealRunner) LatestVersion(ctx context.Context, appID string) (string, e
 		}
 	}
 	return latest, nil
+}
+
+// releaseStore is where releases go: the registry, or a capship server's
+// admin API (store.Client).
+type releaseStore interface {
+	Register(ctx context.Context, in store.RegisterInput) (*store.Release, error)
+	Releases(ctx context.Context, appID string) ([]store.Release, error)
+}
+
+func (r *RealRunner) releases(ctx context.Context) (releaseStore, error) {
+	if r.opts.Server == "" {
+		return r.registry(ctx)
+	}
+	client, err := store.NewClient(r.opts.Server, r.opts.Token, r.opts.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
+	return client, nil
 }
 
 // ValidateURL checks a bundle URL without fetching it.
@@ -323,18 +339,10 @@ func (r *RealRunner) Register(ctx context.Context, rel Release) (Registered, err
 		Size: b.Size, SHA256: b.SHA256, ZipSHA256: b.ZipSHA256, KeyID: b.KeyID, KeyFingerprint: b.KeyFingerprint,
 		Channel: rel.Channel, MinNative: rel.MinNative,
 	}
+	releases, err := r.releases(ctx)
 	var got *store.Release
-	var err error
-	if r.opts.Server != "" {
-		var client *store.Client
-		if client, err = store.NewClient(r.opts.Server, r.opts.Token, r.opts.HTTPClient); err == nil {
-			got, err = client.Register(ctx, in)
-		}
-	} else {
-		var reg store.Registry
-		if reg, err = r.registry(ctx); err == nil {
-			got, err = reg.Register(ctx, in)
-		}
+	if err == nil {
+		got, err = releases.Register(ctx, in)
 	}
 	if err != nil {
 		return Registered{}, fmt.Errorf("register %s %s: %w", b.AppID, b.Version, err)

@@ -188,18 +188,21 @@ func TestRealRunnerServer(t *testing.T) {
 
 	key, _ := workflow.GenerateKey()
 	writeProject(t, dir, "com.capship.remote")
-	m, err := workflow.Build(ctx, workflow.BuildOptions{Dir: filepath.Join(dir, "dist"), AppID: "com.capship.remote",
-		Version: "1.0.0", OutDir: filepath.Join(dir, "out"), Key: key}, nil)
-	if err != nil {
-		t.Fatal(err)
+	build := func(version string) Bundle {
+		m, err := workflow.Build(ctx, workflow.BuildOptions{Dir: filepath.Join(dir, "dist"), AppID: "com.capship.remote",
+			Version: version, OutDir: filepath.Join(dir, "out"), Key: key}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Bundle{AppID: m.AppID, Version: m.Version, File: m.File, Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256,
+			SessionKey: m.SessionKey, Checksum: m.Checksum, KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint}
 	}
-	b := Bundle{AppID: m.AppID, Version: m.Version, File: m.File, Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256,
-		SessionKey: m.SessionKey, Checksum: m.Checksum, KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint}
+	b := build("1.0.0")
 
 	r := NewRunner(RunnerOptions{DB: filepath.Join(dir, "must-not-exist.db"), Server: api.URL, Token: secret, KeychainService: "unused"})
 	defer r.Close()
-	if _, err := r.LatestVersion(ctx, b.AppID); !errors.Is(err, ErrLatestUnknown) {
-		t.Fatalf("latest through a server: %v", err)
+	if v, err := r.LatestVersion(ctx, b.AppID); err != nil || v != "" {
+		t.Fatalf("latest through a server, before registering: %q, %v", v, err)
 	}
 	got, err := r.Register(ctx, Release{Bundle: b, URL: "https://cdn.example.com/1.0.0.zip", Channel: "production"})
 	if err != nil || !strings.Contains(got.Registry, api.URL) {
@@ -211,7 +214,20 @@ func TestRealRunnerServer(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "must-not-exist.db")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("registering through a server created a local registry")
 	}
+	// The newest by SemVer, not the last registered, as with a local registry.
+	for _, v := range []string{"1.10.0", "1.9.0"} {
+		rel := Release{Bundle: build(v), URL: "https://cdn.example.com/" + v + ".zip", Channel: "beta-" + v}
+		if _, err := r.Register(ctx, rel); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := r.LatestVersion(ctx, b.AppID); err != nil || v != "1.10.0" {
+		t.Fatalf("latest through a server: %q, %v", v, err)
+	}
 	bad := NewRunner(RunnerOptions{Server: api.URL, Token: "capship_wrong"})
+	if _, err := bad.LatestVersion(ctx, b.AppID); !errors.Is(err, store.ErrUnauthorized) || strings.Contains(err.Error(), "capship_wrong") {
+		t.Fatalf("latest with a wrong token: %v", err)
+	}
 	if _, err := bad.Register(ctx, Release{Bundle: b, URL: "https://cdn.example.com/1.0.0.zip", Channel: "production"}); !errors.Is(err, store.ErrUnauthorized) {
 		t.Fatalf("a wrong token: %v", err)
 	}

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -194,9 +193,7 @@ func (s *sourceStep) View() string {
 	b.WriteString(s.problems())
 	b.WriteString("\n")
 	b.WriteString(st.Focus.Render("Version") + st.Muted.Render(s.latestNote()) + "\n")
-	if errors.Is(s.latestErr, ErrLatestUnknown) {
-		b.WriteString(s.env.say(st.Muted, "The server registers releases but does not list them; it refuses a version that is not newer.") + "\n")
-	} else if s.latestErr != nil {
+	if s.latestErr != nil {
 		b.WriteString(s.env.say(st.Warn, "! could not read the registry, so the version is not compared: "+s.latestErr.Error()) + "\n")
 	}
 	b.WriteString(s.version.View())
