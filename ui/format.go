@@ -10,12 +10,13 @@ import (
 	"github.com/dustin/go-humanize"
 )
 
-// sizeOf formats n like "12.3 MB".
+// sizeOf formats n like "12 MiB": binary units, as the engine's preflight
+// messages and the command line use.
 func sizeOf(n int64) string {
 	if n < 0 {
 		n = 0
 	}
-	return humanize.Bytes(uint64(n))
+	return humanize.IBytes(uint64(n))
 }
 
 // duration formats d for an ETA: "4s", "1m20s".

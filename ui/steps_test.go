@@ -162,7 +162,7 @@ func TestSourceStepViews(t *testing.T) {
 		pf.Problems = []Problem{
 			{Path: "index.html", Message: "no index.html at the root of the folder: the plugin requires it", Blocking: true},
 			{Path: ".", Message: "notifyAppReady appears in no .js or .html file: the app would roll every update back", Blocking: true},
-			{Path: "assets/video.mp4", Message: "is 48 MB: devices download the whole bundle on every update", Blocking: false},
+			{Path: "assets/video.mp4", Message: "is 48 MiB: devices download the whole bundle on every update", Blocking: false},
 		}
 		load(s, pf, "1.3.2")
 		view(t, e, s)
