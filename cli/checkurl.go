@@ -70,6 +70,9 @@ func checkHostedBundle(ctx context.Context, s IO, m *workflow.Manifest, rawURL s
 		return check, nil
 	}
 	fmt.Fprintf(s.Err, "the hosted file is NOT the built bundle (HTTP %d, %s):\n", check.Status, orNone(check.ContentType))
+	if check.SHA256 != "" {
+		fmt.Fprintf(s.Err, "  hosted sha256 %s\n  built  sha256 %s\n", check.SHA256, check.WantSHA256)
+	}
 	for _, p := range check.Problems {
 		fmt.Fprintf(s.Err, "  - %s\n", p)
 	}

@@ -29,7 +29,7 @@ func TestBundleCheckURL(t *testing.T) {
 	}
 
 	r = run(t, nil, "bundle", "check-url", "--manifest", manifest, "--url", bad, "--json")
-	if r.code != 1 || !strings.Contains(r.out, `"ok": false`) || !strings.Contains(r.err, "different bytes") {
+	if r.code != 1 || !strings.Contains(r.out, `"ok": false`) || !strings.Contains(r.err, "different bytes") || !strings.Contains(r.err, "hosted sha256 ") {
 		t.Fatalf("flipped upload: exit %d\nstdout: %s\nstderr: %s", r.code, r.out, r.err)
 	}
 

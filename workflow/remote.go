@@ -136,7 +136,7 @@ func CheckURL(ctx context.Context, client *http.Client, rawURL string, wantSize 
 	default:
 		check.SHA256 = hex.EncodeToString(h.Sum(nil))
 		if check.SHA256 != check.WantSHA256 {
-			check.Problems = append(check.Problems, fmt.Sprintf("the hosted file's SHA-256 is %s, the built one's %s: same size but different bytes; upload the file capship built again", check.SHA256, check.WantSHA256))
+			check.Problems = append(check.Problems, "the hosted file has the same size but different bytes (its SHA-256 differs): upload the file capship built again")
 		}
 	}
 	if !check.OK() {
