@@ -6,6 +6,7 @@ import "github.com/charmbracelet/bubbles/key"
 // work for them; the footer shows exactly those.
 type KeyMap struct {
 	Next    key.Binding // continue / confirm
+	Finish  key.Binding // leave the wizard from the done page
 	Back    key.Binding // go back, or cancel a running job
 	Quit    key.Binding
 	Up      key.Binding
@@ -30,6 +31,7 @@ type KeyMap struct {
 func DefaultKeyMap() KeyMap {
 	return KeyMap{
 		Next:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "continue")),
+		Finish:  key.NewBinding(key.WithKeys("enter", "q"), key.WithHelp("enter/q", "finish")),
 		Back:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
 		Quit:    key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
 		Up:      key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),

@@ -34,7 +34,7 @@ func (s *doneStep) Resize(width, height int) {
 
 func (s *doneStep) Help() []key.Binding {
 	k := s.env.keys
-	h := []key.Binding{with(k.Next, "finish")}
+	h := []key.Binding{k.Finish}
 	if !s.vp.AtTop() || !s.vp.AtBottom() {
 		h = append(h, k.Scroll)
 	}
@@ -42,7 +42,7 @@ func (s *doneStep) Help() []key.Binding {
 }
 
 func (s *doneStep) Update(msg tea.Msg) tea.Cmd {
-	if km, ok := msg.(tea.KeyMsg); ok && (key.Matches(km, s.env.keys.Next) || km.String() == "q") {
+	if km, ok := msg.(tea.KeyMsg); ok && key.Matches(km, s.env.keys.Finish) {
 		return func() tea.Msg { return quitMsg{} }
 	}
 	var cmd tea.Cmd

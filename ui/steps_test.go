@@ -321,3 +321,27 @@ func TestDoneStepViews(t *testing.T) {
 		view(t, e, s)
 	})
 }
+
+func TestDoneStepFinishKeys(t *testing.T) {
+	eachWidth(t, "finish", func(t *testing.T, e *env, f *fakeRunner) {
+		b := packed(f, "1.4.0")
+		s := newDoneStep(e, Result{Project: f.project, Bundle: b, URL: "https://cdn.example.com/shop-1.4.0.zip"})
+		if help := s.Help(); len(help) == 0 || help[0].Help().Key != "enter/q" {
+			t.Fatalf("footer does not offer enter/q: %+v", help)
+		}
+		for _, k := range []string{"enter", "q"} {
+			cmd := s.Update(press(k))
+			if cmd == nil {
+				t.Fatalf("%s does nothing on the done page", k)
+			}
+			if _, ok := cmd().(quitMsg); !ok {
+				t.Fatalf("%s does not finish the wizard", k)
+			}
+		}
+		if cmd := s.Update(press("x")); cmd != nil {
+			if _, ok := cmd().(quitMsg); ok {
+				t.Fatal("x finishes the wizard")
+			}
+		}
+	})
+}
