@@ -17,6 +17,12 @@ import (
 // tokenPrefix starts every secret, so that leaked tokens are easy to spot.
 const tokenPrefix = "capship_"
 
+// tokenBytes is the entropy of a token; its secret is the prefix and these
+// bytes in unpadded base64url, so every real secret has the same length.
+const tokenBytes = 32
+
+var tokenLen = len(tokenPrefix) + base64.RawURLEncoding.EncodedLen(tokenBytes)
+
 func hashToken(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
@@ -31,7 +37,7 @@ func (r *sqlRegistry) CreateToken(ctx context.Context, name, appID string) (stri
 			return "", nil, fmt.Errorf("create token: %w", err)
 		}
 	}
-	var raw [32]byte
+	var raw [tokenBytes]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", nil, fmt.Errorf("create token: %w", err)
 	}
@@ -104,7 +110,8 @@ func (r *sqlRegistry) RevokeToken(ctx context.Context, nameOrID string) error {
 }
 
 func (r *sqlRegistry) Authenticate(ctx context.Context, secret string) (*Token, error) {
-	if !strings.HasPrefix(secret, tokenPrefix) {
+	// Garbage is refused without a database round trip.
+	if len(secret) != tokenLen || !strings.HasPrefix(secret, tokenPrefix) {
 		return nil, ErrUnauthorized
 	}
 	t, err := scanToken(r.db.QueryRowContext(ctx, `UPDATE admin_tokens SET last_used_at = $2
