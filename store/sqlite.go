@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -59,8 +61,11 @@ func openSQLite(ctx context.Context, path string) (Registry, error) {
 	// One writer at a time anyway; a few connections serve parallel reads.
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
-	if err := db.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, db); err != nil {
 		db.Close()
+		if isBusy(err) {
+			return nil, fmt.Errorf("open registry %s: %w: another capship process keeps it locked; try again when it is done", path, err)
+		}
 		return nil, fmt.Errorf("open registry %s: %w (is it an SQLite file?)", path, err)
 	}
 	r := &sqlRegistry{db: db, d: &sqliteDialect}
@@ -69,4 +74,28 @@ func openSQLite(ctx context.Context, path string) (Registry, error) {
 		return nil, fmt.Errorf("%w (registry %s)", err, path)
 	}
 	return r, nil
+}
+
+// pingSQLite opens the first connection, which also switches a new file to
+// WAL. When several processes open a new file at once, that switch can
+// fail with SQLITE_BUSY at once (SQLite does not wait where waiting could
+// deadlock), so it is retried for up to 15 s, like any other lock wait.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := db.PingContext(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait + time.Duration(rand.Int64N(int64(wait)))):
+		}
+	}
+}
+
+func isBusy(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
 }
