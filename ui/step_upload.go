@@ -232,6 +232,7 @@ func (s *uploadStep) mismatchView() string {
 	var b strings.Builder
 	b.WriteString(s.env.say(st.Bad, "✗ The URL does not serve the built file.") + "\n")
 	b.WriteString(fields(st,
+		[2]string{"URL", st.Code.Render(shorten(c.URL, s.env.width-16))},
 		[2]string{"HTTP status", fmt.Sprintf("%s %d", mark(c.Status == 200), c.Status)},
 		[2]string{"Size", fmt.Sprintf("%s %s, want %s", mark(c.Size == c.WantSize), sizeOf(c.Size), sizeOf(c.WantSize))},
 		[2]string{"SHA-256", fmt.Sprintf("%s %s", mark(shaOK), got)},
