@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"capship/server"
+	"capship/server/servertest"
 	"capship/store"
 	"capship/workflow"
 )
@@ -344,19 +344,7 @@ func TestStatsCommand(t *testing.T) {
 
 func TestRegisterThroughServer(t *testing.T) {
 	dir := t.TempDir()
-	serverDB := filepath.Join(dir, "server.db")
-	reg, err := store.Open(context.Background(), serverDB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	srv, err := server.New(server.Config{Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	api := httptest.NewServer(srv.Handler())
-	defer api.Close()
+	reg, api := servertest.Start(t)
 	secret, _, err := reg.CreateToken(context.Background(), "ci", testApp)
 	if err != nil {
 		t.Fatal(err)

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"capship/server"
+	"capship/server/servertest"
 	"capship/store"
 )
 
@@ -19,18 +18,7 @@ import (
 func TestClientAgainstServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	reg, err := store.Open(ctx, filepath.Join(t.TempDir(), "server.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	srv, err := server.New(server.Config{Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	api := httptest.NewServer(srv.Handler())
-	defer api.Close()
+	reg, api := servertest.Start(t)
 	const app, other = "com.capship.client", "com.capship.other"
 	secret, _, err := reg.CreateToken(ctx, "ci", "")
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"capship/server"
+	"capship/server/servertest"
 	"capship/store"
 	"capship/workflow"
 )
@@ -169,18 +169,7 @@ func TestRealRunner(t *testing.T) {
 func TestRealRunnerServer(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	backing, err := store.Open(ctx, filepath.Join(dir, "server.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer backing.Close()
-	srv, err := server.New(server.Config{Registry: backing})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	api := httptest.NewServer(srv.Handler())
-	defer api.Close()
+	backing, api := servertest.Start(t)
 	secret, _, err := backing.CreateToken(ctx, "wizard", "")
 	if err != nil {
 		t.Fatal(err)
