@@ -209,17 +209,16 @@ func configStatus(p *workflow.Project, appID string, pub *rsa.PublicKey) (config
 		return "", "no-config", ""
 	}
 	config = p.ConfigPath
-	switch {
-	case p.AppID != appID:
+	if p.AppID != appID {
 		return config, "other-app", ""
-	case p.PublicKey == "":
+	}
+	state, cfgPub, err := workflow.CompareConfigKey(p.PublicKey, pub)
+	switch state {
+	case workflow.ConfigKeyMissing:
 		return config, "missing", fmt.Sprintf("%s has no plugins.CapacitorUpdater.publicKey: the app would not decrypt bundles; write it with 'capship config set-key --app %s'", config, appID)
-	}
-	cfgPub, err := workflow.ParseConfigPublicKey(p.PublicKey)
-	if err != nil {
+	case workflow.ConfigKeyUnusable:
 		return config, "unreadable", fmt.Sprintf("the publicKey in %s is not usable (%v); rewrite it with 'capship config set-key --app %s'", config, err, appID)
-	}
-	if workflow.Fingerprint(cfgPub) != workflow.Fingerprint(pub) {
+	case workflow.ConfigKeyDiffers:
 		return config, "mismatch", fmt.Sprintf("KEY MISMATCH: %s carries public key %s (%s), but the keychain key of %s is %s (%s). The app would reject every bundle built with this key. Write the matching public key with 'capship config set-key --app %s' (then ship a native app update), or import the private key that matches the config.",
 			config, workflow.KeyID(cfgPub), workflow.Fingerprint(cfgPub), appID, workflow.KeyID(pub), workflow.Fingerprint(pub), appID)
 	}

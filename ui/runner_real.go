@@ -154,16 +154,14 @@ func (r *RealRunner) keyInfo(key *rsa.PrivateKey, configPEM string) KeyInfo {
 	}
 	info.KeyID = workflow.KeyID(&key.PublicKey)
 	info.Fingerprint = workflow.Fingerprint(&key.PublicKey)
-	if strings.TrimSpace(configPEM) == "" {
+	state, _, err := workflow.CompareConfigKey(configPEM, &key.PublicKey)
+	switch state {
+	case workflow.ConfigKeyMissing:
 		info.State = KeyConfigMissing
-		return info
-	}
-	pub, err := workflow.ParseConfigPublicKey(configPEM)
-	switch {
-	case err != nil:
+	case workflow.ConfigKeyUnusable:
 		info.State = KeyConfigDiffers
 		info.Note = "The config's publicKey cannot be used by devices (" + err.Error() + "): press w to write it again."
-	case workflow.CheckPair(key, pub) != nil:
+	case workflow.ConfigKeyDiffers:
 		info.State = KeyConfigDiffers
 	default:
 		info.State = KeyConfigMatches

@@ -284,6 +284,34 @@ func CheckPair(priv *rsa.PrivateKey, pub *rsa.PublicKey) error {
 	return nil
 }
 
+// ConfigKey is how the publicKey of a Capacitor config relates to a key.
+type ConfigKey int
+
+const (
+	ConfigKeyMissing  ConfigKey = iota // the config holds no publicKey
+	ConfigKeyUnusable                  // devices cannot use the text (the error says why)
+	ConfigKeyDiffers                   // a usable key, but another one
+	ConfigKeyMatches
+)
+
+// CompareConfigKey judges the publicKey text of a Capacitor config against
+// pub by the rules devices apply (ParseConfigPublicKey). It also returns
+// the config's key when the text parses, and the parse error when it is
+// unusable.
+func CompareConfigKey(configPEM string, pub *rsa.PublicKey) (ConfigKey, *rsa.PublicKey, error) {
+	if strings.TrimSpace(configPEM) == "" {
+		return ConfigKeyMissing, nil, nil
+	}
+	cfg, err := ParseConfigPublicKey(configPEM)
+	switch {
+	case err != nil:
+		return ConfigKeyUnusable, nil, err
+	case !cfg.Equal(pub):
+		return ConfigKeyDiffers, cfg, nil
+	}
+	return ConfigKeyMatches, cfg, nil
+}
+
 // keyKind names a non-RSA private key for an error message.
 func keyKind(k any) string {
 	switch k.(type) {

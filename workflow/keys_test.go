@@ -218,6 +218,29 @@ func TestParsePublicKeyRefuses(t *testing.T) {
 	}
 }
 
+func TestCompareConfigKey(t *testing.T) {
+	text := string(testKeyFile(t, "test.pub.pem"))
+	want := testPublicKey(t, "test.pub.pem")
+	other := string(testKeyFile(t, "other.pub.pem"))
+	for _, c := range []struct {
+		name  string
+		text  string
+		state ConfigKey
+	}{
+		{"missing", "", ConfigKeyMissing},
+		{"blank", " \n", ConfigKeyMissing},
+		{"matches", text, ConfigKeyMatches},
+		{"another key", other, ConfigKeyDiffers},
+		{"CRLF", strings.ReplaceAll(text, "\n", "\r\n"), ConfigKeyUnusable},
+		{"indented", strings.ReplaceAll(strings.TrimSuffix(text, "\n"), "\n", "\n\t"), ConfigKeyUnusable},
+	} {
+		state, cfg, err := CompareConfigKey(c.text, want)
+		if state != c.state || (err != nil) != (c.state == ConfigKeyUnusable) || (cfg != nil) != (c.state >= ConfigKeyDiffers) {
+			t.Errorf("%s: state %d, key %v, err %v; want state %d", c.name, state, cfg != nil, err, c.state)
+		}
+	}
+}
+
 func TestParseConfigPublicKey(t *testing.T) {
 	text := string(testKeyFile(t, "test.pub.pem"))
 	want := testPublicKey(t, "test.pub.pem")
