@@ -190,11 +190,18 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Stage the manifest before the bundle replaces anything, so that a
+	// failure to write it (a full disk) leaves an earlier build untouched.
+	manifestTmp, err := stageManifest(manifestPath, m)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.Rename(sealed.tmp, bundlePath); err != nil {
+		os.Remove(manifestTmp)
 		return nil, fmt.Errorf("write bundle: %w", err)
 	}
 	committed = true
-	if err := writeManifest(manifestPath, m); err != nil {
+	if err := commitFile(manifestTmp, manifestPath); err != nil {
 		os.Remove(bundlePath)
 		return nil, err
 	}

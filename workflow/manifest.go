@@ -119,19 +119,26 @@ func (m *Manifest) check() error {
 	return nil
 }
 
-// writeManifest writes m to path atomically (temp file and rename), with
-// File and Manifest stored relative to path's folder when they are inside it.
+// writeManifest writes m to path atomically (temp file and rename).
 func writeManifest(path string, m *Manifest) error {
-	dir := filepath.Dir(path)
+	tmp, err := stageManifest(path, m)
+	if err != nil {
+		return err
+	}
+	return commitFile(tmp, path)
+}
+
+// stageManifest writes m, with the bundle path relative to the manifest's
+// folder, to a synced temp file beside path and returns its name.
+func stageManifest(path string, m *Manifest) (string, error) {
 	out := *m
-	out.File = relIfInside(dir, m.File)
+	out.File = relIfInside(filepath.Dir(path), m.File)
 	out.Manifest = filepath.Base(path)
 	data, err := json.MarshalIndent(&out, "", "  ")
 	if err != nil {
-		return fmt.Errorf("write manifest: %w", err)
+		return "", fmt.Errorf("write manifest: %w", err)
 	}
-	data = append(data, '\n')
-	return replaceFile(path, data, 0o644)
+	return stageFile(path, append(data, '\n'), 0o644)
 }
 
 func relIfInside(dir, path string) string {
@@ -141,12 +148,22 @@ func relIfInside(dir, path string) string {
 	return path
 }
 
-// replaceFile writes data to a temp file in path's folder, syncs it and
-// renames it over path: readers see the old file or the whole new one.
-func replaceFile(path string, data []byte, perm os.FileMode) (err error) {
+// replaceFile writes data to path atomically: a synced temp file in the
+// same folder, renamed over path.
+func replaceFile(path string, data []byte, perm os.FileMode) error {
+	tmp, err := stageFile(path, data, perm)
+	if err != nil {
+		return err
+	}
+	return commitFile(tmp, path)
+}
+
+// stageFile writes data to a synced temp file beside path and returns its
+// name; commitFile renames it into place.
+func stageFile(path string, data []byte, perm os.FileMode) (name string, err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	defer func() {
 		if err != nil {
@@ -155,18 +172,24 @@ func replaceFile(path string, data []byte, perm os.FileMode) (err error) {
 		}
 	}()
 	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	return tmp.Name(), nil
+}
+
+// commitFile renames the staged file tmp to path, or removes it.
+func commitFile(tmp, path string) error {
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
