@@ -70,7 +70,7 @@ func bearer(h string) (string, bool) {
 
 func adminError(w http.ResponseWriter, status int, code, msg string) {
 	noteCode(w, code)
-	writeJSON(w, status, encodeError(code, msg))
+	writeJSON(w, status, encodeRefusal(code, "", msg)) // no kind: the admin API is not the plugin's
 }
 
 // adminFail maps a registry error to a status and the store's error code.

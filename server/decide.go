@@ -7,8 +7,8 @@ import (
 	"fmt"
 )
 
-// Error codes the server answers with. The plugin treats every code except
-// codeNoNewVersion as a failed check and reports it to the app.
+// Error codes the server answers update checks with; kindOf says how the
+// plugin files each one.
 const (
 	codeNoNewVersion     = "no_new_version_available" // exact string the plugin expects (spec §3)
 	codeAppNotFound      = "app_not_found"
@@ -129,6 +129,7 @@ type answer struct {
 	Channel string   // channel the device was matched to ("" when none)
 	Release *release // non-nil: send this update
 	Code    string   // refusal code when Release is nil
+	Kind    string   // how the plugin files the refusal: kindOf(Code) unless decide says otherwise
 	Message string
 }
 
@@ -140,7 +141,7 @@ func (a answer) JSON() []byte {
 		}
 		return a.Release.answer
 	}
-	return encodeError(a.Code, a.Message)
+	return encodeRefusal(a.Code, a.Kind, a.Message)
 }
 
 // updateBody is the update answer. Every field is a string; error, kind and
@@ -160,13 +161,19 @@ func encodeUpdate(r *release) []byte {
 	return append(b, '\n')
 }
 
+// errorBody is every answer that is not an update: the plugin reads error,
+// kind and message (spec §3).
 type errorBody struct {
 	Error   string `json:"error"`
 	Message string `json:"message"`
+	Kind    string `json:"kind,omitempty"`
 }
 
-func encodeError(code, msg string) []byte {
-	b, err := json.Marshal(errorBody{Error: code, Message: msg})
+// encodeError is a refusal filed under its code's kind.
+func encodeError(code, msg string) []byte { return encodeRefusal(code, kindOf(code), msg) }
+
+func encodeRefusal(code, kind, msg string) []byte {
+	b, err := json.Marshal(errorBody{Error: code, Message: msg, Kind: kind})
 	if err != nil {
 		panic(err)
 	}
@@ -174,7 +181,7 @@ func encodeError(code, msg string) []byte {
 }
 
 func refuse(channel, code, format string, a ...any) answer {
-	return answer{Channel: channel, Code: code, Message: fmt.Sprintf(format, a...)}
+	return answer{Channel: channel, Code: code, Kind: kindOf(code), Message: fmt.Sprintf(format, a...)}
 }
 
 // decide answers one update check from an app snapshot. It is pure: the same
@@ -213,7 +220,12 @@ func decide(app *appSnapshot, d DeviceInfo) answer {
 	if running != ch.Current.Version && !inRollout(d.DeviceID, app.ID+"@"+ch.Current.Version, ch.RolloutPercent) {
 		target = ch.Previous
 		if target == nil {
-			return refuse(name, codeNoNewVersion, "version %s is rolling out to %d%% of devices; this device is not among them yet", ch.Current.Version, ch.RolloutPercent)
+			// Kept as no_new_version_available, which plugins older
+			// than kinds do not count as a failure either; filed as
+			// blocked, as the rollout is a policy.
+			ans := refuse(name, codeNoNewVersion, "version %s is rolling out to %d%% of devices; this device is not among them yet", ch.Current.Version, ch.RolloutPercent)
+			ans.Kind = kindBlocked
+			return ans
 		}
 	}
 	if running == target.Version {

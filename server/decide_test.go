@@ -51,6 +51,7 @@ func TestDecideTable(t *testing.T) {
 	type want struct {
 		version string // "" when refused
 		code    string
+		kind    string // how the plugin files the refusal
 		channel string
 	}
 	tests := []struct {
@@ -59,44 +60,44 @@ func TestDecideTable(t *testing.T) {
 		dev  func(*DeviceInfo)
 		want want
 	}{
-		{"public default for a fresh install", nil, nil, want{"1.2.0", "", "production"}},
-		{"ios gets the same public default", nil, func(d *DeviceInfo) { d.Platform = "ios" }, want{"1.2.0", "", "production"}},
-		{"already on latest", nil, func(d *DeviceInfo) { d.VersionName = "1.2.0" }, want{"", codeNoNewVersion, "production"}},
-		{"builtin bundle of the same version is already it", nil, func(d *DeviceInfo) { d.VersionBuild = "1.2.0" }, want{"", codeNoNewVersion, "production"}},
-		{"empty version_name counts as builtin", nil, func(d *DeviceInfo) { d.VersionName = "" }, want{"1.2.0", "", "production"}},
-		{"older bundle gets latest", nil, func(d *DeviceInfo) { d.VersionName = "1.1.0" }, want{"1.2.0", "", "production"}},
-		{"defaultChannel picks a self-set channel", nil, func(d *DeviceInfo) { d.DefaultChannel = "beta" }, want{"1.3.0-beta.1", "", "beta"}},
-		{"defaultChannel naming a private channel is refused", nil, func(d *DeviceInfo) { d.DefaultChannel = "internal" }, want{"", codePrivateChannel, "internal"}},
-		{"defaultChannel naming no channel falls back to public", nil, func(d *DeviceInfo) { d.DefaultChannel = "nope" }, want{"1.2.0", "", "production"}},
-		{"override beats defaultChannel", nil, func(d *DeviceInfo) { d.DeviceID = "dev-override"; d.DefaultChannel = "beta" }, want{"1.4.0-rc.1", "", "internal"}},
-		{"override to a self-set channel", nil, func(d *DeviceInfo) { d.DeviceID = "dev-beta" }, want{"1.3.0-beta.1", "", "beta"}},
-		{"override to a deleted channel falls through", nil, func(d *DeviceInfo) { d.DeviceID = "dev-gone" }, want{"1.2.0", "", "production"}},
-		{"unknown app", func(a *appSnapshot) { *a = appSnapshot{} }, nil, want{"", codeAppNotFound, ""}},
-		{"no public channel and none named", func(a *appSnapshot) { a.Channels[2].Public = false }, nil, want{"", codeNoChannel, ""}},
-		{"ios disabled on the channel", func(a *appSnapshot) { a.Channels[2].IOS = false }, func(d *DeviceInfo) { d.Platform = "ios" }, want{"", codePlatformIOS, "production"}},
-		{"android disabled on the channel", func(a *appSnapshot) { a.Channels[2].Android = false }, nil, want{"", codePlatformAndroid, "production"}},
-		{"electron disabled on the channel", nil, func(d *DeviceInfo) { d.Platform = "electron" }, want{"", codePlatformElectron, "production"}},
-		{"emulator refused by production", nil, func(d *DeviceInfo) { d.IsEmulator = true }, want{"", codeEmulator, "production"}},
-		{"dev build refused by production", nil, func(d *DeviceInfo) { d.IsProd = false }, want{"", codeDevBuild, "production"}},
-		{"emulator and dev build served by beta", nil, func(d *DeviceInfo) { d.IsEmulator = true; d.IsProd = false; d.DefaultChannel = "beta" }, want{"1.3.0-beta.1", "", "beta"}},
-		{"channel without release", func(a *appSnapshot) { a.Channels[2].Current, a.Channels[2].Previous = nil, nil }, nil, want{"", codeNoNewVersion, "production"}},
-		{"min native met", func(a *appSnapshot) { a.Channels[2].Current.MinNative = "1.0" }, nil, want{"1.2.0", "", "production"}},
-		{"min native not met", func(a *appSnapshot) { a.Channels[2].Current.MinNative = "2.0.0" }, nil, want{"", codeMinNative, "production"}},
+		{"public default for a fresh install", nil, nil, want{"1.2.0", "", "", "production"}},
+		{"ios gets the same public default", nil, func(d *DeviceInfo) { d.Platform = "ios" }, want{"1.2.0", "", "", "production"}},
+		{"already on latest", nil, func(d *DeviceInfo) { d.VersionName = "1.2.0" }, want{"", codeNoNewVersion, kindUpToDate, "production"}},
+		{"builtin bundle of the same version is already it", nil, func(d *DeviceInfo) { d.VersionBuild = "1.2.0" }, want{"", codeNoNewVersion, kindUpToDate, "production"}},
+		{"empty version_name counts as builtin", nil, func(d *DeviceInfo) { d.VersionName = "" }, want{"1.2.0", "", "", "production"}},
+		{"older bundle gets latest", nil, func(d *DeviceInfo) { d.VersionName = "1.1.0" }, want{"1.2.0", "", "", "production"}},
+		{"defaultChannel picks a self-set channel", nil, func(d *DeviceInfo) { d.DefaultChannel = "beta" }, want{"1.3.0-beta.1", "", "", "beta"}},
+		{"defaultChannel naming a private channel is refused", nil, func(d *DeviceInfo) { d.DefaultChannel = "internal" }, want{"", codePrivateChannel, kindBlocked, "internal"}},
+		{"defaultChannel naming no channel falls back to public", nil, func(d *DeviceInfo) { d.DefaultChannel = "nope" }, want{"1.2.0", "", "", "production"}},
+		{"override beats defaultChannel", nil, func(d *DeviceInfo) { d.DeviceID = "dev-override"; d.DefaultChannel = "beta" }, want{"1.4.0-rc.1", "", "", "internal"}},
+		{"override to a self-set channel", nil, func(d *DeviceInfo) { d.DeviceID = "dev-beta" }, want{"1.3.0-beta.1", "", "", "beta"}},
+		{"override to a deleted channel falls through", nil, func(d *DeviceInfo) { d.DeviceID = "dev-gone" }, want{"1.2.0", "", "", "production"}},
+		{"unknown app", func(a *appSnapshot) { *a = appSnapshot{} }, nil, want{"", codeAppNotFound, kindBlocked, ""}},
+		{"no public channel and none named", func(a *appSnapshot) { a.Channels[2].Public = false }, nil, want{"", codeNoChannel, kindBlocked, ""}},
+		{"ios disabled on the channel", func(a *appSnapshot) { a.Channels[2].IOS = false }, func(d *DeviceInfo) { d.Platform = "ios" }, want{"", codePlatformIOS, kindBlocked, "production"}},
+		{"android disabled on the channel", func(a *appSnapshot) { a.Channels[2].Android = false }, nil, want{"", codePlatformAndroid, kindBlocked, "production"}},
+		{"electron disabled on the channel", nil, func(d *DeviceInfo) { d.Platform = "electron" }, want{"", codePlatformElectron, kindBlocked, "production"}},
+		{"emulator refused by production", nil, func(d *DeviceInfo) { d.IsEmulator = true }, want{"", codeEmulator, kindBlocked, "production"}},
+		{"dev build refused by production", nil, func(d *DeviceInfo) { d.IsProd = false }, want{"", codeDevBuild, kindBlocked, "production"}},
+		{"emulator and dev build served by beta", nil, func(d *DeviceInfo) { d.IsEmulator = true; d.IsProd = false; d.DefaultChannel = "beta" }, want{"1.3.0-beta.1", "", "", "beta"}},
+		{"channel without release", func(a *appSnapshot) { a.Channels[2].Current, a.Channels[2].Previous = nil, nil }, nil, want{"", codeNoNewVersion, kindUpToDate, "production"}},
+		{"min native met", func(a *appSnapshot) { a.Channels[2].Current.MinNative = "1.0" }, nil, want{"1.2.0", "", "", "production"}},
+		{"min native not met", func(a *appSnapshot) { a.Channels[2].Current.MinNative = "2.0.0" }, nil, want{"", codeMinNative, kindBlocked, "production"}},
 		{"min native compares numbers, not text", func(a *appSnapshot) {
 			a.Channels[2].Current.MinNative = "1.9.0"
 			a.Channels[2].DisableUnderNative = false
-		}, func(d *DeviceInfo) { d.VersionBuild = "1.10.0" }, want{"1.2.0", "", "production"}},
-		{"min native with unparseable native version", func(a *appSnapshot) { a.Channels[2].Current.MinNative = "1.0.0" }, func(d *DeviceInfo) { d.VersionBuild = "unknown" }, want{"", codeSemver, "production"}},
-		{"under native refused", nil, func(d *DeviceInfo) { d.VersionBuild = "1.5.0" }, want{"", codeUnderNative, "production"}},
-		{"under native allowed when the channel permits", func(a *appSnapshot) { a.Channels[2].DisableUnderNative = false }, func(d *DeviceInfo) { d.VersionBuild = "1.5.0" }, want{"1.2.0", "", "production"}},
-		{"key id mismatch", nil, func(d *DeviceInfo) { d.KeyID = "MIIBCgKCAQEAzzzzzzzz" }, want{"", codeKeyMismatch, "production"}},
-		{"encrypted app never gets an unencrypted bundle", func(a *appSnapshot) { a.Channels[2].Current.SessionKey, a.Channels[2].Current.KeyID = "", "" }, nil, want{"", codeKeyMismatch, "production"}},
-		{"app without key gets the bundle", nil, func(d *DeviceInfo) { d.KeyID = "" }, want{"1.2.0", "", "production"}},
-		{"rollback: channel back on 1.1.0, device on 1.2.0 goes back", func(a *appSnapshot) { a.Channels[2].Current, a.Channels[2].Previous = rel("1.1.0"), rel("1.0.0") }, func(d *DeviceInfo) { d.VersionName = "1.2.0" }, want{"1.1.0", "", "production"}},
-		{"rollout 0: everyone stays on previous", func(a *appSnapshot) { a.Channels[2].RolloutPercent = 0 }, nil, want{"1.1.0", "", "production"}},
-		{"rollout 0 without previous: no update", func(a *appSnapshot) { a.Channels[2].RolloutPercent = 0; a.Channels[2].Previous = nil }, nil, want{"", codeNoNewVersion, "production"}},
-		{"rollout 0 but device already on current keeps it", func(a *appSnapshot) { a.Channels[2].RolloutPercent = 0 }, func(d *DeviceInfo) { d.VersionName = "1.2.0" }, want{"", codeNoNewVersion, "production"}},
-		{"rollout 0, device on previous: nothing new", func(a *appSnapshot) { a.Channels[2].RolloutPercent = 0 }, func(d *DeviceInfo) { d.VersionName = "1.1.0" }, want{"", codeNoNewVersion, "production"}},
+		}, func(d *DeviceInfo) { d.VersionBuild = "1.10.0" }, want{"1.2.0", "", "", "production"}},
+		{"min native with unparseable native version", func(a *appSnapshot) { a.Channels[2].Current.MinNative = "1.0.0" }, func(d *DeviceInfo) { d.VersionBuild = "unknown" }, want{"", codeSemver, kindBlocked, "production"}},
+		{"under native refused", nil, func(d *DeviceInfo) { d.VersionBuild = "1.5.0" }, want{"", codeUnderNative, kindBlocked, "production"}},
+		{"under native allowed when the channel permits", func(a *appSnapshot) { a.Channels[2].DisableUnderNative = false }, func(d *DeviceInfo) { d.VersionBuild = "1.5.0" }, want{"1.2.0", "", "", "production"}},
+		{"key id mismatch", nil, func(d *DeviceInfo) { d.KeyID = "MIIBCgKCAQEAzzzzzzzz" }, want{"", codeKeyMismatch, kindBlocked, "production"}},
+		{"encrypted app never gets an unencrypted bundle", func(a *appSnapshot) { a.Channels[2].Current.SessionKey, a.Channels[2].Current.KeyID = "", "" }, nil, want{"", codeKeyMismatch, kindBlocked, "production"}},
+		{"app without key gets the bundle", nil, func(d *DeviceInfo) { d.KeyID = "" }, want{"1.2.0", "", "", "production"}},
+		{"rollback: channel back on 1.1.0, device on 1.2.0 goes back", func(a *appSnapshot) { a.Channels[2].Current, a.Channels[2].Previous = rel("1.1.0"), rel("1.0.0") }, func(d *DeviceInfo) { d.VersionName = "1.2.0" }, want{"1.1.0", "", "", "production"}},
+		{"rollout 0: everyone stays on previous", func(a *appSnapshot) { a.Channels[2].RolloutPercent = 0 }, nil, want{"1.1.0", "", "", "production"}},
+		{"rollout 0 without previous: no update", func(a *appSnapshot) { a.Channels[2].RolloutPercent = 0; a.Channels[2].Previous = nil }, nil, want{"", codeNoNewVersion, kindBlocked, "production"}},
+		{"rollout 0 but device already on current keeps it", func(a *appSnapshot) { a.Channels[2].RolloutPercent = 0 }, func(d *DeviceInfo) { d.VersionName = "1.2.0" }, want{"", codeNoNewVersion, kindUpToDate, "production"}},
+		{"rollout 0, device on previous: nothing new", func(a *appSnapshot) { a.Channels[2].RolloutPercent = 0 }, func(d *DeviceInfo) { d.VersionName = "1.1.0" }, want{"", codeNoNewVersion, kindUpToDate, "production"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,7 +110,7 @@ func TestDecideTable(t *testing.T) {
 				app = nil
 			}
 			ans := decide(app, device(tt.dev))
-			got := want{code: ans.Code, channel: ans.Channel}
+			got := want{code: ans.Code, kind: ans.Kind, channel: ans.Channel}
 			if ans.Release != nil {
 				got.version = ans.Release.Version
 			}
@@ -123,7 +124,7 @@ func TestDecideTable(t *testing.T) {
 
 // checkAnswerJSON enforces spec §3 on an answer body: an update has string
 // version/url/session_key/checksum and no error, kind or message; a refusal
-// has string error and message.
+// has string error, message and a kind the plugin knows.
 func checkAnswerJSON(t *testing.T, body []byte, update bool) {
 	t.Helper()
 	var m map[string]any
@@ -154,7 +155,10 @@ func checkAnswerJSON(t *testing.T, body []byte, update bool) {
 	if _, ok := m["message"].(string); !ok {
 		t.Fatalf("refusal without string message: %s", body)
 	}
-	if len(m) != 2 {
+	if k, ok := m["kind"].(string); !ok || (k != "up_to_date" && k != "blocked" && k != "failed") {
+		t.Fatalf("refusal without a kind the plugin knows (it would count a failure): %s", body)
+	}
+	if len(m) != 3 {
 		t.Fatalf("refusal has extra fields: %s", body)
 	}
 }

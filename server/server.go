@@ -208,9 +208,9 @@ func (s *Server) limit(h http.HandlerFunc) http.HandlerFunc {
 		n := s.inFlight.Add(1)
 		defer s.inFlight.Add(-1)
 		if n > int64(s.cfg.MaxInFlight) {
-			noteCode(w, "too_many_requests")
+			noteCode(w, codeTooManyRequests)
 			w.Header().Set("Retry-After", "30")
-			writeJSON(w, http.StatusTooManyRequests, encodeError("too_many_requests", "the update server is busy; try again later"))
+			writeJSON(w, http.StatusTooManyRequests, encodeError(codeTooManyRequests, "the update server is busy; try again later"))
 			return
 		}
 		h(w, r)
@@ -274,7 +274,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, buf []byte) (
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				writeJSON(w, http.StatusRequestEntityTooLarge, encodeError("payload_too_large", fmt.Sprintf("request body is larger than %d bytes", limit)))
+				writeJSON(w, http.StatusRequestEntityTooLarge, encodeError(codePayloadTooLarge, fmt.Sprintf("request body is larger than %d bytes", limit)))
 			} else {
 				writeJSON(w, http.StatusBadRequest, encodeError(codeInvalidRequest, "could not read the request body"))
 			}

@@ -255,12 +255,13 @@ func TestUpdatesProtocol(t *testing.T) {
 		}
 
 		// malformed requests
-		if status, out := h.do("POST", "/updates", "", []byte("{not json")); status != http.StatusBadRequest || !bytes.Contains(out, []byte(codeInvalidRequest)) {
+		// (a request the server cannot read is a real failure for the plugin)
+		if status, out := h.do("POST", "/updates", "", []byte("{not json")); status != http.StatusBadRequest || !bytes.Contains(out, []byte(`"error":"invalid_request"`)) || !bytes.Contains(out, []byte(`"kind":"failed"`)) {
 			t.Fatalf("bad JSON: HTTP %d %s", status, out)
 		}
 		big := h.deviceBody(func(m map[string]any) { m["padding"] = strings.Repeat("x", 70<<10) })
-		if status, _ := h.do("POST", "/updates", "", big); status != http.StatusRequestEntityTooLarge {
-			t.Fatalf("70 KiB body: HTTP %d, want 413", status)
+		if status, out := h.do("POST", "/updates", "", big); status != http.StatusRequestEntityTooLarge || !bytes.Contains(out, []byte(`"kind":"failed"`)) {
+			t.Fatalf("70 KiB body: HTTP %d %s, want 413 filed as failed", status, out)
 		}
 		if status, _ := h.do("GET", "/updates", "", nil); status != http.StatusMethodNotAllowed {
 			t.Fatalf("GET /updates: HTTP %d, want 405", status)
@@ -578,6 +579,11 @@ func TestHealth(t *testing.T) {
 	}
 	if status, _ := h.do("GET", "/livez", "", nil); status != 200 {
 		t.Fatalf("/livez with a closed registry: HTTP %d, want 200", status)
+	}
+	// An update check the registry cannot answer is a real failure.
+	if status, out := h.do("POST", "/updates", "", h.deviceBody(nil)); status != http.StatusServiceUnavailable ||
+		!bytes.Contains(out, []byte(`"error":"server_unavailable"`)) || !bytes.Contains(out, []byte(`"kind":"failed"`)) {
+		t.Fatalf("update check with a closed registry: HTTP %d %s, want 503 filed as failed", status, out)
 	}
 }
 

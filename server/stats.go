@@ -49,7 +49,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	if !s.stats.enqueue(batch) {
 		noteCode(w, "queue_full")
 		w.Header().Set("Retry-After", "30")
-		writeJSON(w, http.StatusServiceUnavailable, encodeError("stats_queue_full", "the server is saving other events; send these again later"))
+		writeJSON(w, http.StatusServiceUnavailable, encodeError(codeStatsQueueFull, "the server is saving other events; send these again later"))
 		return
 	}
 	noteCode(w, "ok")

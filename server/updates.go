@@ -50,5 +50,5 @@ func (s *Server) unavailable(w http.ResponseWriter, err error) {
 	s.log.Error("registry failed", "err", err.Error())
 	noteCode(w, "unavailable")
 	w.Header().Set("Retry-After", "10")
-	writeJSON(w, http.StatusServiceUnavailable, encodeError("server_unavailable", "the update server cannot reach its registry; try again later"))
+	writeJSON(w, http.StatusServiceUnavailable, encodeError(codeUnavailable, "the update server cannot reach its registry; try again later"))
 }
