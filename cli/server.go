@@ -29,7 +29,7 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	db := fs.String("db", "", "registry: SQLite file or postgres:// URL (default $CAPSHIP_DB, else "+store.DefaultDBPath()+")")
 	certFile := fs.String("tls-cert", "", "serve HTTPS with this certificate chain (PEM)")
 	keyFile := fs.String("tls-key", "", "private key of --tls-cert (PEM)")
-	cacheTTL := fs.Duration("cache-ttl", 2*time.Second, "how long channel and release data is served from memory before it is re-read")
+	cacheTTL := fs.Duration("cache-ttl", 2*time.Second, "how long device channel overrides set through other server instances may take to apply (releases and channels apply at the next check)")
 	asJSON := fs.Bool("json", false, "print {\"url\": …} on stdout once listening")
 	rest, err := parseFlags(fs, args)
 	if err != nil {

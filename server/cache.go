@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,47 +19,74 @@ import (
 // someone probing) must not grow it without limit.
 const maxCachedApps = 4096
 
-// appCache keeps one snapshot per app for ttl. A stale snapshot keeps being
-// served while one goroutine reloads it, so a slow database never sits on
-// the hot path once an app is warm. Writes made through this server
-// (admin API, channel_self) invalidate at once; writes by other processes
-// (the CLI on the same SQLite file, other instances on PostgreSQL) show up
-// within ttl.
+// appCache keeps one snapshot per app and checks on every update check
+// that it is still current: it reads the app's registry revision (one
+// indexed row; concurrent checks share one read, see freshCall) and
+// reloads the snapshot when the revision moved. So a release registered,
+// promoted or rolled back, or a channel changed, by this server, by the
+// CLI on the same SQLite file or by another instance on the same
+// PostgreSQL, is what the very next check sees. Device overrides do not
+// move the revision: writes through this server drop the snapshot at
+// once, and a snapshot older than ttl is reloaded in the background for
+// the overrides other instances wrote.
 type appCache struct {
 	reg store.Registry
+	log *slog.Logger
 	ttl time.Duration
 	now func() time.Time
 
 	mu      sync.RWMutex
 	entries map[string]*cacheEntry
 
-	// loads bounds the registry reads in flight, so a flood of unknown app
+	// loads bounds the snapshot loads in flight, so a flood of unknown app
 	// ids queues here instead of piling onto the database.
 	loads chan struct{}
 }
 
-const maxConcurrentLoads = 8
+const (
+	maxConcurrentLoads = 8
+	loadTimeout        = 10 * time.Second
+	revisionTimeout    = 5 * time.Second
+	noApp              = -1 // the revision of an app the registry does not know
+)
 
-type cacheEntry struct {
-	snap      atomic.Pointer[appSnapshot] // nil snapshot + loaded: app unknown
-	loadedAt  atomic.Int64                // unix nanoseconds
-	reloading atomic.Bool
-	ready     chan struct{} // closed after the first load
-	err       error         // first load's error (only read after ready)
+// snapState is one loaded snapshot with the revision it was loaded at.
+type snapState struct {
+	snap     *appSnapshot // nil: app unknown
+	rev      int64
+	loadedAt int64 // unix nanoseconds
 }
 
-func newAppCache(reg store.Registry, ttl time.Duration) *appCache {
-	return &appCache{reg: reg, ttl: ttl, now: time.Now, entries: make(map[string]*cacheEntry),
+type cacheEntry struct {
+	state     atomic.Pointer[snapState]
+	revision  *freshCall[int64]      // the app's registry revision, read fresh
+	reload    *freshCall[*snapState] // a snapshot load, shared by the checks that need it
+	reloading atomic.Bool            // a ttl refresh is running
+	ready     chan struct{}          // closed after the first load
+	err       error                  // first load's error (only read after ready)
+}
+
+func newAppCache(reg store.Registry, log *slog.Logger, ttl time.Duration) *appCache {
+	return &appCache{reg: reg, log: log, ttl: ttl, now: time.Now, entries: make(map[string]*cacheEntry),
 		loads: make(chan struct{}, maxConcurrentLoads)}
 }
 
-// get returns the app's snapshot (nil when the app is unknown).
+// get returns the app's current snapshot (nil when the app is unknown).
 func (c *appCache) get(ctx context.Context, appID string) (*appSnapshot, error) {
 	c.mu.RLock()
 	e := c.entries[appID]
 	c.mu.RUnlock()
 	if e == nil {
 		e = c.insert(ctx, appID)
+		select {
+		case <-e.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if e.err != nil {
+			return nil, e.err
+		}
+		return e.state.Load().snap, nil // loaded after this check arrived
 	}
 	select {
 	case <-e.ready:
@@ -68,10 +96,51 @@ func (c *appCache) get(ctx context.Context, appID string) (*appSnapshot, error) 
 	if e.err != nil {
 		return nil, e.err
 	}
-	if c.now().UnixNano()-e.loadedAt.Load() > int64(c.ttl) && e.reloading.CompareAndSwap(false, true) {
-		go c.reload(appID, e)
+	st := e.state.Load()
+	rev, err := e.revision.do(ctx)
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case err != nil:
+		// The registry does not answer: nothing can have been committed
+		// there since, so the snapshot is as current as can be known.
+		c.log.Warn("registry revision read failed; answering from the cached app", "app_id", appID, "err", err.Error())
+		return st.snap, nil
+	case rev != st.rev:
+		if cur := e.state.Load(); cur.rev == rev {
+			return cur.snap, nil // another check reloaded it meanwhile
+		}
+		fresh, err := e.reload.do(ctx)
+		if err != nil {
+			// The cached snapshot is known to be out of date (a rollback,
+			// say): better no answer than a withdrawn release.
+			return nil, err
+		}
+		e.keep(fresh)
+		return fresh.snap, nil
 	}
-	return e.snap.Load(), nil
+	if c.now().UnixNano()-st.loadedAt > int64(c.ttl) && e.reloading.CompareAndSwap(false, true) {
+		go func() {
+			defer e.reloading.Store(false)
+			if fresh, err := e.reload.do(context.Background()); err == nil {
+				e.keep(fresh)
+			}
+		}()
+	}
+	return st.snap, nil
+}
+
+// keep stores a loaded snapshot unless a newer one is already there.
+func (e *cacheEntry) keep(st *snapState) {
+	for {
+		cur := e.state.Load()
+		if cur != nil && (cur.rev > st.rev || cur.rev == st.rev && cur.loadedAt >= st.loadedAt) {
+			return
+		}
+		if e.state.CompareAndSwap(cur, st) {
+			return
+		}
+	}
 }
 
 // insert creates the entry and loads it synchronously; concurrent callers
@@ -86,22 +155,14 @@ func (c *appCache) insert(ctx context.Context, appID string) *cacheEntry {
 		c.evictUnknownLocked()
 	}
 	e := &cacheEntry{ready: make(chan struct{})}
+	e.revision = newFreshCall(revisionTimeout, func(ctx context.Context) (int64, error) { return c.revisionOf(ctx, appID) })
+	e.reload = newFreshCall(loadTimeout, func(ctx context.Context) (*snapState, error) { return c.load(ctx, appID) })
 	c.entries[appID] = e
 	c.mu.Unlock()
 
-	// Load with a context of its own: the first caller hanging up must not
-	// fail the load for everyone waiting on it.
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	var snap *appSnapshot
-	var err error
-	select {
-	case c.loads <- struct{}{}:
-		snap, err = loadSnapshot(lctx, c.reg, appID)
-		<-c.loads
-	case <-lctx.Done():
-		err = fmt.Errorf("load app %s: %w", appID, lctx.Err())
-	}
-	cancel()
+	// The load runs with a context of its own: the first caller hanging up
+	// must not fail it for everyone waiting on it.
+	st, err := e.reload.do(context.WithoutCancel(ctx))
 	if err != nil {
 		e.err = err
 		c.mu.Lock()
@@ -110,8 +171,7 @@ func (c *appCache) insert(ctx context.Context, appID string) *cacheEntry {
 		}
 		c.mu.Unlock()
 	} else {
-		e.snap.Store(snap)
-		e.loadedAt.Store(c.now().UnixNano())
+		e.keep(st)
 	}
 	close(e.ready)
 	return e
@@ -123,7 +183,7 @@ func (c *appCache) evictUnknownLocked() {
 	for id, e := range c.entries {
 		select {
 		case <-e.ready:
-			if e.snap.Load() == nil {
+			if st := e.state.Load(); st == nil || st.snap == nil {
 				delete(c.entries, id)
 			}
 		default:
@@ -137,22 +197,40 @@ func (c *appCache) evictUnknownLocked() {
 	}
 }
 
-func (c *appCache) reload(appID string, e *cacheEntry) {
-	defer e.reloading.Store(false)
+// revisionOf reads the app's revision; noApp when it is not registered.
+func (c *appCache) revisionOf(ctx context.Context, appID string) (int64, error) {
+	rev, err := c.reg.Revision(ctx, appID)
+	if errors.Is(err, store.ErrNotFound) {
+		return noApp, nil
+	}
+	return rev, err
+}
+
+// load reads the app's revision, then its snapshot: a change committed in
+// between is in the snapshot but not in its revision, so it only causes one
+// more reload, never a stale answer.
+func (c *appCache) load(ctx context.Context, appID string) (*snapState, error) {
 	select {
 	case c.loads <- struct{}{}:
 		defer func() { <-c.loads }()
-	default:
-		return // the registry is busy: keep serving this snapshot a little longer
+	case <-ctx.Done():
+		return nil, fmt.Errorf("load app %s: %w", appID, ctx.Err())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	snap, err := loadSnapshot(ctx, c.reg, appID)
+	rev, err := c.revisionOf(ctx, appID)
 	if err != nil {
-		return // keep serving the last good snapshot; try again next request
+		return nil, fmt.Errorf("load app %s: %w", appID, err)
 	}
-	e.snap.Store(snap)
-	e.loadedAt.Store(c.now().UnixNano())
+	st := &snapState{rev: rev}
+	if rev != noApp {
+		if st.snap, err = loadSnapshot(ctx, c.reg, appID); err != nil {
+			return nil, err
+		}
+		if st.snap == nil { // deleted in between: read again next time
+			st.rev = noApp
+		}
+	}
+	st.loadedAt = c.now().UnixNano()
+	return st, nil
 }
 
 // invalidate drops the app's snapshot so the next request loads it afresh.

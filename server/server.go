@@ -27,9 +27,11 @@ type Config struct {
 	Registry store.Registry // required
 	Logger   *slog.Logger   // one line per request; default: discard
 
-	// CacheTTL is how long an app's channels and releases are served from
-	// memory before being re-read (writes through this server apply at
-	// once). Default 2s.
+	// CacheTTL is how long an app's device overrides (channel_self) are
+	// served from memory before they are re-read in the background; the
+	// overrides that devices set through this server apply at once.
+	// Releases and channels need no TTL: every update check confirms with
+	// the registry's revision that they are current. Default 2s.
 	CacheTTL time.Duration
 
 	MaxBodyBytes      int64 // device requests (updates, channel_self); default 64 KiB
@@ -113,7 +115,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:  cfg,
 		reg:  cfg.Registry,
 		log:  cfg.Logger,
-		apps: newAppCache(cfg.Registry, cfg.CacheTTL),
+		apps: newAppCache(cfg.Registry, cfg.Logger, cfg.CacheTTL),
 	}
 	s.stats = newStatsWriter(cfg.Registry, cfg.Logger, cfg.StatsQueue, cfg.StatsBatch, cfg.StatsFlushInterval)
 	s.handler = s.routes()

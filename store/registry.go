@@ -48,6 +48,13 @@ type Registry interface {
 	// App returns one app. ErrNotFound when no release or channel was ever
 	// recorded for it.
 	App(ctx context.Context, appID string) (*App, error)
+	// Revision returns a number that goes up, in the same transaction, with
+	// every change of what the app's devices are served: Register, Promote,
+	// Rollback, CreateChannel and UpdateChannel, whichever process or
+	// server instance made it. Device overrides and stats do not change it.
+	// It is one indexed row, read cheaply on every update check.
+	// ErrNotFound when the app is not registered.
+	Revision(ctx context.Context, appID string) (int64, error)
 	// Apps lists every app, sorted by id.
 	Apps(ctx context.Context) ([]App, error)
 

@@ -252,8 +252,23 @@ func TestMigrateFromOlderSchema(t *testing.T) {
 		if err := migrateUpTo(ctxT(t), db, d, 1); err != nil {
 			t.Fatal(err)
 		}
-		old := &sqlRegistry{db: db, d: d}
-		mustRegister(t, old, input(app, "1.0.0", "production", 1))
+		// What that capship wrote for a first release on production.
+		in := input(app, "1.0.0", "production", 1)
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`INSERT INTO apps (id, key_id, key_fingerprint, created_at) VALUES ($1, $2, $3, 1)`, []any{app, in.KeyID, in.KeyFingerprint}},
+			{`INSERT INTO releases (app_id, version, url, session_key, checksum, size, sha256, zip_sha256, key_id, key_fingerprint, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)`,
+				[]any{app, in.Version, in.URL, in.SessionKey, in.Checksum, in.Size, in.SHA256, in.ZipSHA256, in.KeyID, in.KeyFingerprint}},
+			{`INSERT INTO channels (app_id, name, release_id, public, updated_at) SELECT $1, 'production', id, TRUE, 1 FROM releases WHERE app_id = $1`, []any{app}},
+			{`INSERT INTO channel_history (channel_id, release_id, action, created_at) SELECT c.id, c.release_id, 'register', 1 FROM channels c WHERE c.app_id = $1`, []any{app}},
+		} {
+			if _, err := db.ExecContext(ctxT(t), q.sql, q.args...); err != nil {
+				t.Fatalf("old schema: %v", err)
+			}
+		}
 		r := b.open(t)
 		if c := mustChannel(t, r, app, "production"); c.Release == nil || c.Release.Version != "1.0.0" {
 			t.Fatalf("after upgrade production serves %+v", c.Release)
@@ -263,8 +278,16 @@ func TestMigrateFromOlderSchema(t *testing.T) {
 			t.Fatalf("schema version %d, %v", version, err)
 		}
 		// Migration 2's rule now holds.
-		if _, err := r.Register(ctxT(t), replay(input(app, "1.0.0", "", 1), app, "2.0.0", 1)); !errors.Is(err, ErrDuplicateBundle) {
+		if _, err := r.Register(ctxT(t), replay(in, app, "2.0.0", 1)); !errors.Is(err, ErrDuplicateBundle) {
 			t.Fatalf("replay after upgrade: %v", err)
+		}
+		// Migration 3's revision starts at 0 and moves with the next change.
+		if rev, err := r.Revision(ctxT(t), app); err != nil || rev != 0 {
+			t.Fatalf("revision after upgrade: %d, %v; want 0", rev, err)
+		}
+		mustRegister(t, r, input(app, "1.1.0", "production", 1))
+		if rev, err := r.Revision(ctxT(t), app); err != nil || rev != 1 {
+			t.Fatalf("revision after a register: %d, %v; want 1", rev, err)
 		}
 	})
 }

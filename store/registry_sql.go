@@ -129,13 +129,18 @@ func (r *sqlRegistry) Close() error {
 // lockApp returns the app, locked against concurrent writers until the
 // transaction ends; with create, it records an unknown app first. Every
 // write that checks a rule takes this lock first, so the rules hold under
-// concurrency on PostgreSQL too.
+// concurrency on PostgreSQL too. Each of those writes changes what the
+// app's devices are served, so lockApp also raises the app's revision
+// (see Revision): committed with the change, or rolled back with it.
 func (r *sqlRegistry) lockApp(ctx context.Context, tx *sql.Tx, appID string, create bool) (*App, error) {
 	if create {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO apps (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
 			appID, toMillis(time.Now())); err != nil {
 			return nil, err
 		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE apps SET revision = revision + 1 WHERE id = $1`, appID); err != nil {
+		return nil, err
 	}
 	a := App{ID: appID}
 	var created int64
@@ -168,6 +173,18 @@ func (r *sqlRegistry) App(ctx context.Context, appID string) (*App, error) {
 	}
 	a.CreatedAt = fromMillis(created)
 	return &a, nil
+}
+
+func (r *sqlRegistry) Revision(ctx context.Context, appID string) (int64, error) {
+	var rev int64
+	err := r.queryRow(ctx, `SELECT revision FROM apps WHERE id = $1`, appID).Scan(&rev)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, errNoApp(appID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read revision of %s: %w", appID, err)
+	}
+	return rev, nil
 }
 
 func (r *sqlRegistry) Apps(ctx context.Context) ([]App, error) {
