@@ -30,10 +30,11 @@ const maxCachedApps = 4096
 // once, and a snapshot older than ttl is reloaded in the background for
 // the overrides other instances wrote.
 type appCache struct {
-	reg store.Registry
-	log *slog.Logger
-	ttl time.Duration
-	now func() time.Time
+	reg   store.Registry
+	watch *store.Watch // nil: read the revision on every check
+	log   *slog.Logger
+	ttl   time.Duration
+	now   func() time.Time
 
 	mu      sync.RWMutex
 	entries map[string]*cacheEntry
@@ -59,6 +60,7 @@ type snapState struct {
 
 type cacheEntry struct {
 	state     atomic.Pointer[snapState]
+	checked   atomic.Uint64          // watch generation at which state was last confirmed current
 	revision  *freshCall[int64]      // the app's registry revision, read fresh
 	reload    *freshCall[*snapState] // a snapshot load, shared by the checks that need it
 	reloading atomic.Bool            // a ttl refresh is running
@@ -66,9 +68,24 @@ type cacheEntry struct {
 	err       error                  // first load's error (only read after ready)
 }
 
-func newAppCache(reg store.Registry, log *slog.Logger, ttl time.Duration) *appCache {
-	return &appCache{reg: reg, log: log, ttl: ttl, now: time.Now, entries: make(map[string]*cacheEntry),
+func newAppCache(reg store.Registry, watch *store.Watch, log *slog.Logger, ttl time.Duration) *appCache {
+	return &appCache{reg: reg, watch: watch, log: log, ttl: ttl, now: time.Now, entries: make(map[string]*cacheEntry),
 		loads: make(chan struct{}, maxConcurrentLoads)}
+}
+
+// generation is the watch's change number, read before a check confirms
+// its snapshot; 0 without a watch.
+func (c *appCache) generation() uint64 {
+	if c.watch == nil {
+		return 0
+	}
+	return c.watch.Generation()
+}
+
+// confirmed records that the snapshot was current as of generation g.
+func (e *cacheEntry) confirmed(g uint64) {
+	for cur := e.checked.Load(); g > cur && !e.checked.CompareAndSwap(cur, g); cur = e.checked.Load() {
+	}
 }
 
 // get returns the app's current snapshot (nil when the app is unknown).
@@ -97,6 +114,13 @@ func (c *appCache) get(ctx context.Context, appID string) (*appSnapshot, error) 
 		return nil, e.err
 	}
 	st := e.state.Load()
+	g := c.generation()
+	if c.watch != nil && g == e.checked.Load() {
+		// Nothing was written to the database since the snapshot was
+		// last confirmed current.
+		c.refreshOverrides(e, st)
+		return st.snap, nil
+	}
 	rev, err := e.revision.do(ctx)
 	switch {
 	case ctx.Err() != nil:
@@ -108,6 +132,7 @@ func (c *appCache) get(ctx context.Context, appID string) (*appSnapshot, error) 
 		return st.snap, nil
 	case rev != st.rev:
 		if cur := e.state.Load(); cur.rev == rev {
+			e.confirmed(g)
 			return cur.snap, nil // another check reloaded it meanwhile
 		}
 		fresh, err := e.reload.do(ctx)
@@ -117,8 +142,18 @@ func (c *appCache) get(ctx context.Context, appID string) (*appSnapshot, error) 
 			return nil, err
 		}
 		e.keep(fresh)
+		e.confirmed(g)
 		return fresh.snap, nil
 	}
+	e.confirmed(g)
+	c.refreshOverrides(e, st)
+	return st.snap, nil
+}
+
+// refreshOverrides reloads, in the background, a snapshot older than ttl,
+// for the device overrides that other server instances wrote (they do not
+// move the revision).
+func (c *appCache) refreshOverrides(e *cacheEntry, st *snapState) {
 	if c.now().UnixNano()-st.loadedAt > int64(c.ttl) && e.reloading.CompareAndSwap(false, true) {
 		go func() {
 			defer e.reloading.Store(false)
@@ -127,7 +162,6 @@ func (c *appCache) get(ctx context.Context, appID string) (*appSnapshot, error) 
 			}
 		}()
 	}
-	return st.snap, nil
 }
 
 // keep stores a loaded snapshot unless a newer one is already there.
@@ -162,6 +196,7 @@ func (c *appCache) insert(ctx context.Context, appID string) *cacheEntry {
 
 	// The load runs with a context of its own: the first caller hanging up
 	// must not fail it for everyone waiting on it.
+	g := c.generation()
 	st, err := e.reload.do(context.WithoutCancel(ctx))
 	if err != nil {
 		e.err = err
@@ -172,6 +207,7 @@ func (c *appCache) insert(ctx context.Context, appID string) *cacheEntry {
 		c.mu.Unlock()
 	} else {
 		e.keep(st)
+		e.confirmed(g)
 	}
 	close(e.ready)
 	return e

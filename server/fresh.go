@@ -12,13 +12,18 @@ import (
 // wait for the next run, which starts as soon as this one ends and serves
 // all of them. Under load one registry read so answers many update checks,
 // and a change committed before a check is always seen by it.
+//
+// Runs happen on one worker goroutine that lives while calls keep coming
+// (and freshIdle after): a registry read needs a deep stack, which a new
+// goroutine would grow, by copying, on every run.
 type freshCall[T any] struct {
 	fn      func(context.Context) (T, error)
 	timeout time.Duration // bound of one run; runs ignore their callers' contexts
 
-	mu      sync.Mutex
-	running bool
-	next    *freshRun[T] // callers waiting for a run that has not started
+	mu     sync.Mutex
+	next   *freshRun[T]  // callers waiting for a run that has not started
+	worker bool          // the worker goroutine is alive
+	wake   chan struct{} // tells the worker that next is set
 }
 
 type freshRun[T any] struct {
@@ -27,26 +32,31 @@ type freshRun[T any] struct {
 	err  error
 }
 
+// freshIdle is how long a worker waits for more calls before it exits.
+const freshIdle = 2 * time.Second
+
 func newFreshCall[T any](timeout time.Duration, fn func(context.Context) (T, error)) *freshCall[T] {
-	return &freshCall[T]{fn: fn, timeout: timeout}
+	return &freshCall[T]{fn: fn, timeout: timeout, wake: make(chan struct{}, 1)}
 }
 
 // do returns the result of a run of fn that started after do was called.
-// The first caller of an idle freshCall runs fn itself; a caller whose ctx
-// ends first returns ctx's error, and the run goes on for the others.
+// A caller whose ctx ends first returns ctx's error; the run goes on for
+// the others.
 func (f *freshCall[T]) do(ctx context.Context) (T, error) {
 	f.mu.Lock()
-	if !f.running {
-		f.running = true
-		f.mu.Unlock()
-		r := &freshRun[T]{done: make(chan struct{})}
-		f.run(r)
-		return r.val, r.err
-	}
-	if f.next == nil {
-		f.next = &freshRun[T]{done: make(chan struct{})}
-	}
 	r := f.next
+	if r == nil {
+		r = &freshRun[T]{done: make(chan struct{})}
+		f.next = r
+		select {
+		case f.wake <- struct{}{}:
+		default: // already signalled
+		}
+	}
+	if !f.worker {
+		f.worker = true
+		go f.work()
+	}
 	f.mu.Unlock()
 	select {
 	case <-r.done:
@@ -57,18 +67,36 @@ func (f *freshCall[T]) do(ctx context.Context) (T, error) {
 	}
 }
 
-// run runs fn for r's callers, then starts the run its waiters need.
-func (f *freshCall[T]) run(r *freshRun[T]) {
-	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
-	r.val, r.err = f.fn(ctx)
-	cancel()
-	close(r.done)
-	f.mu.Lock()
-	next := f.next
-	f.next = nil
-	f.running = next != nil
-	f.mu.Unlock()
-	if next != nil {
-		go f.run(next)
+// work runs fn for each waiting set of callers, one run at a time, and
+// exits after freshIdle without calls.
+func (f *freshCall[T]) work() {
+	idle := time.NewTimer(freshIdle)
+	defer idle.Stop()
+	for {
+		f.mu.Lock()
+		r := f.next
+		f.next = nil
+		if r == nil {
+			f.mu.Unlock()
+			idle.Reset(freshIdle)
+			select {
+			case <-f.wake:
+				continue
+			case <-idle.C:
+				f.mu.Lock()
+				if f.next == nil {
+					f.worker = false
+					f.mu.Unlock()
+					return
+				}
+				f.mu.Unlock()
+				continue
+			}
+		}
+		f.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+		r.val, r.err = f.fn(ctx)
+		cancel()
+		close(r.done)
 	}
 }

@@ -97,6 +97,7 @@ type Server struct {
 	reg     store.Registry
 	log     *slog.Logger
 	apps    *appCache
+	watch   *store.Watch // nil when the registry cannot be watched
 	stats   *statsWriter
 	handler http.Handler
 	closeMu sync.Once
@@ -111,11 +112,18 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("new server: no registry")
 	}
 	cfg.defaults()
+	// Without a watch (PostgreSQL, or a folder that cannot be watched)
+	// every check reads the revision; answers are as fresh, only dearer.
+	watch, err := store.WatchChanges(cfg.Registry)
+	if err != nil {
+		cfg.Logger.Warn("cannot watch the registry file; every update check reads its revision", "err", err.Error())
+	}
 	s := &Server{
-		cfg:  cfg,
-		reg:  cfg.Registry,
-		log:  cfg.Logger,
-		apps: newAppCache(cfg.Registry, cfg.Logger, cfg.CacheTTL),
+		cfg:   cfg,
+		reg:   cfg.Registry,
+		log:   cfg.Logger,
+		watch: watch,
+		apps:  newAppCache(cfg.Registry, watch, cfg.Logger, cfg.CacheTTL),
 	}
 	s.stats = newStatsWriter(cfg.Registry, cfg.Logger, cfg.StatsQueue, cfg.StatsBatch, cfg.StatsFlushInterval)
 	s.handler = s.routes()
@@ -129,7 +137,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // writer. It does not close the registry.
 func (s *Server) Close() error {
 	var err error
-	s.closeMu.Do(func() { err = s.stats.close() })
+	s.closeMu.Do(func() {
+		err = s.stats.close()
+		if s.watch != nil {
+			s.watch.Close()
+		}
+	})
 	return err
 }
 

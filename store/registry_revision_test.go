@@ -45,7 +45,10 @@ func TestRevision(t *testing.T) {
 			_, err := w.CreateChannel(ctx, app, "beta", ChannelSettings{AllowSelfSet: ptr(true)})
 			return err
 		})
-		step("channel set", true, func() error { _, err := w.UpdateChannel(ctx, app, "production", ChannelSettings{Rollout: ptr(50)}); return err })
+		step("channel set", true, func() error {
+			_, err := w.UpdateChannel(ctx, app, "production", ChannelSettings{Rollout: ptr(50)})
+			return err
+		})
 
 		step("refused register (duplicate version)", false, func() error {
 			_, err := w.Register(ctx, input(app, "1.1.0", "production", 1))

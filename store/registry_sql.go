@@ -23,8 +23,9 @@ type dialect struct {
 
 // sqlRegistry implements Registry on database/sql.
 type sqlRegistry struct {
-	db *sql.DB
-	d  *dialect
+	db   *sql.DB
+	d    *dialect
+	path string // the SQLite file; "" for PostgreSQL
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared hot queries, by text

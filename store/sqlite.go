@@ -68,7 +68,7 @@ func openSQLite(ctx context.Context, path string) (Registry, error) {
 		}
 		return nil, fmt.Errorf("open registry %s: %w (is it an SQLite file?)", path, err)
 	}
-	r := &sqlRegistry{db: db, d: &sqliteDialect}
+	r := &sqlRegistry{db: db, d: &sqliteDialect, path: path}
 	if err := migrate(ctx, db, r.d); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w (registry %s)", err, path)
