@@ -1,7 +1,15 @@
 package android.util;
 
 // Test stand-in for android.util.Log: logcat lines go to standard error.
+// The levels are Android's (the phone harness's WorkManager reads INFO).
 public final class Log {
+    public static final int VERBOSE = 2;
+    public static final int DEBUG = 3;
+    public static final int INFO = 4;
+    public static final int WARN = 5;
+    public static final int ERROR = 6;
+    public static final int ASSERT = 7;
+
     private Log() {}
 
     private static int println(String level, String tag, String msg) {
