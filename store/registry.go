@@ -268,12 +268,16 @@ type ReleaseStats struct {
 }
 
 // FailureActions are the stats actions that mean a device could not apply
-// a bundle.
+// a bundle. The plugin files most of them under the version the device
+// runs; finish_download_fail is the one that names the bundle that failed
+// (plugin 8.51 sends it after checksum_fail and download_fail when a
+// downloaded bundle does not verify or unpack).
 var FailureActions = []string{
 	"set_fail", "download_fail", "checksum_fail", "decrypt_fail",
 	"unzip_fail", "update_fail", "keyMismatch", "download_manifest_file_fail",
 	"download_manifest_checksum_fail", "download_manifest_brotli_fail",
 	"windows_path_fail", "canonical_path_fail", "directory_path_fail",
+	"finish_download_fail", "manifest_path_fail",
 }
 
 // Token is an admin API token as stored: never its secret.
