@@ -11,17 +11,20 @@ import (
 // that returned it. It is strict: a write completed before Generation is
 // called always moves it (Linux queues the file change notice before the
 // writer's write call returns). It may also move for writes that change
-// nothing devices see (stats, say), which only costs a Revision read.
+// nothing devices see (stats, say), which only costs a Revision read;
+// other files in the folder do not move it.
 //
 // The update server uses it to skip the per-check Revision read while
 // nothing has been written. Only an SQLite file on Linux can be watched
 // (inotify on its folder); WatchChanges returns nil for anything else.
 type Watch struct {
-	fd     int
-	mu     sync.Mutex // serializes draining the notices
-	gen    atomic.Uint64
-	closed atomic.Bool
-	buf    []byte
+	fd       int
+	names    []string   // the database's files in the watched folder
+	mu       sync.Mutex // serializes draining the notices
+	draining atomic.Bool
+	gen      atomic.Uint64
+	closed   atomic.Bool
+	buf      []byte
 }
 
 // WatchChanges returns a Watch on the registry's database, or nil (and no

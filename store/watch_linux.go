@@ -1,15 +1,19 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// watchFolder watches the folder of an SQLite file: the file itself, its
-// -wal (written by every commit) and -shm, including their replacement.
+// watchFolder watches the folder of an SQLite file for changes of the file
+// itself, its -wal (written by every commit) and -journal, including their
+// replacement; other files in the folder (a log, say) do not count.
 func watchFolder(dbPath string) (*Watch, error) {
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
@@ -20,7 +24,8 @@ func watchFolder(dbPath string) (*Watch, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("watch registry folder %s: %w", filepath.Dir(dbPath), err)
 	}
-	return &Watch{fd: fd, buf: make([]byte, 64<<10)}, nil
+	base := filepath.Base(dbPath)
+	return &Watch{fd: fd, buf: make([]byte, 64<<10), names: []string{base, base + "-wal", base + "-journal"}}, nil
 }
 
 // Generation returns the change number (see Watch).
@@ -29,24 +34,53 @@ func (w *Watch) Generation() uint64 {
 		return w.gen.Add(1) // cannot tell any more: always "changed"
 	}
 	fds := [1]unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}}
-	n, err := unix.Poll(fds[:], 0)
-	if n == 0 && err == nil {
-		// Nothing queued. A notice drained by a concurrent call was
-		// counted before it was drained, so the load below sees it.
+	if n, err := unix.Poll(fds[:], 0); n == 0 && err == nil {
+		// Nothing queued. A notice that a concurrent call drained is
+		// counted before that call clears draining, so wait for it.
+		if w.draining.Load() {
+			w.mu.Lock()
+			w.mu.Unlock() // only waits for the drain in progress
+		}
 		return w.gen.Load()
 	}
 	w.mu.Lock()
-	w.gen.Add(1) // before draining: see above
+	defer w.mu.Unlock()
+	w.draining.Store(true) // before the notices leave the queue
+	defer w.draining.Store(false)
 	for !w.closed.Load() {
-		if _, err := unix.Read(w.fd, w.buf); err != nil {
+		n, err := unix.Read(w.fd, w.buf)
+		if err != nil {
 			if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
-				w.gen.Add(1)
+				w.gen.Add(1) // cannot tell: count it as a change
 			}
 			break
 		}
+		if w.relevant(w.buf[:n]) {
+			w.gen.Add(1)
+		}
 	}
-	w.mu.Unlock()
 	return w.gen.Load()
+}
+
+// relevant reports whether a batch of inotify events names the database,
+// or cannot be trusted (queue overflow, the folder itself gone).
+func (w *Watch) relevant(events []byte) bool {
+	for len(events) >= unix.SizeofInotifyEvent {
+		ev := (*unix.InotifyEvent)(unsafe.Pointer(&events[0]))
+		end := unix.SizeofInotifyEvent + int(ev.Len)
+		if end > len(events) {
+			return true
+		}
+		if ev.Mask&(unix.IN_Q_OVERFLOW|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_IGNORED) != 0 {
+			return true
+		}
+		name := string(bytes.TrimRight(events[unix.SizeofInotifyEvent:end], "\x00"))
+		if slices.Contains(w.names, name) {
+			return true
+		}
+		events = events[end:]
+	}
+	return false
 }
 
 // Close stops watching; Generation then reports a change on every call.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -34,6 +35,13 @@ func TestWatch(t *testing.T) {
 	}
 	if got := w.Generation(); got != g {
 		t.Fatalf("generation moved from %d to %d with only reads", g, got)
+	}
+	// Another file in the folder, such as the server's log, is not the database.
+	if err := os.WriteFile(filepath.Join(filepath.Dir(dsn), "serve.log"), []byte("a line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Generation(); got != g {
+		t.Fatalf("generation moved from %d to %d when another file of the folder was written", g, got)
 	}
 	mustRegister(t, other, input(app, "1.1.0", "production", 1))
 	if got := w.Generation(); got == g {
