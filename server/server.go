@@ -24,8 +24,9 @@ import (
 
 // Config is the server's settings; zero values take the defaults below.
 type Config struct {
-	Registry store.Registry // required
-	Logger   *slog.Logger   // one line per request; default: discard
+	Registry  store.Registry // required
+	Logger    *slog.Logger   // warnings and errors; default: discard
+	AccessLog io.Writer      // one JSON line per request (slog's JSON shape); default: discard
 
 	// CacheTTL is how long an app's device overrides (channel_self) are
 	// served from memory before they are re-read in the background; the
@@ -89,6 +90,9 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.AccessLog == nil {
+		c.AccessLog = io.Discard
+	}
 }
 
 // Server answers devices and the admin API from a registry.
@@ -96,6 +100,7 @@ type Server struct {
 	cfg     Config
 	reg     store.Registry
 	log     *slog.Logger
+	access  *accessLog
 	apps    *appCache
 	watch   *store.Watch // nil when the registry cannot be watched
 	stats   *statsWriter
@@ -119,11 +124,12 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger.Warn("cannot watch the registry file; every update check reads its revision", "err", err.Error())
 	}
 	s := &Server{
-		cfg:   cfg,
-		reg:   cfg.Registry,
-		log:   cfg.Logger,
-		watch: watch,
-		apps:  newAppCache(cfg.Registry, watch, cfg.Logger, cfg.CacheTTL),
+		cfg:    cfg,
+		reg:    cfg.Registry,
+		log:    cfg.Logger,
+		watch:  watch,
+		access: newAccessLog(cfg.AccessLog),
+		apps:   newAppCache(cfg.Registry, watch, cfg.Logger, cfg.CacheTTL),
 	}
 	s.stats = newStatsWriter(cfg.Registry, cfg.Logger, cfg.StatsQueue, cfg.StatsBatch, cfg.StatsFlushInterval)
 	s.handler = s.routes()
@@ -350,8 +356,8 @@ func noteCode(w http.ResponseWriter, code string) {
 
 var recorderPool = sync.Pool{New: func() any { return new(recorder) }}
 
-// logRequests writes one structured line per request: never a body, a token
-// or a raw device id.
+// logRequests writes one access log line per request: never a body, a
+// token or a raw device id.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -361,27 +367,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		attrs := [8]slog.Attr{
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status),
-			slog.Float64("ms", float64(time.Since(start).Microseconds())/1000),
-			slog.Int("bytes", rec.bytes),
-		}
-		n := 5
-		if rec.appID != "" {
-			attrs[n] = slog.String("app_id", rec.appID)
-			n++
-		}
-		if rec.device != "" {
-			attrs[n] = slog.String("device", rec.device)
-			n++
-		}
-		if rec.code != "" {
-			attrs[n] = slog.String("answer", rec.code)
-			n++
-		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:n]...)
+		s.access.write(&accessLine{at: start, method: r.Method, path: r.URL.Path, status: rec.status,
+			took: time.Since(start), bytes: rec.bytes, appID: rec.appID, device: rec.device, answer: rec.code})
 		*rec = recorder{}
 		recorderPool.Put(rec)
 	})

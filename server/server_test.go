@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -631,7 +630,7 @@ func (l *lineLog) next(t *testing.T) (string, map[string]any) {
 
 func TestRequestLogLine(t *testing.T) {
 	logs := &lineLog{lines: make(chan string, 100)}
-	h := newHarness(t, openRegistry(t, "sqlite"), Config{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	h := newHarness(t, openRegistry(t, "sqlite"), Config{AccessLog: logs})
 	h.register("1.0.0", "production")
 	logs.next(t)
 	h.check(h.deviceBody(nil))
@@ -671,7 +670,7 @@ func BenchmarkUpdateCheck(b *testing.B) {
 	if _, err := reg.Register(context.Background(), releaseInput(app, "1.0.0", "production", key)); err != nil {
 		b.Fatal(err)
 	}
-	srv, err := New(Config{Registry: reg, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	srv, err := New(Config{Registry: reg, AccessLog: io.Discard})
 	if err != nil {
 		b.Fatal(err)
 	}
