@@ -62,6 +62,10 @@ type Registry interface {
 	Release(ctx context.Context, appID, version string) (*Release, error)
 	// Releases lists an app's releases, newest registration first.
 	Releases(ctx context.Context, appID string) ([]Release, error)
+	// ReleaseFiles lists the files of a release's delta form, sorted by
+	// path; none for a zip-only release. ErrNotFound when the release
+	// does not exist.
+	ReleaseFiles(ctx context.Context, appID, version string) ([]ReleaseFile, error)
 
 	// CreateChannel adds a channel (no release yet) with the given settings
 	// applied over DefaultChannelSettings. ErrDuplicateChannel if it exists.
@@ -132,17 +136,29 @@ type App struct {
 // Release is one registered bundle: what the update endpoint sends devices.
 type Release struct {
 	AppID          string    `json:"app_id"`
-	Version        string    `json:"version"`         // semver, X.Y.Z[-pre][+build]
-	URL            string    `json:"url"`             // where devices download the encrypted file
-	SessionKey     string    `json:"session_key"`     // ivSessionKey, sent as session_key
-	Checksum       string    `json:"checksum"`        // encrypted checksum (512 hex), sent as checksum
-	Size           int64     `json:"size"`            // bytes of the encrypted file
-	SHA256         string    `json:"sha256"`          // SHA-256 of the encrypted file, lowercase hex
-	ZipSHA256      string    `json:"zip_sha256"`      // SHA-256 of the zip before encryption
-	KeyID          string    `json:"key_id"`          // spec §1 key id of the sealing key
-	KeyFingerprint string    `json:"key_fingerprint"` // "sha256:…" of the sealing key
-	MinNative      string    `json:"min_native"`      // lowest native version_build that may get it; "" for any
+	Version        string    `json:"version"`              // semver, X.Y.Z[-pre][+build]
+	URL            string    `json:"url"`                  // where devices download the encrypted file
+	SessionKey     string    `json:"session_key"`          // ivSessionKey, sent as session_key
+	Checksum       string    `json:"checksum"`             // encrypted checksum (512 hex), sent as checksum
+	Size           int64     `json:"size"`                 // bytes of the encrypted file
+	SHA256         string    `json:"sha256"`               // SHA-256 of the encrypted file, lowercase hex
+	ZipSHA256      string    `json:"zip_sha256"`           // SHA-256 of the zip before encryption
+	KeyID          string    `json:"key_id"`               // spec §1 key id of the sealing key
+	KeyFingerprint string    `json:"key_fingerprint"`      // "sha256:…" of the sealing key
+	MinNative      string    `json:"min_native"`           // lowest native version_build that may get it; "" for any
+	FilesURL       string    `json:"files_url,omitempty"`  // base URL of the delta objects; "" for a zip-only release
+	FileCount      int       `json:"file_count,omitempty"` // files of the delta form (ReleaseFiles lists them)
 	CreatedAt      time.Time `json:"created_at"`
+}
+
+// ReleaseFile is one file of a release's delta form: what the update
+// answer's manifest lists (spec §6), with the object at FilesURL/Object.
+type ReleaseFile struct {
+	Path     string `json:"path"`      // relative to the web root, forward slashes
+	FileHash string `json:"file_hash"` // V3 encrypted SHA-256 of the plain file (plain hex for an unencrypted release)
+	Object   string `json:"object"`    // object name below the release's FilesURL
+	Size     int64  `json:"size"`      // bytes of the object
+	Brotli   bool   `json:"brotli"`    // the object is brotli-compressed (devices get Path + ".br")
 }
 
 // RegisterInput is what Register records; it is also the JSON body of
@@ -160,6 +176,10 @@ type RegisterInput struct {
 	KeyFingerprint string `json:"key_fingerprint"`
 	Channel        string `json:"channel"`    // "" registers without moving any channel
 	MinNative      string `json:"min_native"` // optional
+	// FilesURL and Files are the delta form, optional together: devices
+	// then fetch each changed file at FilesURL + "/" + Object.
+	FilesURL string        `json:"files_url,omitempty"`
+	Files    []ReleaseFile `json:"files,omitempty"`
 }
 
 // Platforms a channel can serve, as the plugin sends them.
@@ -188,6 +208,7 @@ type Channel struct {
 	AllowEmulator      bool      `json:"allow_emulator"`       // serves devices with is_emulator true
 	AllowDev           bool      `json:"allow_dev"`            // serves dev builds (is_prod false)
 	DisableUnderNative bool      `json:"disable_under_native"` // never send a version lower than the native version_build
+	Delta              bool      `json:"delta"`                // send releases with files as a manifest (file by file) to plugins that can take it
 	UpdatedAt          time.Time `json:"updated_at"`
 }
 
@@ -215,6 +236,7 @@ type ChannelSettings struct {
 	AllowEmulator      *bool `json:"allow_emulator,omitempty"`
 	AllowDev           *bool `json:"allow_dev,omitempty"`
 	DisableUnderNative *bool `json:"disable_under_native,omitempty"`
+	Delta              *bool `json:"delta,omitempty"`
 }
 
 // DefaultChannelSettings are a new channel's settings: full rollout, not
@@ -222,7 +244,7 @@ type ChannelSettings struct {
 // never a version lower than the native app's.
 func DefaultChannelSettings() Channel {
 	return Channel{Rollout: 100, IOS: true, Android: true, Electron: true,
-		AllowEmulator: true, AllowDev: true, DisableUnderNative: true}
+		AllowEmulator: true, AllowDev: true, DisableUnderNative: true, Delta: true}
 }
 
 // History actions.

@@ -40,6 +40,11 @@ type Manifest struct {
 	Bytes          int64     `json:"bytes"`           // uncompressed bytes of all files
 	Manifest       string    `json:"manifest"`        // this file
 	CreatedAt      time.Time `json:"created_at"`
+	// Delta is the per-file form of the bundle; nil when the release can
+	// only go as a zip (built with --no-delta, or a file that cannot
+	// travel in a manifest, DeltaSkipped says which).
+	Delta        *Delta `json:"delta,omitempty"`
+	DeltaSkipped string `json:"delta_skipped,omitempty"` // why there is no Delta, for people
 }
 
 // ErrManifest means a manifest file is damaged or incomplete.
