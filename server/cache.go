@@ -263,10 +263,26 @@ func (c *appCache) load(ctx context.Context, appID string) (*snapState, error) {
 		}
 		if st.snap == nil { // deleted in between: read again next time
 			st.rev = noApp
+		} else if err := loadDeltas(ctx, c.reg, appID, st.snap, c.current(appID)); err != nil {
+			return nil, err
 		}
 	}
 	st.loadedAt = c.now().UnixNano()
 	return st, nil
+}
+
+// current returns the app's cached snapshot, if any (nil otherwise).
+func (c *appCache) current(appID string) *appSnapshot {
+	c.mu.RLock()
+	e := c.entries[appID]
+	c.mu.RUnlock()
+	if e == nil {
+		return nil
+	}
+	if st := e.state.Load(); st != nil {
+		return st.snap
+	}
+	return nil
 }
 
 // invalidate drops the app's snapshot so the next request loads it afresh.
@@ -319,6 +335,7 @@ func fromStoreChannel(c *store.Channel) *channel {
 		AllowEmulator:      c.AllowEmulator,
 		AllowDev:           c.AllowDev,
 		DisableUnderNative: c.DisableUnderNative,
+		Delta:              c.Delta,
 		RolloutPercent:     c.Rollout,
 		Current:            fromStoreRelease(c.Release),
 		Previous:           fromStoreRelease(c.Previous),
@@ -336,7 +353,48 @@ func fromStoreRelease(r *store.Release) *release {
 		Checksum:   r.Checksum,
 		KeyID:      r.KeyID,
 		MinNative:  r.MinNative,
+		SHA256:     r.SHA256,
+		FilesURL:   r.FilesURL,
+		FileCount:  r.FileCount,
 	}
+}
+
+// loadDeltas gives each release of snap that has files its manifest
+// answer: the one prev already holds for the same release, else built from
+// the registry's file list. A manifest of 15,000 files is so read once per
+// release, not once per reload.
+func loadDeltas(ctx context.Context, reg store.Registry, appID string, snap, prev *appSnapshot) error {
+	known := map[string]*deltaForm{}
+	if prev != nil {
+		for _, c := range prev.Channels {
+			for _, r := range []*release{c.Current, c.Previous} {
+				if r != nil && r.delta != nil {
+					known[r.SHA256] = r.delta
+				}
+			}
+		}
+	}
+	for _, c := range snap.Channels {
+		for _, r := range []*release{c.Current, c.Previous} {
+			if r == nil || r.FileCount == 0 || r.FilesURL == "" {
+				continue
+			}
+			if d, ok := known[r.SHA256]; ok {
+				r.delta = d
+				continue
+			}
+			files, err := reg.ReleaseFiles(ctx, appID, r.Version)
+			if err != nil {
+				return fmt.Errorf("load files of %s %s: %w", appID, r.Version, err)
+			}
+			if len(files) == 0 {
+				continue
+			}
+			r.delta = newDeltaForm(r, r.FilesURL, files)
+			known[r.SHA256] = r.delta
+		}
+	}
+	return nil
 }
 
 // channelNumber is the numeric channel id the plugin's channel list wants

@@ -34,8 +34,12 @@ type release struct {
 	Checksum   string // encrypted checksum (V3), or plain SHA-256 hex when unencrypted
 	KeyID      string // spec §1 key id of the key that sealed it; empty when unencrypted
 	MinNative  string // lowest native version_build that may run it; empty for any
+	SHA256     string // of the encrypted bundle: identifies the release across reloads
+	FilesURL   string // base URL of the delta objects; empty for a zip-only release
+	FileCount  int    // files of the delta form
 
-	answer []byte // the update JSON, encoded once
+	answer []byte     // the update JSON, encoded once
+	delta  *deltaForm // the manifest answer; nil for a zip-only release (or not loaded)
 }
 
 // channel is one channel of an app as the decision sees it.
@@ -50,6 +54,7 @@ type channel struct {
 	AllowEmulator      bool
 	AllowDev           bool
 	DisableUnderNative bool
+	Delta              bool     // answer releases that have files with a manifest
 	RolloutPercent     int      // 0..100: share of devices that get Current; the rest get Previous
 	Current            *release // nil: nothing released on this channel yet
 	Previous           *release // what Current replaced; served outside the rollout
@@ -126,16 +131,20 @@ func (a *appSnapshot) publicChannel(platform string) *channel {
 
 // answer is the server's reply to one update check.
 type answer struct {
-	Channel string   // channel the device was matched to ("" when none)
-	Release *release // non-nil: send this update
-	Code    string   // refusal code when Release is nil
-	Kind    string   // how the plugin files the refusal: kindOf(Code) unless decide says otherwise
-	Message string
+	Channel  string   // channel the device was matched to ("" when none)
+	Release  *release // non-nil: send this update
+	Manifest bool     // send it file by file (the release's manifest answer)
+	Code     string   // refusal code when Release is nil
+	Kind     string   // how the plugin files the refusal: kindOf(Code) unless decide says otherwise
+	Message  string
 }
 
 // JSON encodes the answer exactly as the plugin expects it (spec §3).
 func (a answer) JSON() []byte {
 	if a.Release != nil {
+		if a.Manifest {
+			return a.Release.delta.answer
+		}
 		if a.Release.answer == nil { // a snapshot not built by index
 			return encodeUpdate(a.Release)
 		}
@@ -248,7 +257,8 @@ func decide(app *appSnapshot, d DeviceInfo) answer {
 	if d.KeyID != "" && (target.SessionKey == "" || target.KeyID != d.KeyID) {
 		return refuse(name, codeKeyMismatch, "version %s was sealed with another key than the public key in this app (key id %s); it cannot decrypt it", target.Version, d.KeyID)
 	}
-	return answer{Channel: name, Release: target}
+	manifest := ch.Delta && target.delta != nil && takesManifest(d.PluginVersion, target.delta)
+	return answer{Channel: name, Release: target, Manifest: manifest}
 }
 
 // chooseChannel picks the device's channel: its channel_self override, else

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"net/http"
+	"strconv"
+	"strings"
 )
 
 // handleUpdates answers the plugin's update check (spec §3). Every protocol
@@ -27,12 +29,45 @@ func (s *Server) handleUpdates(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, err)
 		return
 	}
-	if ans.Release != nil {
+	switch {
+	case ans.Manifest:
+		noteCode(w, "update_manifest")
+		if gz := ans.Release.delta.gzip(); gz != nil && acceptsGzip(r) {
+			// OkHttp and iOS's URLSession ask for gzip and inflate it
+			// themselves; a manifest of thousands of 512-hex hashes
+			// shrinks to about half.
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("Vary", "Accept-Encoding")
+			writeJSON(w, http.StatusOK, gz)
+			return
+		}
+	case ans.Release != nil:
 		noteCode(w, "update")
-	} else {
+	default:
 		noteCode(w, ans.Code)
 	}
 	writeJSON(w, http.StatusOK, ans.JSON())
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding takes gzip
+// (listed without q=0).
+func acceptsGzip(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for _, part := range strings.Split(v, ",") {
+			name, params, _ := strings.Cut(part, ";")
+			if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+				continue
+			}
+			q, found := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+			if !found {
+				return true
+			}
+			if f, err := strconv.ParseFloat(q, 64); err == nil && f > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // check decides one update check from the cached snapshot.
