@@ -4,7 +4,8 @@ package workflow_test
 // own code. scripts/test unpacks the pinned @capgo/capacitor-updater npm
 // package (8.51.x) and exports CAPSHIP_CAPGO_PLUGIN_DIR; this test compiles,
 // in a temporary folder, the package's CryptoCipher.java and Logger.java,
-// members of its CapgoUpdater.java (copied out at test time into
+// members of its CapgoUpdater.java (copied out at test time, with
+// plugintest.JavaMember, into
 // testdata/plugin-android/UpdaterSlice.java.tmpl), our stand-ins for the few
 // Android classes they use (testdata/plugin-android/android/...) and
 // Harness.java, which runs an update answer through them as a device does.
@@ -34,6 +35,7 @@ import (
 	"testing"
 	"time"
 
+	"capship/server/plugintest"
 	"capship/workflow"
 )
 
@@ -93,7 +95,7 @@ func pluginHarness(t *testing.T) string {
 	}
 	var members []string
 	for _, decl := range pluginMembers {
-		m, err := javaMember(string(updater), decl)
+		m, err := plugintest.JavaMember(string(updater), decl)
 		if err != nil {
 			t.Fatalf("CapgoUpdater.java of %s: %v", pkg.Version, err)
 		}
@@ -132,45 +134,6 @@ func pluginHarness(t *testing.T) string {
 		t.Fatalf("javac (within %v): %v\n%s", javacTimeout, err, out)
 	}
 	return classes
-}
-
-// javaMember returns the member of a Java class source that starts with
-// decl: from the start of its line to its closing brace (and a ';' right
-// after it, for a field holding a lambda). Braces inside string and char
-// literals and comments do not count.
-func javaMember(src, decl string) (string, error) {
-	if n := strings.Count(src, decl); n != 1 {
-		return "", fmt.Errorf("%q occurs %d times, want once", decl, n)
-	}
-	start := strings.Index(src, decl)
-	start = strings.LastIndexByte(src[:start], '\n') + 1
-	depth := 0
-	for i := start; i < len(src); i++ {
-		switch c := src[i]; {
-		case c == '"' || c == '\'':
-			for i++; i < len(src) && src[i] != c; i++ {
-				if src[i] == '\\' {
-					i++
-				}
-			}
-		case strings.HasPrefix(src[i:], "//"):
-			i += strings.IndexByte(src[i:], '\n')
-		case strings.HasPrefix(src[i:], "/*"):
-			i += strings.Index(src[i:], "*/") + 1
-		case c == '{':
-			depth++
-		case c == '}':
-			depth--
-			if depth == 0 {
-				end := i + 1
-				if rest := strings.TrimLeft(src[end:], " \t"); strings.HasPrefix(rest, ";") {
-					end += strings.IndexByte(src[end:], ';') + 1
-				}
-				return src[start:end], nil
-			}
-		}
-	}
-	return "", fmt.Errorf("%q: no closing brace", decl)
 }
 
 // harnessRun is what one `Harness install` printed.
