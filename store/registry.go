@@ -101,7 +101,9 @@ type Registry interface {
 	// says how many were kept.
 	RecordEvents(ctx context.Context, events []StatEvent) (stored int, err error)
 	// Stats summarizes an app's events since a time (zero: all), one entry
-	// per bundle version the devices reported, newest version first.
+	// per bundle version the devices reported, newest version first. The
+	// plugin reports a failed file of a delta download as "VERSION:FILE";
+	// it counts under VERSION.
 	Stats(ctx context.Context, appID string, since time.Time) ([]ReleaseStats, error)
 
 	// CreateToken makes a new admin API token and stores only its hash.

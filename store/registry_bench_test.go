@@ -82,3 +82,21 @@ func BenchmarkRegister(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRegisterFiles registers releases of 15,000 files each, the
+// delta form of a large bundle.
+func BenchmarkRegisterFiles(b *testing.B) {
+	benchBackends(b, func(b *testing.B, r Registry) {
+		ctx := ctxT(b)
+		i := 0
+		for b.Loop() {
+			b.StopTimer()
+			i++
+			in := withFiles(input(app, fmt.Sprintf("1.0.%d", i), "production", 1), 15000)
+			b.StartTimer()
+			if _, err := r.Register(ctx, in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

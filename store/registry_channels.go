@@ -27,11 +27,11 @@ func (c *chanRow) checkNewer(version string) error {
 }
 
 const chanSettingsCols = `c.rollout, c.public, c.allow_self_set, c.ios, c.android, c.electron,
-	c.allow_emulator, c.allow_dev, c.disable_under_native, c.updated_at`
+	c.allow_emulator, c.allow_dev, c.disable_under_native, c.delta, c.updated_at`
 
 func settingsDest(c *Channel, updated *int64) []any {
 	return []any{&c.Rollout, &c.Public, &c.AllowSelfSet, &c.IOS, &c.Android, &c.Electron,
-		&c.AllowEmulator, &c.AllowDev, &c.DisableUnderNative, updated}
+		&c.AllowEmulator, &c.AllowDev, &c.DisableUnderNative, &c.Delta, updated}
 }
 
 // lockChannel reads a channel for update. The app must be locked already.
@@ -78,10 +78,10 @@ func (r *sqlRegistry) createChannel(ctx context.Context, tx *sql.Tx, appID, name
 	now := toMillis(time.Now())
 	var id int64
 	err := tx.QueryRowContext(ctx, `INSERT INTO channels (app_id, name, rollout, public, allow_self_set, ios, android,
-		electron, allow_emulator, allow_dev, disable_under_native, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		electron, allow_emulator, allow_dev, disable_under_native, delta, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 		appID, name, c.Rollout, c.Public, c.AllowSelfSet, c.IOS, c.Android, c.Electron,
-		c.AllowEmulator, c.AllowDev, c.DisableUnderNative, now).Scan(&id)
+		c.AllowEmulator, c.AllowDev, c.DisableUnderNative, c.Delta, now).Scan(&id)
 	if r.d.isUnique(err) {
 		return nil, hinted(ErrDuplicateChannel, "channel %q of %s already exists: change it with 'capship channel set %s'", name, appID, name)
 	}
@@ -127,6 +127,7 @@ func (s ChannelSettings) apply(c *Channel) error {
 	set(&c.AllowEmulator, s.AllowEmulator)
 	set(&c.AllowDev, s.AllowDev)
 	set(&c.DisableUnderNative, s.DisableUnderNative)
+	set(&c.Delta, s.Delta)
 	return nil
 }
 
@@ -162,9 +163,9 @@ func (r *sqlRegistry) UpdateChannel(ctx context.Context, appID, name string, set
 		}
 		now := toMillis(time.Now())
 		if _, err := tx.ExecContext(ctx, `UPDATE channels SET rollout = $2, public = $3, allow_self_set = $4, ios = $5,
-			android = $6, electron = $7, allow_emulator = $8, allow_dev = $9, disable_under_native = $10, updated_at = $11
-			WHERE id = $1`, ch.id, c.Rollout, c.Public, c.AllowSelfSet, c.IOS, c.Android, c.Electron,
-			c.AllowEmulator, c.AllowDev, c.DisableUnderNative, now); err != nil {
+			android = $6, electron = $7, allow_emulator = $8, allow_dev = $9, disable_under_native = $10, delta = $11,
+			updated_at = $12 WHERE id = $1`, ch.id, c.Rollout, c.Public, c.AllowSelfSet, c.IOS, c.Android, c.Electron,
+			c.AllowEmulator, c.AllowDev, c.DisableUnderNative, c.Delta, now); err != nil {
 			return err
 		}
 		if c.Public {

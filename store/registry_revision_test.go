@@ -49,11 +49,28 @@ func TestRevision(t *testing.T) {
 			_, err := w.UpdateChannel(ctx, app, "production", ChannelSettings{Rollout: ptr(50)})
 			return err
 		})
+		step("channel set delta", true, func() error {
+			_, err := w.UpdateChannel(ctx, app, "production", ChannelSettings{Delta: ptr(false)})
+			return err
+		})
+		step("register with files", true, func() error {
+			_, err := w.Register(ctx, withFiles(input(app, "1.3.0", "production", 1), 20))
+			return err
+		})
 
 		step("refused register (duplicate version)", false, func() error {
 			_, err := w.Register(ctx, input(app, "1.1.0", "production", 1))
 			if !errors.Is(err, ErrDuplicateVersion) {
 				t.Fatalf("duplicate register: %v", err)
+			}
+			return err
+		})
+		step("refused register (invalid files)", false, func() error {
+			in := withFiles(input(app, "1.4.0", "production", 1), 2)
+			in.Files[1].Path = "../x"
+			_, err := w.Register(ctx, in)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("invalid files: %v", err)
 			}
 			return err
 		})

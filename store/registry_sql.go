@@ -18,7 +18,11 @@ type dialect struct {
 	forUpdate   string // row lock suffix for SELECT in a write transaction
 	migrateLock string // statement serializing migrations, if needed
 	prepare     bool   // keep hot queries prepared (the driver has no statement cache of its own)
-	isUnique    func(error) bool
+	// eventVersion is device_events.version_name up to its first ':'. The
+	// plugin files a failed file of a delta download under
+	// "VERSION:FILE" (spec §6); stats count it under VERSION.
+	eventVersion string
+	isUnique     func(error) bool
 }
 
 // sqlRegistry implements Registry on database/sql.
@@ -215,7 +219,7 @@ func (r *sqlRegistry) Apps(ctx context.Context) ([]App, error) {
 // releaseCols are a release's columns under the table alias a.
 func releaseCols(a string) string {
 	cols := []string{"id", "app_id", "version", "url", "session_key", "checksum", "size", "sha256",
-		"zip_sha256", "key_id", "key_fingerprint", "min_native", "created_at"}
+		"zip_sha256", "key_id", "key_fingerprint", "min_native", "files_url", "file_count", "created_at"}
 	for i, c := range cols {
 		cols[i] = a + "." + c
 	}
@@ -228,12 +232,13 @@ type nullRelease struct {
 	appID, version, url, sessionKey, checksum     sql.NullString
 	size                                          sql.NullInt64
 	sha, zipSHA, keyID, keyFingerprint, minNative sql.NullString
-	created                                       sql.NullInt64
+	filesURL                                      sql.NullString
+	fileCount, created                            sql.NullInt64
 }
 
 func (n *nullRelease) dest() []any {
 	return []any{&n.id, &n.appID, &n.version, &n.url, &n.sessionKey, &n.checksum, &n.size, &n.sha,
-		&n.zipSHA, &n.keyID, &n.keyFingerprint, &n.minNative, &n.created}
+		&n.zipSHA, &n.keyID, &n.keyFingerprint, &n.minNative, &n.filesURL, &n.fileCount, &n.created}
 }
 
 // release returns the scanned release, or nil when the join found none.
@@ -246,6 +251,7 @@ func (n *nullRelease) release() *Release {
 		SessionKey: n.sessionKey.String, Checksum: n.checksum.String, Size: n.size.Int64,
 		SHA256: n.sha.String, ZipSHA256: n.zipSHA.String, KeyID: n.keyID.String,
 		KeyFingerprint: n.keyFingerprint.String, MinNative: n.minNative.String,
+		FilesURL: n.filesURL.String, FileCount: int(n.fileCount.Int64),
 		CreatedAt: fromMillis(n.created.Int64),
 	}
 }
@@ -292,7 +298,7 @@ func (r *sqlRegistry) Register(ctx context.Context, in RegisterInput) (*Release,
 		AppID: in.AppID, Version: in.Version, URL: in.URL, SessionKey: in.SessionKey,
 		Checksum: in.Checksum, Size: in.Size, SHA256: in.SHA256, ZipSHA256: in.ZipSHA256,
 		KeyID: in.KeyID, KeyFingerprint: in.KeyFingerprint, MinNative: in.MinNative,
-		CreatedAt: fromMillis(toMillis(now)),
+		FilesURL: in.FilesURL, FileCount: len(in.Files), CreatedAt: fromMillis(toMillis(now)),
 	}
 	err := r.inTx(ctx, func(tx *sql.Tx) error {
 		app, err := r.lockApp(ctx, tx, in.AppID, true)
@@ -318,10 +324,15 @@ func (r *sqlRegistry) Register(ctx context.Context, in RegisterInput) (*Release,
 			return err
 		}
 		var otherApp, otherVersion string
-		var sameFile bool
-		err = tx.QueryRowContext(ctx, `SELECT app_id, version, sha256 = $1 FROM releases WHERE sha256 = $1 OR url = $2`,
-			in.SHA256, in.URL).Scan(&otherApp, &otherVersion, &sameFile)
+		var sameFile, sameURL bool
+		err = tx.QueryRowContext(ctx, `SELECT app_id, version, sha256 = $1, url = $2 FROM releases
+			WHERE sha256 = $1 OR url = $2 OR (files_url = $3 AND files_url <> '')
+			ORDER BY sha256 = $1 DESC, url = $2 DESC LIMIT 1`,
+			in.SHA256, in.URL, in.FilesURL).Scan(&otherApp, &otherVersion, &sameFile, &sameURL)
 		if err == nil {
+			if !sameFile && !sameURL {
+				return errDuplicateFilesURL(in, otherApp, otherVersion)
+			}
 			return errDuplicateBundle(in, otherApp, otherVersion, sameFile)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -341,18 +352,24 @@ func (r *sqlRegistry) Register(ctx context.Context, in RegisterInput) (*Release,
 		}
 		var id int64
 		err = tx.QueryRowContext(ctx, `INSERT INTO releases (app_id, version, url, session_key, checksum, size, sha256,
-			zip_sha256, key_id, key_fingerprint, min_native, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+			zip_sha256, key_id, key_fingerprint, min_native, files_url, file_count, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
 			in.AppID, in.Version, in.URL, in.SessionKey, in.Checksum, in.Size, in.SHA256,
-			in.ZipSHA256, in.KeyID, in.KeyFingerprint, in.MinNative, toMillis(now)).Scan(&id)
+			in.ZipSHA256, in.KeyID, in.KeyFingerprint, in.MinNative, in.FilesURL, len(in.Files), toMillis(now)).Scan(&id)
 		if r.d.isUnique(err) {
 			// A concurrent registration won; the constraint names which rule.
-			if msg := err.Error(); strings.Contains(msg, "sha256") || strings.Contains(msg, "url") {
+			switch msg := err.Error(); {
+			case strings.Contains(msg, "files_url"):
+				return errDuplicateFilesURL(in, "", "")
+			case strings.Contains(msg, "sha256") || strings.Contains(msg, "url"):
 				return errDuplicateBundle(in, "", "", strings.Contains(msg, "sha256"))
 			}
 			return errDuplicate(in.AppID, in.Version)
 		}
 		if err != nil {
+			return err
+		}
+		if err := r.insertFiles(ctx, tx, id, in.Files); err != nil {
 			return err
 		}
 		if ch != nil {
@@ -377,6 +394,15 @@ func errDuplicateBundle(in RegisterInput, otherApp, otherVersion string, sameFil
 	}
 	return hinted(ErrDuplicateBundle, "%s is already the URL of %s: upload each bundle to its own URL (overwriting it would break %s and rollbacks to it)",
 		in.URL, other, other)
+}
+
+func errDuplicateFilesURL(in RegisterInput, otherApp, otherVersion string) error {
+	other := "another release"
+	if otherApp != "" {
+		other = otherApp + " " + otherVersion
+	}
+	return hinted(ErrDuplicateBundle, "%s is already the files URL of %s: upload each release's objects to a folder of its own (objects overwritten there would break %s and rollbacks to it)",
+		in.FilesURL, other, other)
 }
 
 func errDuplicate(appID, version string) error {

@@ -126,8 +126,8 @@ func (r *sqlRegistry) Stats(ctx context.Context, appID string, since time.Time) 
 	for _, a := range FailureActions {
 		failure[a] = true
 	}
-	rows, err := r.db.QueryContext(ctx, `SELECT version_name, action, COUNT(*), MAX(created_at) FROM device_events
-		WHERE app_id = $1 AND created_at >= $2 GROUP BY version_name, action`, appID, from)
+	rows, err := r.db.QueryContext(ctx, `SELECT `+r.d.eventVersion+`, action, COUNT(*), MAX(created_at) FROM device_events
+		WHERE app_id = $1 AND created_at >= $2 GROUP BY 1, action`, appID, from)
 	if err != nil {
 		return nil, fmt.Errorf("read stats: %w", err)
 	}
@@ -156,8 +156,8 @@ func (r *sqlRegistry) Stats(ctx context.Context, appID string, since time.Time) 
 		return nil, fmt.Errorf("read stats: %w", err)
 	}
 	rows.Close()
-	devices, err := r.db.QueryContext(ctx, `SELECT version_name, COUNT(DISTINCT device_id) FROM device_events
-		WHERE app_id = $1 AND created_at >= $2 GROUP BY version_name`, appID, from)
+	devices, err := r.db.QueryContext(ctx, `SELECT `+r.d.eventVersion+`, COUNT(DISTINCT device_id) FROM device_events
+		WHERE app_id = $1 AND created_at >= $2 GROUP BY 1`, appID, from)
 	if err != nil {
 		return nil, fmt.Errorf("read stats: %w", err)
 	}

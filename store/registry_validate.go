@@ -63,7 +63,7 @@ func (in *RegisterInput) Validate() error {
 	if in.MinNative != "" && !semver.IsValid("v"+in.MinNative) {
 		return hinted(ErrInvalid, "minimum native version %q is not a version like 1.2.3", in.MinNative)
 	}
-	if err := validBundleURL(in.URL); err != nil {
+	if err := validBundleURL("bundle url", in.URL); err != nil {
 		return err
 	}
 	switch {
@@ -80,7 +80,10 @@ func (in *RegisterInput) Validate() error {
 	case !strings.HasPrefix(in.KeyFingerprint, "sha256:") || !hex64.MatchString(strings.TrimPrefix(in.KeyFingerprint, "sha256:")):
 		return hinted(ErrInvalid, "key_fingerprint must be \"sha256:\" and 64 lowercase hex digits")
 	}
-	return validSessionKey(in.SessionKey)
+	if err := validSessionKey(in.SessionKey); err != nil {
+		return err
+	}
+	return in.validFiles()
 }
 
 // validBundleURL applies the rule every bundle URL follows (the same as
@@ -88,17 +91,17 @@ func (in *RegisterInput) Validate() error {
 // local testing; never credentials (every device would receive them) or a
 // fragment (never sent to the server). It is checked here again because the
 // admin API takes URLs from any client.
-func validBundleURL(raw string) error {
+func validBundleURL(what, raw string) error {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		return hinted(ErrInvalid, "bundle url %q is not an https:// URL", raw)
+		return hinted(ErrInvalid, "%s %q is not an https:// URL", what, raw)
 	case u.Scheme == "http" && !loopback(u.Hostname()):
-		return hinted(ErrInvalid, "bundle url %q: devices require https:// (plain http is only accepted for 127.0.0.1, ::1 and localhost)", raw)
+		return hinted(ErrInvalid, "%s %q: devices require https:// (plain http is only accepted for 127.0.0.1, ::1 and localhost)", what, raw)
 	case u.User != nil:
-		return hinted(ErrInvalid, "bundle url of %s carries a user name or password, which every device would receive: use a link that needs no credentials", u.Host)
+		return hinted(ErrInvalid, "%s of %s carries a user name or password, which every device would receive: use a link that needs no credentials", what, u.Host)
 	case u.Fragment != "":
-		return hinted(ErrInvalid, "bundle url %q has a #fragment, which is never sent to the server: remove it", raw)
+		return hinted(ErrInvalid, "%s %q has a #fragment, which is never sent to the server: remove it", what, raw)
 	}
 	return nil
 }

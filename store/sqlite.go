@@ -30,6 +30,8 @@ var sqliteDialect = dialect{
 	name:    "sqlite",
 	serial:  "INTEGER PRIMARY KEY",
 	prepare: true,
+	eventVersion: `CASE WHEN instr(version_name, ':') > 0 THEN substr(version_name, 1, instr(version_name, ':') - 1)
+		ELSE version_name END`,
 	isUnique: func(err error) bool {
 		var e *sqlite.Error
 		return errors.As(err, &e) &&
