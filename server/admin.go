@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"capship/store"
 )
@@ -128,7 +129,18 @@ func (s *Server) allowed(w http.ResponseWriter, tok *store.Token, appID string) 
 	return true
 }
 
+// adminRegisterTimeout is how long a registration may take to arrive and
+// be answered: a release with files is a large body (about 11 MB for
+// 15,000 files), which the ReadTimeout meant for device requests would cut.
+const adminRegisterTimeout = 5 * time.Minute
+
 func (s *Server) adminRegister(w http.ResponseWriter, r *http.Request, tok *store.Token) {
+	// Only an authenticated client gets here. Not every connection can
+	// move its deadlines (then the server's own stay).
+	rc := http.NewResponseController(w)
+	deadline := time.Now().Add(adminRegisterTimeout)
+	rc.SetReadDeadline(deadline)
+	rc.SetWriteDeadline(deadline)
 	var in store.RegisterInput
 	if !s.decodeAdmin(w, r, &in) || !s.allowed(w, tok, in.AppID) {
 		return

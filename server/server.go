@@ -37,7 +37,7 @@ type Config struct {
 
 	MaxBodyBytes      int64 // device requests (updates, channel_self); default 64 KiB
 	MaxStatsBodyBytes int64 // stats batches (up to 200 events); default 512 KiB
-	MaxAdminBodyBytes int64 // admin API; default 64 KiB
+	MaxAdminBodyBytes int64 // admin API (a release of 15,000 files is about 11 MB); default 16 MiB
 
 	// MaxInFlight caps device requests being handled at once; past it
 	// devices get 429 with Retry-After, which makes the plugin back off.
@@ -77,7 +77,7 @@ func (c *Config) defaults() {
 	set(&c.ShutdownTimeout, 10*time.Second)
 	setN(&c.MaxBodyBytes, 64<<10)
 	setN(&c.MaxStatsBodyBytes, 512<<10)
-	setN(&c.MaxAdminBodyBytes, 64<<10)
+	setN(&c.MaxAdminBodyBytes, 16<<20)
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 2048
 	}
