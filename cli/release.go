@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,14 +17,16 @@ import (
 
 	"capship/store"
 	"capship/workflow"
+
+	"github.com/dustin/go-humanize"
 )
 
 // releaseCommands lists the registry commands: releases, channels, admin
 // tokens and device stats.
 func releaseCommands() []Command {
 	return []Command{
-		{Name: "release register", Usage: "--manifest MANIFEST --url URL [--channel production] [--min-native VERSION] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]",
-			Summary: "check the hosted bundle and register it as a release", Run: runReleaseRegister},
+		{Name: "release register", Usage: "--manifest MANIFEST --url URL [--files-url BASE] [--channel production] [--min-native VERSION] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]",
+			Summary: "check the hosted bundle (and its per-file objects) and register it as a release", Run: runReleaseRegister},
 		{Name: "release list", Usage: "[--app APP_ID] [--db PATH | --server URL --token TOKEN] [--json]",
 			Summary: "list an app's releases and the channels serving them", Run: runReleaseList},
 		{Name: "release promote", Usage: "VERSION --channel CHANNEL [--app APP_ID] [--db PATH] [--json]",
@@ -257,29 +261,35 @@ type registerResult struct {
 	Previous string             `json:"previous,omitempty"` // what the channel served before (local registry only)
 	Server   string             `json:"server,omitempty"`
 	URLCheck *workflow.URLCheck `json:"url_check,omitempty"`
-	Warnings []string           `json:"warnings,omitempty"`
+	// The delta form: where devices fetch each file's object, how many
+	// files, and what the download of every object found.
+	FilesURL     string                 `json:"files_url,omitempty"`
+	FileCount    int                    `json:"file_count,omitempty"`
+	ObjectsCheck *workflow.ObjectsCheck `json:"objects_check,omitempty"`
+	Warnings     []string               `json:"warnings,omitempty"`
 }
 
 // registerFlags are the flags of release register.
 type registerFlags struct {
 	*registryFlags
 	serverFlags
-	manifest, url, channel, minNative string
-	skipCheck                         bool
+	manifest, url, filesURL, channel, minNative string
+	skipCheck                                   bool
 }
 
 func parseRegisterFlags(s IO, args []string) (*registerFlags, error) {
 	f := &registerFlags{}
 	rf, _, err := regCmd{name: "release register",
-		usage:   "--manifest MANIFEST --url URL [--channel production] [--min-native VERSION] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]",
-		summary: "Download the hosted bundle back, prove it is the built one, and register it.", app: true,
+		usage:   "--manifest MANIFEST --url URL [--files-url BASE] [--channel production] [--min-native VERSION] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]",
+		summary: "Download the hosted bundle (and, with --files-url, every per-file object) back, prove it is the built one, and register it.", app: true,
 		remote: &f.serverFlags,
 	}.parse(s, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&f.manifest, "manifest", "", "manifest written by 'capship bundle build' (required)")
 		fs.StringVar(&f.url, "url", "", "https:// address where devices download the encrypted bundle (required)")
+		fs.StringVar(&f.filesURL, "files-url", "", "https:// address of the folder the bundle's per-file objects were uploaded to: devices fetch BASE/OBJECT, only for the files they lack")
 		fs.StringVar(&f.channel, "channel", "production", "channel to point at the release (\"\" for none)")
 		fs.StringVar(&f.minNative, "min-native", "", "lowest native app version (version_build) that may get it")
-		fs.BoolVar(&f.skipCheck, "skip-url-check", false, "do not download the URL to compare size and SHA-256")
+		fs.BoolVar(&f.skipCheck, "skip-url-check", false, "do not download the bundle and objects to compare sizes and SHA-256")
 	})
 	if err != nil {
 		return nil, err
@@ -312,12 +322,25 @@ func runReleaseRegister(ctx context.Context, s IO, args []string) error {
 	if err := checkProjectKey(m); err != nil {
 		return err
 	}
-	// Refuse what can be refused now (a bad --server or token, a version
-	// the registry already has) before downloading the whole bundle.
+	in := store.RegisterInput{
+		AppID: m.AppID, Version: m.Version, URL: strings.TrimSpace(f.url), SessionKey: m.SessionKey,
+		Checksum: m.Checksum, Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256,
+		KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint, Channel: f.channel, MinNative: f.minNative,
+	}
+	if err := deltaInput(s, f, m, &in); err != nil {
+		return err
+	}
+	// Refuse what can be refused now (invalid input, a bad --server or
+	// token, a version the registry already has) before downloading the
+	// whole bundle.
+	if err := in.Validate(); err != nil {
+		return fmt.Errorf("register release: %w", err)
+	}
 	var client *store.Client
 	var reg store.Registry
 	if f.server != "" {
-		if client, err = store.NewClient(f.server, f.token, nil); err != nil {
+		// A release of 15,000 files is a body of about 11 MB.
+		if client, err = store.NewClient(f.server, f.token, &http.Client{Timeout: 10 * time.Minute}); err != nil {
 			return fmt.Errorf("register release: %w", err)
 		}
 	} else {
@@ -329,14 +352,14 @@ func runReleaseRegister(ctx context.Context, s IO, args []string) error {
 			return fmt.Errorf("register release: version %s of %s is already registered: bump the version (package.json) and build a new bundle", m.Version, m.AppID)
 		}
 	}
-	res := registerResult{Channel: f.channel, Server: f.server}
+	res := registerResult{Channel: f.channel, Server: f.server, FilesURL: in.FilesURL, FileCount: len(in.Files)}
 	if res.URLCheck, res.Warnings, err = checkHosted(ctx, s, f, m); err != nil {
 		return err
 	}
-	in := store.RegisterInput{
-		AppID: m.AppID, Version: m.Version, URL: strings.TrimSpace(f.url), SessionKey: m.SessionKey,
-		Checksum: m.Checksum, Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256,
-		KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint, Channel: f.channel, MinNative: f.minNative,
+	if in.FilesURL != "" && !f.skipCheck {
+		if res.ObjectsCheck, err = checkHostedObjects(ctx, s, m, in.FilesURL); err != nil {
+			return err
+		}
 	}
 	if client != nil {
 		if res.Release, err = client.Register(ctx, in); err != nil {
@@ -349,6 +372,9 @@ func runReleaseRegister(ctx context.Context, s IO, args []string) error {
 		return writeJSON(s.Out, res)
 	}
 	fmt.Fprintf(s.Err, "registered %s %s", m.AppID, m.Version)
+	if in.FilesURL != "" {
+		fmt.Fprintf(s.Err, " with %d files", len(in.Files))
+	}
 	if f.server != "" {
 		fmt.Fprintf(s.Err, " on %s", f.server)
 	}
@@ -374,9 +400,18 @@ func checkHosted(ctx context.Context, s IO, f *registerFlags, m *workflow.Manife
 	if warning != "" {
 		warnings = append(warnings, warning)
 	}
+	if f.filesURL != "" {
+		if _, w, _ := workflow.ValidateFilesURL(f.filesURL); w != "" && w != warning {
+			warnings = append(warnings, w)
+		}
+	}
 	if f.skipCheck {
-		if warning != "" {
-			fmt.Fprintf(s.Err, "warning: %s\n", warning)
+		for _, w := range warnings {
+			fmt.Fprintf(s.Err, "warning: %s\n", w)
+		}
+		if f.filesURL != "" {
+			fmt.Fprintln(s.Err, "warning: not checking the URL and the objects (--skip-url-check); devices will fail if the hosted files differ")
+			return nil, append(warnings, "URL and objects check skipped: devices will fail if the hosted files are not the built ones"), nil
 		}
 		fmt.Fprintln(s.Err, "warning: not checking the URL (--skip-url-check); devices will fail if the hosted file differs")
 		return nil, append(warnings, "URL check skipped: devices will fail if the hosted file is not the built one"), nil
@@ -402,6 +437,89 @@ func registerLocal(ctx context.Context, reg store.Registry, in store.RegisterInp
 	}
 	res.Release, err = reg.Register(ctx, in)
 	return err
+}
+
+// deltaInput adds the manifest's delta form to in when --files-url is
+// given, and says in one line when a manifest with a delta is registered
+// zip only.
+func deltaInput(s IO, f *registerFlags, m *workflow.Manifest, in *store.RegisterInput) error {
+	if f.filesURL == "" {
+		if m.Delta != nil {
+			fmt.Fprintf(s.Err, "note: registering %s zip only (no --files-url): upload %s/ and pass --files-url BASE so that phones download only the files that changed\n",
+				m.Version, deltaDirName(m))
+		}
+		return nil
+	}
+	if m.Delta == nil {
+		why := "it was built with --no-delta or before capship wrote them"
+		if m.DeltaSkipped != "" {
+			why = m.DeltaSkipped
+		}
+		return fmt.Errorf("register release: --files-url given, but the manifest has no per-file objects (%s): register without --files-url (zip only), or rebuild the bundle with them", why)
+	}
+	base, _, err := workflow.ValidateFilesURL(f.filesURL)
+	if err != nil {
+		return fmt.Errorf("register release: %w", err)
+	}
+	in.FilesURL = base
+	in.Files = make([]store.ReleaseFile, len(m.Delta.Files))
+	for i, df := range m.Delta.Files {
+		in.Files[i] = store.ReleaseFile{Path: df.Path, FileHash: df.FileHash, Object: df.Object, Size: df.Size, Brotli: df.Brotli}
+	}
+	return nil
+}
+
+// deltaDirName is the name of the folder of the manifest's objects.
+func deltaDirName(m *workflow.Manifest) string {
+	if m.Delta != nil && m.Delta.Dir != "" {
+		return filepath.Base(m.Delta.Dir)
+	}
+	return workflow.DeltaDirName(m.AppID, m.Version)
+}
+
+// checkHostedObjects downloads every object of the manifest's delta from
+// base (with progress on stderr) and refuses the registration when any is
+// not the built one, naming each.
+func checkHostedObjects(ctx context.Context, s IO, m *workflow.Manifest, base string) (*workflow.ObjectsCheck, error) {
+	var want int64
+	seen := map[string]bool{}
+	for _, df := range m.Delta.Files {
+		if !seen[df.Object] {
+			seen[df.Object] = true
+			want += df.Size
+		}
+	}
+	fmt.Fprintf(s.Err, "downloading %d objects (%s) from %s/ to compare with %s\n", len(seen), humanize.IBytes(uint64(want)), base, deltaDirName(m))
+	check, err := workflow.CheckObjects(ctx, base, m.Delta, workflow.CheckObjectsOptions{Report: newProgress(s)})
+	if err != nil {
+		return nil, fmt.Errorf("register release: check objects: %w", err)
+	}
+	if check.OK() {
+		fmt.Fprintf(s.Err, "the hosted objects are the built ones (%d objects for %d files, %s)\n", check.Objects, check.Files, humanize.IBytes(uint64(check.Bytes)))
+		return check, nil
+	}
+	fmt.Fprintf(s.Err, "%d of %d objects at %s/ are NOT the built ones:\n", len(check.Problems), check.Objects, base)
+	for _, p := range check.Problems {
+		fmt.Fprintf(s.Err, "  - %s (%s): %s\n", p.Object, filesOf(p.Paths), p.Problem)
+		if p.SHA256 != "" && p.SHA256 != p.WantSHA256 {
+			fmt.Fprintf(s.Err, "      hosted sha256 %s\n      built  sha256 %s\n", p.SHA256, p.WantSHA256)
+		}
+	}
+	if check.Stopped {
+		fmt.Fprintf(s.Err, "  stopped after %d problems: %d objects were not checked\n", len(check.Problems), check.Objects-check.Checked)
+	}
+	return nil, fmt.Errorf("register release: the hosted objects are not the built ones: upload %s/ to %s/ again, or pass --skip-url-check to register anyway", deltaDirName(m), base)
+}
+
+// filesOf names the files an object holds: the first, and how many more.
+func filesOf(paths []string) string {
+	switch len(paths) {
+	case 0:
+		return "no file"
+	case 1:
+		return paths[0]
+	}
+	return fmt.Sprintf("%s and %d more", paths[0], len(paths)-1)
 }
 
 // checkProjectKey refuses a bundle sealed for another key than the one in
@@ -467,10 +585,14 @@ func runReleaseList(ctx context.Context, s IO, args []string) error {
 	}
 	rows := make([][]string, 0, len(out))
 	for _, r := range out {
-		rows = append(rows, []string{r.Version, dash(strings.Join(r.Channels, ",")), strconv.FormatInt(r.Size, 10),
+		files := "-" // zip only
+		if r.FileCount > 0 {
+			files = strconv.Itoa(r.FileCount)
+		}
+		rows = append(rows, []string{r.Version, dash(strings.Join(r.Channels, ",")), strconv.FormatInt(r.Size, 10), files,
 			dash(r.MinNative), r.KeyID, when(&r.CreatedAt), r.URL})
 	}
-	table(s.Err, "VERSION\tCHANNELS\tSIZE\tMIN NATIVE\tKEY ID\tREGISTERED\tURL", rows)
+	table(s.Err, "VERSION\tCHANNELS\tSIZE\tFILES\tMIN NATIVE\tKEY ID\tREGISTERED\tURL", rows)
 	return nil
 }
 
@@ -546,9 +668,9 @@ func moveChannel(ctx context.Context, s IO, args []string, promote bool) error {
 
 // channelSettingFlags are the flags of channel create and set.
 type channelSettingFlags struct {
-	rollout                                     int
-	platforms                                   string
-	public, selfSet, emulator, dev, underNative bool
+	rollout                                            int
+	platforms                                          string
+	public, selfSet, emulator, dev, underNative, delta bool
 }
 
 // addChannelSettingFlags adds the settings flags; withDefaults shows the
@@ -566,6 +688,7 @@ func addChannelSettingFlags(fs *flag.FlagSet, withDefaults bool) *channelSetting
 	fs.BoolVar(&f.emulator, "emulator", d.AllowEmulator, "serve emulators and simulators")
 	fs.BoolVar(&f.dev, "dev", d.AllowDev, "serve development builds (is_prod false)")
 	fs.BoolVar(&f.underNative, "disable-under-native", d.DisableUnderNative, "never send a version lower than the native app's version")
+	fs.BoolVar(&f.delta, "delta", d.Delta, "send releases registered with --files-url file by file to plugins that can take it (--delta=false: always the zip)")
 	return f
 }
 
@@ -587,6 +710,8 @@ func (f *channelSettingFlags) settings(fs *flag.FlagSet) (store.ChannelSettings,
 			set.AllowDev = &f.dev
 		case "disable-under-native":
 			set.DisableUnderNative = &f.underNative
+		case "delta":
+			set.Delta = &f.delta
 		case "platforms":
 			ios, android, electron := false, false, false
 			for _, p := range strings.Split(f.platforms, ",") {
@@ -630,7 +755,7 @@ func writeChannel(ctx context.Context, s IO, args []string, create bool) error {
 			return err
 		}
 		if !create && set == (store.ChannelSettings{}) {
-			return usageError("nothing to change: give at least one of --rollout, --public, --self-set, --platforms, --emulator, --dev, --disable-under-native")
+			return usageError("nothing to change: give at least one of --rollout, --public, --self-set, --platforms, --emulator, --dev, --disable-under-native, --delta")
 		}
 		return nil
 	})
@@ -704,9 +829,9 @@ func printChannels(w io.Writer, channels []store.Channel) {
 		}
 		rows = append(rows, []string{c.Name, versionOf(c.Release), versionOf(c.Previous), strconv.Itoa(c.Rollout) + "%",
 			yesNo(c.Public), yesNo(c.AllowSelfSet), dash(strings.Join(platforms, ",")), yesNo(c.AllowEmulator),
-			yesNo(c.AllowDev), yesNo(c.DisableUnderNative)})
+			yesNo(c.AllowDev), yesNo(c.DisableUnderNative), yesNo(c.Delta)})
 	}
-	table(w, "CHANNEL\tRELEASE\tPREVIOUS\tROLLOUT\tPUBLIC\tSELF-SET\tPLATFORMS\tEMULATOR\tDEV\tNOT UNDER NATIVE", rows)
+	table(w, "CHANNEL\tRELEASE\tPREVIOUS\tROLLOUT\tPUBLIC\tSELF-SET\tPLATFORMS\tEMULATOR\tDEV\tNOT UNDER NATIVE\tDELTA", rows)
 }
 
 func runChannelHistory(ctx context.Context, s IO, args []string) error {
@@ -877,9 +1002,15 @@ func runStats(ctx context.Context, s IO, args []string) error {
 			}
 		}
 		sort.Strings(kinds)
-		rows = append(rows, []string{st.Version, strconv.FormatInt(st.Devices, 10), strconv.FormatInt(st.Downloads, 10),
+		// Delta downloads (spec §6): complete of started. Their failures
+		// are among FAILURES.
+		delta := "-"
+		if started, complete := st.ByAction["download_manifest_start"], st.ByAction["download_manifest_complete"]; started+complete > 0 {
+			delta = fmt.Sprintf("%d/%d", complete, started)
+		}
+		rows = append(rows, []string{st.Version, strconv.FormatInt(st.Devices, 10), strconv.FormatInt(st.Downloads, 10), delta,
 			strconv.FormatInt(st.Installs, 10), strconv.FormatInt(st.Failures, 10), dash(strings.Join(kinds, ", ")), when(&st.LastAt)})
 	}
-	table(s.Err, "VERSION\tDEVICES\tDOWNLOADS\tINSTALLS\tFAILURES\tFAILURES BY KIND\tLAST EVENT", rows)
+	table(s.Err, "VERSION\tDEVICES\tDOWNLOADS\tDELTA\tINSTALLS\tFAILURES\tFAILURES BY KIND\tLAST EVENT", rows)
 	return nil
 }

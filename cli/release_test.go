@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,11 +50,13 @@ type hosted struct {
 	mu    sync.Mutex
 	files map[string][]byte
 	srv   *httptest.Server
+	gets  atomic.Int64 // requests answered
 }
 
 func newHosted(t *testing.T) *hosted {
 	h := &hosted{files: map[string][]byte{}}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.gets.Add(1)
 		h.mu.Lock()
 		data, ok := h.files[r.URL.Path]
 		h.mu.Unlock()
