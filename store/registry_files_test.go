@@ -4,10 +4,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // withFiles is in with a delta form of n files (objects shared by every
@@ -352,6 +355,30 @@ func TestStatsOfDeltaDownloads(t *testing.T) {
 			s.ByAction["download_manifest_start"] != 2 || s.ByAction["download_manifest_complete"] != 1 ||
 			s.ByAction["download_manifest_checksum_fail"] != 1 || s.ByAction["manifest_path_fail"] != 1 {
 			t.Fatalf("stats of 1.1.0 = %+v", s)
+		}
+	})
+}
+
+// FuzzFilePath: a path the registry accepts is one the plugin takes as a
+// file below the web root.
+func FuzzFilePath(f *testing.F) {
+	for _, p := range []string{"index.html", "assets/app.js", "../x", "a//b", "/abs", `a\b`, "a/./b", "a/..", "a\x00b", ".hidden/x", "a/b/"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if filePathProblem(p) != "" {
+			return
+		}
+		if p == "" || strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\\\x00") || !utf8.ValidString(p) {
+			t.Fatalf("accepted %q", p)
+		}
+		for _, seg := range strings.Split(p, "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				t.Fatalf("accepted %q (part %q)", p, seg)
+			}
+		}
+		if clean := path.Clean(p); clean != p || !fs.ValidPath(p) {
+			t.Fatalf("accepted %q, which cleans to %q", p, clean)
 		}
 	})
 }
