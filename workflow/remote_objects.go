@@ -163,7 +163,7 @@ func CheckObjects(ctx context.Context, base string, d *Delta, opt CheckObjectsOp
 		defer tr.CloseIdleConnections()
 		client = &http.Client{Transport: tr}
 	}
-	check := &ObjectsCheck{BaseURL: base, Objects: len(objects), Files: len(d.Files)}
+	check := &ObjectsCheck{BaseURL: base, Objects: len(objects), Files: len(d.Files), Problems: []ObjectProblem{}}
 	for _, o := range objects {
 		check.WantBytes += o.size
 	}
