@@ -3,8 +3,10 @@ package workflow
 import (
 	"archive/zip"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"os"
@@ -32,6 +34,17 @@ type ZipOptions struct {
 	// for their turn; an entry bigger than a quarter of it waits in a temp
 	// file. 0 means 16 MiB.
 	MemoryBudget int64
+	// Sums, when it has one element per entry of the tree, receives the
+	// SHA-256 and CRC-32 of each entry's bytes as they went into the
+	// archive (read once for both), in entry order.
+	Sums []EntrySum
+}
+
+// EntrySum is what WriteZip saw of one file: the SHA-256 and CRC-32 of the
+// bytes it archived.
+type EntrySum struct {
+	SHA256 [sha256.Size]byte
+	CRC32  uint32
 }
 
 // ZipStats describes a written archive.
@@ -157,13 +170,15 @@ type zipper struct {
 // the fields below done and then closes it.
 type zipJob struct {
 	e    *Entry
+	idx  int   // of e in the tree
 	cost int64 // budget reserved for its buffer
 	done chan struct{}
 
 	err    error
 	method uint16
 	crc    uint32
-	out    spillBuffer // deflated bytes, when method is zip.Deflate
+	sum    [sha256.Size]byte // of the file, when opts.Sums asks for it
+	out    spillBuffer       // deflated bytes, when method is zip.Deflate
 }
 
 func (z *zipper) run(ctx context.Context, w io.Writer) (stats ZipStats, err error) {
@@ -217,6 +232,9 @@ func (z *zipper) run(ctx context.Context, w io.Writer) (stats ZipStats, err erro
 			return stats, fmt.Errorf("add %s to zip: %w", j.e.Name, err)
 		}
 		pending = nil
+		if len(z.opts.Sums) == len(z.tree.Entries) {
+			z.opts.Sums[j.idx] = EntrySum{SHA256: j.sum, CRC32: j.crc}
+		}
 		offset += localHeader + int64(len(j.e.Name)) + size
 		stats.Files++
 		stats.Bytes += j.e.Size
@@ -257,7 +275,7 @@ func (z *zipper) dispatch(ctx context.Context, queue, jobs chan<- *zipJob) {
 	defer close(jobs)
 	for i := range z.tree.Entries {
 		e := &z.tree.Entries[i]
-		j := &zipJob{e: e, method: e.Method, done: make(chan struct{})}
+		j := &zipJob{e: e, idx: i, method: e.Method, done: make(chan struct{})}
 		if e.Size == 0 {
 			j.method = zip.Store
 		}
@@ -284,6 +302,10 @@ func (z *zipper) dispatch(ctx context.Context, queue, jobs chan<- *zipJob) {
 func (z *zipper) work(ctx context.Context, jobs <-chan *zipJob) {
 	fw, err := flate.NewWriter(io.Discard, z.opts.Level)
 	buf := make([]byte, zipReadBuf)
+	var sum hash.Hash
+	if len(z.opts.Sums) == len(z.tree.Entries) {
+		sum = sha256.New()
+	}
 	for j := range jobs {
 		switch {
 		case err != nil:
@@ -291,7 +313,7 @@ func (z *zipper) work(ctx context.Context, jobs <-chan *zipJob) {
 		case ctx.Err() != nil:
 			j.err = ctx.Err()
 		default:
-			j.err = z.prepare(ctx, j, fw, buf)
+			j.err = z.prepare(ctx, j, fw, buf, sum)
 			// Give back the budget the compressed bytes did not need, so
 			// the workers can run further ahead of the writer.
 			if used := j.out.inMemory(); used < j.cost {
@@ -303,15 +325,18 @@ func (z *zipper) work(ctx context.Context, jobs <-chan *zipJob) {
 	}
 }
 
-// prepare reads the job's file once: its CRC-32 and, for deflated entries,
-// the compressed bytes.
-func (z *zipper) prepare(ctx context.Context, j *zipJob, fw *flate.Writer, buf []byte) error {
+// prepare reads the job's file once: its CRC-32, its SHA-256 when sum is
+// not nil, and, for deflated entries, the compressed bytes.
+func (z *zipper) prepare(ctx context.Context, j *zipJob, fw *flate.Writer, buf []byte, sum hash.Hash) error {
 	f, err := os.Open(j.e.Path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	crc := crc32.NewIEEE()
+	if sum != nil {
+		sum.Reset()
+	}
 	var dst io.Writer
 	if j.method == zip.Deflate {
 		j.out = spillBuffer{pool: z.pool, limit: min(j.e.Size, z.spill), size: j.e.Size, tempDir: z.opts.TempDir}
@@ -329,6 +354,9 @@ func (z *zipper) prepare(ctx context.Context, j *zipJob, fw *flate.Writer, buf [
 			return errChanged()
 		}
 		crc.Write(buf[:k])
+		if sum != nil {
+			sum.Write(buf[:k])
+		}
 		if dst != nil && k > 0 {
 			if _, err := dst.Write(buf[:k]); errors.Is(err, errNoGain) {
 				dst = nil
@@ -358,6 +386,9 @@ func (z *zipper) prepare(ctx context.Context, j *zipJob, fw *flate.Writer, buf [
 		j.out.release()
 	}
 	j.crc = crc.Sum32()
+	if sum != nil {
+		sum.Sum(j.sum[:0])
+	}
 	return nil
 }
 

@@ -28,9 +28,29 @@ type BuildOptions struct {
 	Workers     int             // parallel deflate workers; 0 means one per CPU
 	Force       bool            // replace an existing bundle of the same app and version
 	Warn        func(Problem)   // receives the preflight's warnings (not blocking); nil drops them
+	// NoDelta builds the zip only, without the per-file objects that let
+	// phones download only the files that changed.
+	NoDelta bool
+	// CacheDir keeps compressed objects and file signatures between
+	// builds, so a rebuild compresses and signs only what changed; ""
+	// means DefaultCacheDir(), "-" keeps nothing.
+	CacheDir string
 
-	rand io.Reader        // tests only: source of the AES key and IV; nil means crypto/rand
-	now  func() time.Time // tests only; nil means time.Now
+	rand        io.Reader        // tests only: source of the AES key and IV; nil means crypto/rand
+	now         func() time.Time // tests only; nil means time.Now
+	brotliLevel *int             // tests only; nil means DefaultBrotliLevel
+	deltaStats  *deltaStats      // tests only: receives the delta build's counts
+}
+
+// cacheDir is the cache folder to use, "" for none.
+func (o *BuildOptions) cacheDir() string {
+	switch o.CacheDir {
+	case "":
+		return DefaultCacheDir()
+	case "-":
+		return ""
+	}
+	return o.CacheDir
 }
 
 // ErrBundleExists means OutDir already holds a bundle of that app and version.
@@ -80,9 +100,15 @@ func ValidAppID(id string) error {
 // Build zips the web build folder, encrypts it and writes the encrypted
 // bundle and its manifest to OutDir, in one streaming pass: zip bytes go to
 // a SHA-256 and to AES-128-CBC, whose output goes to a temp file in OutDir
-// and a second SHA-256. The temp file is synced and renamed at the end; on
-// an error or when ctx is cancelled nothing is left in OutDir.
-// Events: PhaseScan, PhasePack (from WriteZip), then PhaseDone.
+// and a second SHA-256. Unless NoDelta, it then writes the delta form
+// (spec §6) into a temp folder in OutDir: one object per distinct file
+// content, brotli-compressed where that pays and encrypted with the same
+// session key, and signs each content's SHA-256. The temp files are
+// synced and renamed at the end; on an error or when ctx is cancelled
+// nothing is left in OutDir. A tree that cannot go file by file (an empty
+// file, a name too long for the plugin) gets no Delta: DeltaSkipped says
+// why, and Warn hears it.
+// Events: PhaseScan, PhasePack (from WriteZip), PhaseDelta, then PhaseDone.
 func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest, err error) {
 	if report == nil {
 		report = func(Event) {}
@@ -111,8 +137,10 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest
 	}
 	bundlePath := filepath.Join(outDir, BundleFileName(opts.AppID, opts.Version))
 	manifestPath := filepath.Join(outDir, ManifestFileName(opts.AppID, opts.Version))
+	deltaName := DeltaDirName(opts.AppID, opts.Version)
+	deltaPath := filepath.Join(outDir, deltaName)
 	if !opts.Force {
-		for _, p := range []string{bundlePath, manifestPath} {
+		for _, p := range []string{bundlePath, manifestPath, deltaPath} {
 			if _, err := os.Lstat(p); err == nil {
 				return nil, fmt.Errorf("build bundle: %w: %s; bump the version, or pass --force to replace it", ErrBundleExists, p)
 			} else if !errors.Is(err, fs.ErrNotExist) {
@@ -135,6 +163,17 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	var deltaSkipped string
+	var sums []EntrySum
+	if !opts.NoDelta {
+		var warn *Problem
+		if deltaSkipped, warn = deltaBlocker(tree); warn != nil && opts.Warn != nil {
+			opts.Warn(*warn)
+		}
+		if deltaSkipped == "" {
+			sums = make([]EntrySum, len(tree.Entries))
+		}
+	}
 
 	random := opts.rand
 	if random == nil {
@@ -146,7 +185,7 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest
 	}
 	aesKey, iv := session[:SessionKeySize], session[SessionKeySize:]
 
-	sealed, err := sealToTemp(ctx, outDir, filepath.Base(bundlePath), tree, opts, aesKey, iv, report)
+	sealed, err := sealToTemp(ctx, outDir, filepath.Base(bundlePath), tree, opts, sums, aesKey, iv, report)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +195,19 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest
 			os.Remove(sealed.tmp)
 		}
 	}()
+	var delta *Delta
+	var deltaTmp string
+	if sums != nil {
+		deltaTmp, delta, err = writeDelta(ctx, outDir, deltaName, tree, sums, opts, aesKey, iv, report)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if !committed {
+				os.RemoveAll(deltaTmp)
+			}
+		}()
+	}
 
 	sessionKey, err := SessionKeyString(opts.Key, aesKey, iv)
 	if err != nil {
@@ -186,6 +238,12 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest
 		Bytes:          tree.Bytes,
 		Manifest:       manifestPath,
 		CreatedAt:      now().UTC().Truncate(time.Second),
+		Delta:          delta,
+		DeltaSkipped:   deltaSkipped,
+	}
+	if delta != nil {
+		sum := delta.Summary()
+		m.DeltaSummary = &sum
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -196,16 +254,50 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Rename(sealed.tmp, bundlePath); err != nil {
+	// An earlier delta folder (--force) moves aside first: its objects
+	// belong to the manifest being replaced, with or without a new one.
+	var oldDelta string
+	if _, err := os.Lstat(deltaPath); err == nil {
+		oldDelta = filepath.Join(outDir, fmt.Sprintf(".%s.old-%d", deltaName, time.Now().UnixNano()))
+		if err := os.Rename(deltaPath, oldDelta); err != nil {
+			os.Remove(manifestTmp)
+			return nil, fmt.Errorf("replace delta objects: %w", err)
+		}
+	}
+	restore := func() {
+		if oldDelta != "" {
+			os.Rename(oldDelta, deltaPath)
+		}
 		os.Remove(manifestTmp)
+	}
+	if deltaTmp != "" {
+		if err := os.Rename(deltaTmp, deltaPath); err != nil {
+			restore()
+			return nil, fmt.Errorf("write delta objects: %w", err)
+		}
+	}
+	if err := os.Rename(sealed.tmp, bundlePath); err != nil {
+		if deltaTmp != "" {
+			os.Rename(deltaPath, deltaTmp) // removed by the deferred cleanup
+		}
+		restore()
 		return nil, fmt.Errorf("write bundle: %w", err)
 	}
 	committed = true
 	if err := commitFile(manifestTmp, manifestPath); err != nil {
 		os.Remove(bundlePath)
+		if deltaTmp != "" {
+			os.RemoveAll(deltaPath)
+		}
+		if oldDelta != "" {
+			os.RemoveAll(oldDelta)
+		}
 		return nil, err
 	}
 	syncDir(outDir)
+	if oldDelta != "" {
+		os.RemoveAll(oldDelta)
+	}
 	report(Event{Phase: PhaseDone, Files: tree.Files, TotalFiles: tree.Files, Bytes: tree.Bytes, TotalBytes: tree.Bytes})
 	return m, nil
 }
@@ -243,8 +335,9 @@ type sealed struct {
 }
 
 // sealToTemp streams the zip of tree through SHA-256 and AES-CBC into a
-// synced temp file in dir. On error the temp file is gone.
-func sealToTemp(ctx context.Context, dir, name string, tree *Tree, opts BuildOptions, key, iv []byte, report Reporter) (s *sealed, err error) {
+// synced temp file in dir, filling sums (when not nil) with each file's
+// sums. On error the temp file is gone.
+func sealToTemp(ctx context.Context, dir, name string, tree *Tree, opts BuildOptions, sums []EntrySum, key, iv []byte, report Reporter) (s *sealed, err error) {
 	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("write bundle: %w", err)
@@ -262,7 +355,7 @@ func sealToTemp(ctx context.Context, dir, name string, tree *Tree, opts BuildOpt
 	if err != nil {
 		return nil, err
 	}
-	stats, err := WriteZip(ctx, io.MultiWriter(zipHash, enc), tree, ZipOptions{Workers: opts.Workers}, report)
+	stats, err := WriteZip(ctx, io.MultiWriter(zipHash, enc), tree, ZipOptions{Workers: opts.Workers, Sums: sums}, report)
 	if err != nil {
 		return nil, fmt.Errorf("write zip: %w", err)
 	}

@@ -49,11 +49,12 @@ func writeWebFolder(t testing.TB, dir string) map[string][]byte {
 
 func buildOptions(t testing.TB, web string) BuildOptions {
 	return BuildOptions{
-		Dir:     web,
-		AppID:   "com.example.capship",
-		Version: "1.2.3",
-		OutDir:  t.TempDir(),
-		Key:     testPrivateKey(t, "test.pem"),
+		Dir:      web,
+		AppID:    "com.example.capship",
+		Version:  "1.2.3",
+		OutDir:   t.TempDir(),
+		Key:      testPrivateKey(t, "test.pem"),
+		CacheDir: t.TempDir(),
 	}
 }
 
@@ -81,8 +82,14 @@ func TestBuildRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(warnings) != 2 || warnings[0].Path != "assets/app.js.map" || warnings[1].Path != "assets/sub/empty.txt" {
-		t.Errorf("warnings %+v, want the source map and the empty file", warnings)
+	// The empty file twice: from the preflight, and because it keeps the
+	// release from going file by file (TestBuildDeltaSkipped).
+	if len(warnings) != 3 || warnings[0].Path != "assets/app.js.map" || warnings[1].Path != "assets/sub/empty.txt" ||
+		warnings[2].Path != "assets/sub/empty.txt" || !strings.Contains(warnings[2].Message, "whole zip") {
+		t.Errorf("warnings %+v, want the source map and the empty file, twice", warnings)
+	}
+	if m.Delta != nil || !strings.Contains(m.DeltaSkipped, "assets/sub/empty.txt is empty") {
+		t.Errorf("delta %v, skipped %q; want none, naming the empty file", m.Delta, m.DeltaSkipped)
 	}
 	if got := fmt.Sprint(phases); got != "[scan pack done]" {
 		t.Errorf("phases %s, want [scan pack done]", got)

@@ -13,6 +13,7 @@ type Phase string
 const (
 	PhaseScan     Phase = "scan"     // walking the build folder
 	PhasePack     Phase = "pack"     // zipping, hashing and encrypting
+	PhaseDelta    Phase = "delta"    // signing, compressing and encrypting each file for delta updates
 	PhaseDownload Phase = "download" // fetching a hosted bundle back
 	PhaseVerify   Phase = "verify"   // decrypting and checking a bundle
 	PhaseExtract  Phase = "extract"  // unpacking a verified bundle

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,10 @@ import (
 // ManifestSchema is the version of the manifest file format.
 const ManifestSchema = 1
 
-const maxManifestSize = 1 << 20
+// maxManifestSize bounds a manifest file: a delta takes about 900 bytes
+// per file (its V3 file hash alone is 512), so 128 MiB is some 140,000
+// files.
+const maxManifestSize = 128 << 20
 
 // Manifest describes one built bundle. Build writes it as JSON next to the
 // encrypted bundle; the URL check and the registration read it back.
@@ -40,6 +44,9 @@ type Manifest struct {
 	Bytes          int64     `json:"bytes"`           // uncompressed bytes of all files
 	Manifest       string    `json:"manifest"`        // this file
 	CreatedAt      time.Time `json:"created_at"`
+	// DeltaSummary counts Delta's files and objects, for people and the
+	// --json output; ReadManifest recomputes it from Delta.
+	DeltaSummary *DeltaSummary `json:"delta_summary,omitempty"`
 	// Delta is the per-file form of the bundle; nil when the release can
 	// only go as a zip (built with --no-delta, or a file that cannot
 	// travel in a manifest, DeltaSkipped says which).
@@ -60,15 +67,13 @@ func ReadManifest(path string) (*Manifest, error) {
 		return nil, fmt.Errorf("read manifest: %w (%s)", err, manifestHint)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxManifestSize+1))
-	if err != nil {
+	if st, err := f.Stat(); err != nil {
 		return nil, fmt.Errorf("read manifest %s: %w", path, err)
-	}
-	if len(data) > maxManifestSize {
-		return nil, fmt.Errorf("read manifest %s: %w: larger than 1 MiB", path, ErrManifest)
+	} else if st.Size() > maxManifestSize {
+		return nil, fmt.Errorf("read manifest %s: %w: larger than %d MiB", path, ErrManifest, maxManifestSize>>20)
 	}
 	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(data))
+	dec := json.NewDecoder(bufio.NewReaderSize(io.LimitReader(f, maxManifestSize), 64<<10))
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("read manifest %s: %w: %v (%s)", path, ErrManifest, err, manifestHint)
 	}
@@ -82,6 +87,14 @@ func ReadManifest(path string) (*Manifest, error) {
 	dir := filepath.Dir(abs)
 	if !filepath.IsAbs(m.File) {
 		m.File = filepath.Join(dir, filepath.FromSlash(m.File))
+	}
+	m.DeltaSummary = nil
+	if m.Delta != nil {
+		if !filepath.IsAbs(m.Delta.Dir) {
+			m.Delta.Dir = filepath.Join(dir, filepath.FromSlash(m.Delta.Dir))
+		}
+		sum := m.Delta.Summary()
+		m.DeltaSummary = &sum
 	}
 	m.Manifest = abs
 	return &m, nil
@@ -121,7 +134,71 @@ func (m *Manifest) check() error {
 	if m.Size <= 0 || m.Size%16 != 0 {
 		return fmt.Errorf("%w: size %d is not a positive multiple of 16", ErrManifest, m.Size)
 	}
+	if m.Delta != nil {
+		if err := m.Delta.check(); err != nil {
+			return fmt.Errorf("%w: delta: %w", ErrManifest, err)
+		}
+	}
 	return nil
+}
+
+// check holds a delta to what Build writes and devices accept: every path
+// a valid bundle entry name, sorted and listed once; hashes of the right
+// form; objects with flat, URL-safe names and sizes of whole AES blocks;
+// files of one object alike.
+func (d *Delta) check() error {
+	if d.Dir == "" {
+		return errors.New("missing dir")
+	}
+	if len(d.Files) == 0 {
+		return errors.New("lists no files")
+	}
+	objects := make(map[string]*DeltaFile, len(d.Files))
+	for i := range d.Files {
+		f := &d.Files[i]
+		if err := CheckEntryName(f.Path); err != nil {
+			return fmt.Errorf("file %q: %w", f.Path, err)
+		}
+		if i > 0 && d.Files[i-1].Path >= f.Path {
+			return fmt.Errorf("file %q: files not sorted by path, or listed twice", f.Path)
+		}
+		switch {
+		case len(f.SHA256) != 64 || !isLowerHex(f.SHA256):
+			return fmt.Errorf("file %q: sha256 is not 64 lowercase hex characters", f.Path)
+		case len(f.FileHash) != 2*rsaBlockSize || !isLowerHex(f.FileHash):
+			return fmt.Errorf("file %q: file_hash is not the V3 form (512 lowercase hex characters)", f.Path)
+		case !validObjectName(f.Object):
+			return fmt.Errorf("file %q: object name %q is not flat and URL-safe (letters, digits, '.', '_', '-', '~')", f.Path, f.Object)
+		case f.Size <= 0 || f.Size%16 != 0:
+			return fmt.Errorf("file %q: object size %d is not a positive multiple of 16", f.Path, f.Size)
+		case len(f.ObjectSHA256) != 64 || !isLowerHex(f.ObjectSHA256):
+			return fmt.Errorf("file %q: object_sha256 is not 64 lowercase hex characters", f.Path)
+		case f.PlainSize < 0 || f.PlainSize > 0 && !f.Brotli && f.Size != f.PlainSize/16*16+16:
+			return fmt.Errorf("file %q: object size %d does not hold %d plain bytes", f.Path, f.Size, f.PlainSize)
+		}
+		if o := objects[f.Object]; o == nil {
+			objects[f.Object] = f
+		} else if o.SHA256 != f.SHA256 || o.Size != f.Size || o.ObjectSHA256 != f.ObjectSHA256 || o.Brotli != f.Brotli || o.FileHash != f.FileHash {
+			return fmt.Errorf("files %q and %q share object %s but not its content", o.Path, f.Path, f.Object)
+		}
+	}
+	return nil
+}
+
+// validObjectName reports whether an object name can stand as is after
+// BASE/ in a URL and as a file name: unreserved URL characters only, not
+// "." or "..", at most 255 bytes.
+func validObjectName(s string) bool {
+	if s == "" || s == "." || s == ".." || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' || c == '~') {
+			return false
+		}
+	}
+	return true
 }
 
 // writeManifest writes m to path atomically (temp file and rename).
@@ -133,17 +210,117 @@ func writeManifest(path string, m *Manifest) error {
 	return commitFile(tmp, path)
 }
 
-// stageManifest writes m, with the bundle path relative to the manifest's
-// folder, to a synced temp file beside path and returns its name.
-func stageManifest(path string, m *Manifest) (string, error) {
+// stageManifest writes m, with the bundle and delta paths relative to the
+// manifest's folder, to a synced temp file beside path and returns its name.
+func stageManifest(path string, m *Manifest) (name string, err error) {
 	out := *m
 	out.File = relIfInside(filepath.Dir(path), m.File)
 	out.Manifest = filepath.Base(path)
-	data, err := json.MarshalIndent(&out, "", "  ")
+	if m.Delta != nil {
+		d := *m.Delta
+		d.Dir = relIfInside(filepath.Dir(path), d.Dir)
+		out.Delta = &d
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return "", fmt.Errorf("write manifest: %w", err)
 	}
-	return stageFile(path, append(data, '\n'), 0o644)
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	if err := out.WriteJSON(bw); err != nil {
+		return "", fmt.Errorf("write manifest: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return "", fmt.Errorf("write manifest: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return "", fmt.Errorf("write manifest: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", fmt.Errorf("write manifest: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("write manifest: %w", err)
+	}
+	return tmp.Name(), nil
+}
+
+// WriteJSON writes m as json.MarshalIndent(m, "", "  ") would, and a
+// newline, without holding the whole text: a delta's file list is about
+// 900 bytes per file, so 13 MB for 15,000 files, and twice that while
+// MarshalIndent indents it.
+func (m *Manifest) WriteJSON(w io.Writer) error {
+	if m.Delta == nil {
+		data, err := json.MarshalIndent(m, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(data, '\n'))
+		return err
+	}
+	// Delta and DeltaSkipped are the last fields: the rest, then them.
+	head := *m
+	head.Delta, head.DeltaSkipped = nil, ""
+	data, err := json.MarshalIndent(&head, "", "  ")
+	if err != nil {
+		return err
+	}
+	data = bytes.TrimSuffix(data, []byte("\n}"))
+	dir, err := json.Marshal(m.Delta.Dir)
+	if err != nil {
+		return err
+	}
+	ew := &errWriter{w: w}
+	ew.write(data)
+	ew.write([]byte(",\n  \"delta\": {\n    \"dir\": "))
+	ew.write(dir)
+	if m.Delta.Files == nil {
+		ew.write([]byte(",\n    \"files\": null\n  }"))
+	} else if len(m.Delta.Files) == 0 {
+		ew.write([]byte(",\n    \"files\": []\n  }"))
+	} else {
+		ew.write([]byte(",\n    \"files\": [\n"))
+		for i := range m.Delta.Files {
+			f, err := json.MarshalIndent(&m.Delta.Files[i], "      ", "  ")
+			if err != nil {
+				return err
+			}
+			ew.write([]byte("      "))
+			ew.write(f)
+			if i < len(m.Delta.Files)-1 {
+				ew.write([]byte(",\n"))
+			} else {
+				ew.write([]byte("\n    ]\n  }"))
+			}
+		}
+	}
+	if m.DeltaSkipped != "" {
+		s, err := json.Marshal(m.DeltaSkipped)
+		if err != nil {
+			return err
+		}
+		ew.write([]byte(",\n  \"delta_skipped\": "))
+		ew.write(s)
+	}
+	ew.write([]byte("\n}\n"))
+	return ew.err
+}
+
+// errWriter keeps the first error of a series of writes.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) write(p []byte) {
+	if e.err == nil {
+		_, e.err = e.w.Write(p)
+	}
 }
 
 func relIfInside(dir, path string) string {

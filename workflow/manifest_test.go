@@ -91,7 +91,9 @@ func TestReadManifestRefuses(t *testing.T) {
 	if _, err := ReadManifest(p); !errors.Is(err, ErrManifest) {
 		t.Fatalf("broken JSON: %v", err)
 	}
-	os.WriteFile(p, []byte(strings.Repeat(" ", maxManifestSize+1)), 0o644)
+	if err := os.Truncate(p, maxManifestSize+1); err != nil { // sparse: no need to write it
+		t.Fatal(err)
+	}
 	if _, err := ReadManifest(p); !errors.Is(err, ErrManifest) {
 		t.Fatalf("huge file: %v", err)
 	}

@@ -96,6 +96,11 @@ func (w *cbcWriter) flush(b []byte) error {
 	return nil
 }
 
+// reset makes w encrypt a new stream to dst with mode, reusing its buffer.
+func (w *cbcWriter) reset(dst io.Writer, mode cipher.BlockMode) {
+	w.dst, w.mode, w.buf, w.err = dst, mode, w.buf[:0], nil
+}
+
 // Close pads and writes the last block. It may be called once.
 func (w *cbcWriter) Close() error {
 	if w.err != nil {
@@ -106,7 +111,7 @@ func (w *cbcWriter) Close() error {
 		w.buf = append(w.buf, byte(pad))
 	}
 	err := w.flush(w.buf)
-	w.buf = nil
+	w.buf = w.buf[:0] // kept for reset
 	if err == nil {
 		w.err = errors.New("write encrypted bundle: writer already closed")
 	}
