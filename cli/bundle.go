@@ -21,15 +21,18 @@ const envPrivateKey = "CAPSHIP_PRIVATE_KEY"
 // bundleCommands lists the "bundle" commands.
 func bundleCommands() []Command {
 	return []Command{
-		{Name: "bundle build", Usage: "--out OUTDIR [--dir DIR] [--app APP_ID] [--version SEMVER] [--key-file PRIVATE_PEM] [--no-code-check] [--force] [--json]",
-			Summary: "zip and encrypt a web build folder into a Capgo bundle", Run: runBundleBuild},
+		{Name: "bundle build", Usage: "--out OUTDIR [--dir DIR] [--app APP_ID] [--version SEMVER] [--key-file PRIVATE_PEM] [--no-code-check] [--no-delta] [--force] [--json]",
+			Summary: "zip and encrypt a web build folder into a Capgo bundle (and its files, for delta updates)", Run: runBundleBuild},
 		{Name: "bundle verify", Usage: "--manifest MANIFEST --public-key PUB_PEM [--file ENCRYPTED] [--extract DIR] [--json]\n       capship bundle verify --file ENCRYPTED --session-key IV:KEY --checksum HEX --public-key PUB_PEM [--extract DIR] [--json]",
 			Summary: "decrypt and check a bundle as a device would", Run: runBundleVerify},
 	}
 }
 
 func runBundleBuild(ctx context.Context, s IO, args []string) error {
-	const name, summary = "bundle build", "Zip and encrypt a web build folder into a bundle devices accept."
+	const name, summary = "bundle build", "Zip and encrypt a web build folder into a bundle devices accept, and write each of its\n" +
+		"files, compressed, encrypted and signed, into OUTDIR/APP-VERSION.files/ for delta updates (phones\n" +
+		"then download only the files that changed). Compressed files and signatures are cached in the\n" +
+		"user cache folder (capship/), so a rebuild redoes only what changed."
 	fs := newFlags(s, name, bundleCommands()[0].Usage, summary)
 	var opts workflow.BuildOptions
 	var keyFile string
@@ -37,11 +40,12 @@ func runBundleBuild(ctx context.Context, s IO, args []string) error {
 	fs.StringVar(&opts.Dir, "dir", "", "web build folder (default: webDir of the Capacitor config in this folder)")
 	fs.StringVar(&opts.AppID, "app", "", "app id (default: appId of the Capacitor config)")
 	fs.StringVar(&opts.Version, "version", "", "bundle version, semver (default: version in package.json)")
-	fs.StringVar(&opts.OutDir, "out", "", "folder for the encrypted bundle and its manifest (created if missing)")
+	fs.StringVar(&opts.OutDir, "out", "", "folder for the encrypted bundle, its manifest and its files (created if missing)")
 	fs.StringVar(&keyFile, "key-file", "", "private key PEM file (default: the PEM text in $"+envPrivateKey+", else the app's key in the OS keychain)")
 	fs.BoolVar(&opts.NoCodeCheck, "no-code-check", false, "do not require notifyAppReady in the code")
-	fs.BoolVar(&opts.Force, "force", false, "replace an existing bundle of the same app and version")
-	fs.BoolVar(&asJSON, "json", false, "print the manifest as JSON on stdout")
+	fs.BoolVar(&opts.NoDelta, "no-delta", false, "write the zip only, not the files for delta updates (phones then download the whole zip for every release)")
+	fs.BoolVar(&opts.Force, "force", false, "replace an existing bundle of the same app and version (and its files)")
+	fs.BoolVar(&asJSON, "json", false, "print the manifest as JSON on stdout, with its delta_summary")
 	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
 	}
@@ -80,14 +84,42 @@ func runBundleBuild(ctx context.Context, s IO, args []string) error {
 		return err
 	}
 	if asJSON {
-		return writeJSON(s.Out, m)
+		if err := m.WriteJSON(s.Out); err != nil { // streamed: a delta's file list is ~1 KB per file
+			return fmt.Errorf("write json: %w", err)
+		}
+		return nil
 	}
 	fmt.Fprintf(s.Err, "built %s %s: %d files, %s zipped, %s encrypted\n", m.AppID, m.Version, m.Files,
 		humanize.IBytes(uint64(m.ZipSize)), humanize.IBytes(uint64(m.Size)))
 	fmt.Fprintf(s.Err, "  bundle:    %s\n  manifest:  %s\n  sha256:    %s\n  key:       %s (%s)\n",
 		m.File, m.Manifest, m.SHA256, m.KeyID, m.KeyFingerprint)
+	fmt.Fprintf(s.Err, "  delta:     %s\n", deltaLine(m, opts.NoDelta))
+	if m.Delta != nil {
+		fmt.Fprintf(s.Err, "next: upload the bundle and the folder %s/ to your storage, then register them: capship release register --manifest %s --url URL --files-url URL_OF_THE_FOLDER\n",
+			filepath.Base(m.Delta.Dir), m.Manifest)
+		return nil
+	}
 	fmt.Fprintf(s.Err, "next: upload the bundle to your storage, then register it: capship release register --manifest %s --url URL\n", m.Manifest)
 	return nil
+}
+
+// deltaLine says in one line what the build wrote for delta updates, or
+// why it wrote nothing.
+func deltaLine(m *workflow.Manifest, noDelta bool) string {
+	switch {
+	case m.Delta != nil:
+		sum := m.Delta.Summary()
+		line := fmt.Sprintf("%d files as %d objects, %s", sum.Files, sum.Objects, humanize.IBytes(uint64(sum.Bytes)))
+		if sum.Brotli > 0 {
+			line += fmt.Sprintf(" (brotli %s saved)", humanize.IBytes(uint64(max(sum.BrotliSaved, 0))))
+		}
+		return line + ", in " + m.Delta.Dir + string(filepath.Separator)
+	case m.DeltaSkipped != "":
+		return "none: " + m.DeltaSkipped
+	case noDelta:
+		return "none (--no-delta): phones download the whole zip for every release"
+	}
+	return "none"
 }
 
 // fillFromProject fills the app id, folder and version the flags left empty
