@@ -349,3 +349,168 @@ func TestBuildDeltaForce(t *testing.T) {
 		t.Fatalf("a delta folder alone: %v", err)
 	}
 }
+
+// decryptObject returns the plain bytes of a file's object as uploaded:
+// the brotli stream itself for a brotli object.
+func decryptObject(t *testing.T, m *Manifest, f DeltaFile) []byte {
+	t.Helper()
+	key, iv, err := RecoverSessionKey(testPublicKey(t, "test.pub.pem"), m.SessionKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := os.ReadFile(filepath.Join(m.Delta.Dir, f.Object))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := NewDecryptReader(bytes.NewReader(obj), key, iv)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// A rebuild takes every compression and signature from the cache: the
+// same streams, encrypted with the new release's own session key.
+func TestBuildDeltaCache(t *testing.T) {
+	web := t.TempDir()
+	files := writeDeltaFolder(t, web)
+	opts := buildOptions(t, web)
+	first := &deltaStats{}
+	opts.deltaStats = first
+	m1, err := Build(t.Context(), opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	contents := int64(len(files) - 1)
+	if first.Compressed.Load() != 6 || first.CacheHits.Load() != 0 || first.Signed.Load() != contents || first.SigHits.Load() != 0 {
+		t.Fatalf("first build: %d compressed, %d from the cache, %d signed, %d signatures from the cache",
+			first.Compressed.Load(), first.CacheHits.Load(), first.Signed.Load(), first.SigHits.Load())
+	}
+
+	opts.OutDir, opts.Version = t.TempDir(), "1.2.4"
+	second := &deltaStats{}
+	opts.deltaStats = second
+	m2, err := Build(t.Context(), opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Compressed.Load() != 0 || second.CacheHits.Load() != 6 || second.Signed.Load() != 0 || second.SigHits.Load() != contents {
+		t.Fatalf("rebuild: %d compressed, %d from the cache, %d signed, %d signatures from the cache",
+			second.Compressed.Load(), second.CacheHits.Load(), second.Signed.Load(), second.SigHits.Load())
+	}
+	if m1.SessionKey == m2.SessionKey {
+		t.Fatal("two releases share a session key")
+	}
+	for i, f := range m2.Delta.Files {
+		g := m1.Delta.Files[i]
+		if f.Path != g.Path || f.FileHash != g.FileHash || f.Brotli != g.Brotli || f.Size != g.Size || f.SHA256 != g.SHA256 {
+			t.Fatalf("%s differs from the first build: %+v vs %+v", f.Path, f, g)
+		}
+		if f.ObjectSHA256 == g.ObjectSHA256 {
+			t.Fatalf("%s: the same object bytes in two releases", f.Path)
+		}
+		if !bytes.Equal(decryptObject(t, m1, g), decryptObject(t, m2, f)) {
+			t.Fatalf("%s: the rebuild's object holds other bytes", f.Path)
+		}
+		if _, data := openDeltaFile(t, m2, f); !bytes.Equal(data, files[f.Path]) {
+			t.Fatalf("%s: a phone gets other bytes", f.Path)
+		}
+	}
+
+	// A changed file is compressed and signed again, alone.
+	os.WriteFile(filepath.Join(web, "assets", "app.js"), append(files["assets/app.js"], "// 2\n"...), 0o644)
+	opts.OutDir, opts.Version = t.TempDir(), "1.2.5"
+	third := &deltaStats{}
+	opts.deltaStats = third
+	if _, err := Build(t.Context(), opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if third.Compressed.Load() != 1 || third.CacheHits.Load() != 6 || third.Signed.Load() != 1 {
+		t.Fatalf("one file changed: %d compressed, %d from the cache, %d signed", third.Compressed.Load(), third.CacheHits.Load(), third.Signed.Load())
+	}
+}
+
+// Damaged cache entries are noticed and redone; the release is right.
+func TestBuildDeltaCorruptCache(t *testing.T) {
+	web := t.TempDir()
+	files := writeDeltaFolder(t, web)
+	opts := buildOptions(t, web)
+	if _, err := Build(t.Context(), opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	var entries []string
+	filepath.WalkDir(filepath.Join(opts.CacheDir, "objects"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
+			entries = append(entries, p)
+		}
+		return nil
+	})
+	if len(entries) != 6 { // 6 contents compressed, one of them noted as not shrinking
+		t.Fatalf("%d cache entries: %v", len(entries), entries)
+	}
+	damage := []func(b []byte) []byte{
+		func(b []byte) []byte { b[len(b)-1] ^= 1; return b },                // a flipped bit in the stream
+		func(b []byte) []byte { return b[:len(b)-3] },                       // truncated
+		func(b []byte) []byte { b[40] ^= 1; return b },                      // the header names another content
+		func(b []byte) []byte { return append(b, 0) },                       // a byte too many
+		func(b []byte) []byte { return []byte("not a cache entry at all") }, // garbage
+	}
+	for i, f := range damage {
+		b, err := os.ReadFile(entries[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(entries[i], f(b), 0o600)
+	}
+	packs, _ := filepath.Glob(filepath.Join(opts.CacheDir, "signatures", "*", "*.pack"))
+	if len(packs) != 1 {
+		t.Fatalf("signature packs %v", packs)
+	}
+	pack, _ := os.ReadFile(packs[0])
+	pack[len(sigMagic)+sha256.Size+10] ^= 1 // the first record's signature
+	os.WriteFile(packs[0], pack, 0o600)
+
+	opts.OutDir, opts.Version = t.TempDir(), "1.2.4"
+	stats := &deltaStats{}
+	opts.deltaStats = stats
+	m, err := Build(t.Context(), opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Compressed.Load() != 5 || stats.CacheHits.Load() != 1 || stats.Signed.Load() != 1 {
+		t.Fatalf("%d compressed, %d from the cache, %d signed; want the 5 damaged entries and the damaged signature redone",
+			stats.Compressed.Load(), stats.CacheHits.Load(), stats.Signed.Load())
+	}
+	for _, f := range m.Delta.Files {
+		if _, data := openDeltaFile(t, m, f); !bytes.Equal(data, files[f.Path]) {
+			t.Fatalf("%s: a phone gets other bytes", f.Path)
+		}
+	}
+}
+
+// Another key's cached signatures are never used: the cache is per key.
+func TestBuildDeltaCachePerKey(t *testing.T) {
+	web := t.TempDir()
+	writeDeltaFolder(t, web)
+	opts := buildOptions(t, web)
+	if _, err := Build(t.Context(), opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	opts.OutDir, opts.Key = t.TempDir(), testPrivateKey(t, "other.pem")
+	stats := &deltaStats{}
+	opts.deltaStats = stats
+	m, err := Build(t.Context(), opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.SigHits.Load() != 0 || stats.CacheHits.Load() != 6 {
+		t.Fatalf("%d signatures from the cache of another key; %d compressions from the cache", stats.SigHits.Load(), stats.CacheHits.Load())
+	}
+	pub := testPublicKey(t, "other.pub.pem")
+	for _, f := range m.Delta.Files {
+		if d, err := FileDigest(pub, f.FileHash); err != nil || d != f.SHA256 {
+			t.Fatalf("%s: file hash does not open with the key's public half: %v", f.Path, err)
+		}
+	}
+}

@@ -138,7 +138,9 @@ func (c *objectCache) lookup(sum [sha256.Size]byte, plainSize int64) *cachedObje
 	size := int64(binary.LittleEndian.Uint64(hdr[24:]))
 	switch {
 	case !ok:
-	case hdr[8] == objectKindRaw && size == 0 && st.Size() == objectHeaderSize:
+	case !allZero(hdr[11:16]):
+		ok = false
+	case hdr[8] == objectKindRaw && size == 0 && st.Size() == objectHeaderSize && allZero(hdr[64:96]):
 	case hdr[8] == objectKindBrotli && size > 0 && st.Size() == objectHeaderSize+size:
 	default:
 		ok = false
@@ -173,6 +175,15 @@ func (o *cachedObject) copyTo(w io.Writer, buf []byte, h hash.Hash) error {
 		return errCacheEntry
 	}
 	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *objectCache) remove(sum [sha256.Size]byte) {

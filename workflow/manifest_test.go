@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -99,5 +100,105 @@ func TestReadManifestRefuses(t *testing.T) {
 	}
 	if _, err := ReadManifest(filepath.Join(dir, "missing.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
+	}
+}
+
+// testDelta is a delta of three files, two of them sharing an object.
+func testDelta(dir string) *Delta {
+	hash := strings.Repeat("ab", 256)
+	sum := func(c byte) string { return strings.Repeat(string(c), 64) }
+	return &Delta{Dir: filepath.Join(dir, "com.example.app-1.0.0.files"), Files: []DeltaFile{
+		{Path: "a/app.js", SHA256: sum('1'), FileHash: hash, Object: sum('1'), Size: 32, ObjectSHA256: sum('a'), Brotli: true, PlainSize: 9000},
+		{Path: "b/app.js", SHA256: sum('1'), FileHash: hash, Object: sum('1'), Size: 32, ObjectSHA256: sum('a'), Brotli: true, PlainSize: 9000},
+		{Path: "index.html", SHA256: sum('2'), FileHash: hash, Object: sum('2'), Size: 48, ObjectSHA256: sum('b'), PlainSize: 40},
+	}}
+}
+
+// WriteJSON streams what json.MarshalIndent would write.
+func TestManifestWriteJSON(t *testing.T) {
+	dir := t.TempDir()
+	for name, change := range map[string]func(*Manifest){
+		"no delta":     func(m *Manifest) {},
+		"skipped":      func(m *Manifest) { m.DeltaSkipped = "a <b> & \"c\" is empty" },
+		"delta":        func(m *Manifest) { m.Delta = testDelta(dir); s := m.Delta.Summary(); m.DeltaSummary = &s },
+		"no files":     func(m *Manifest) { m.Delta = &Delta{Dir: "x"} },
+		"empty files":  func(m *Manifest) { m.Delta = &Delta{Dir: "x", Files: []DeltaFile{}} },
+		"both (a bug)": func(m *Manifest) { m.Delta = testDelta(dir); m.DeltaSkipped = "why" },
+		"odd path <&>": func(m *Manifest) { m.Delta = testDelta(dir); m.Delta.Files[0].Path = "<&>\u2028é" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := testManifest(t, dir)
+			change(m)
+			want, err := json.MarshalIndent(m, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got bytes.Buffer
+			if err := m.WriteJSON(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != string(want)+"\n" {
+				t.Fatalf("WriteJSON:\n%s\nMarshalIndent:\n%s", got.String(), want)
+			}
+		})
+	}
+}
+
+func TestManifestDelta(t *testing.T) {
+	dir := t.TempDir()
+	m := testManifest(t, dir)
+	m.Delta = testDelta(dir)
+	if err := writeManifest(m.Manifest, m); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(m.Manifest)
+	if !bytes.Contains(raw, []byte(`"dir": "com.example.app-1.0.0.files"`)) {
+		t.Fatalf("delta dir not stored relative to the manifest:\n%s", raw)
+	}
+	back, err := ReadManifest(m.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Delta.Dir != m.Delta.Dir || len(back.Delta.Files) != 3 || back.DeltaSummary == nil ||
+		*back.DeltaSummary != (DeltaSummary{Files: 3, Objects: 2, Bytes: 80, Brotli: 1, BrotliSaved: 9000 - 32}) {
+		t.Fatalf("read back %+v, summary %+v", back.Delta, back.DeltaSummary)
+	}
+
+	for _, c := range []struct {
+		name    string
+		change  func(d *Delta)
+		mention string
+	}{
+		{"no dir", func(d *Delta) { d.Dir = "" }, "missing dir"},
+		{"no files", func(d *Delta) { d.Files = nil }, "no files"},
+		{"traversal", func(d *Delta) { d.Files[0].Path = "../a/app.js" }, `".." segment`},
+		{"absolute", func(d *Delta) { d.Files[0].Path = "/a/app.js" }, "absolute"},
+		{"backslash", func(d *Delta) { d.Files[2].Path = `z\index.html` }, "backslash"},
+		{"twice", func(d *Delta) { d.Files[1].Path = "a/app.js" }, "listed twice"},
+		{"unsorted", func(d *Delta) { d.Files[0].Path = "c/app.js" }, "not sorted"},
+		{"short sha256", func(d *Delta) { d.Files[2].SHA256 = "abc" }, "sha256 is not"},
+		{"upper hex", func(d *Delta) { d.Files[2].ObjectSHA256 = strings.Repeat("A", 64) }, "object_sha256"},
+		{"plain file hash", func(d *Delta) { d.Files[2].FileHash = strings.Repeat("1", 64) }, "V3 form"},
+		{"object with slash", func(d *Delta) { d.Files[2].Object = "x/y" }, "URL-safe"},
+		{"object with query", func(d *Delta) { d.Files[2].Object = "x?y" }, "URL-safe"},
+		{"object ..", func(d *Delta) { d.Files[2].Object = ".." }, "URL-safe"},
+		{"object with space", func(d *Delta) { d.Files[2].Object = "a b" }, "URL-safe"},
+		{"size 0", func(d *Delta) { d.Files[2].Size = 0 }, "positive multiple of 16"},
+		{"size 40", func(d *Delta) { d.Files[2].Size = 40 }, "positive multiple of 16"},
+		{"plain size", func(d *Delta) { d.Files[2].PlainSize = 64 }, "does not hold 64 plain bytes"},
+		{"shared object, other content", func(d *Delta) { d.Files[1].SHA256 = strings.Repeat("3", 64) }, "share object"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bad := testManifest(t, dir)
+			bad.Delta = testDelta(dir)
+			c.change(bad.Delta)
+			p := filepath.Join(dir, "bad.json")
+			data, _ := json.Marshal(bad)
+			os.WriteFile(p, data, 0o644)
+			_, err := ReadManifest(p)
+			if !errors.Is(err, ErrManifest) || !strings.Contains(err.Error(), c.mention) {
+				t.Fatalf("err = %v, want ErrManifest mentioning %q", err, c.mention)
+			}
+		})
 	}
 }
