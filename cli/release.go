@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"capship/release"
 	"capship/store"
 	"capship/workflow"
 
@@ -457,14 +458,8 @@ func deltaInput(s IO, f *registerFlags, m *workflow.Manifest, in *store.Register
 		}
 		return fmt.Errorf("register release: --files-url given, but the manifest has no per-file objects (%s): register without --files-url (zip only), or rebuild the bundle with them", why)
 	}
-	base, _, err := workflow.ValidateFilesURL(f.filesURL)
-	if err != nil {
+	if err := release.WithDelta(in, m.Delta, f.filesURL); err != nil {
 		return fmt.Errorf("register release: %w", err)
-	}
-	in.FilesURL = base
-	in.Files = make([]store.ReleaseFile, len(m.Delta.Files))
-	for i, df := range m.Delta.Files {
-		in.Files[i] = store.ReleaseFile{Path: df.Path, FileHash: df.FileHash, Object: df.Object, Size: df.Size, Brotli: df.Brotli}
 	}
 	return nil
 }

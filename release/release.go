@@ -1,0 +1,58 @@
+// Package release is what the command line and the wizard both do with a
+// built bundle and the registry, written once: the delta form a
+// registration carries, and what a phone on a registered release
+// downloads of a new one.
+package release
+
+import (
+	"crypto/rsa"
+	"errors"
+
+	"capship/store"
+	"capship/workflow"
+)
+
+// ErrNoDelta means a files URL was given for a bundle built without
+// per-file objects.
+var ErrNoDelta = errors.New("the bundle has no per-file objects")
+
+// Files lists a delta's files as the registry keeps them: what devices
+// get in an update answer's manifest.
+func Files(d *workflow.Delta) []store.ReleaseFile {
+	out := make([]store.ReleaseFile, len(d.Files))
+	for i, f := range d.Files {
+		out[i] = store.ReleaseFile{Path: f.Path, FileHash: f.FileHash, Object: f.Object, Size: f.Size, Brotli: f.Brotli}
+	}
+	return out
+}
+
+// WithDelta gives in the delta form of d, whose objects were uploaded
+// below filesURL: devices then fetch FILES_URL/OBJECT for the files they
+// lack. It refuses a URL devices could not use (workflow.ErrBadURL) and a
+// bundle without a delta (ErrNoDelta).
+func WithDelta(in *store.RegisterInput, d *workflow.Delta, filesURL string) error {
+	if d == nil {
+		return ErrNoDelta
+	}
+	base, _, err := workflow.ValidateFilesURL(filesURL)
+	if err != nil {
+		return err
+	}
+	in.FilesURL, in.Files = base, Files(d)
+	return nil
+}
+
+// Download is what a phone running a release whose files are current
+// fetches of the new delta d: the files whose content the release does
+// not hold. The registry keeps each file's hash as devices get it, so
+// pub (the app's public key) opens the V3 form; a hash that does not
+// open counts as a file the phone lacks.
+func Download(pub *rsa.PublicKey, d *workflow.Delta, current []store.ReleaseFile) workflow.DeltaDownload {
+	held := make(map[string]bool, len(current))
+	for _, f := range current {
+		if sum, err := workflow.FileDigest(pub, f.FileHash); err == nil {
+			held[sum] = true
+		}
+	}
+	return d.Download(held)
+}
