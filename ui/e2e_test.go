@@ -220,7 +220,7 @@ func TestWizardEndToEnd(t *testing.T) {
 	tm.keys("Enter")
 	tm.waitFor("www", "2 files")
 	tm.keys("Enter")
-	tm.waitFor("Packed 2 files")
+	tm.waitFor("Packed 2 files", "2 files in 2 objects", "No channel serves a release yet", "up to 2 files")
 	tm.keys("Enter")
 
 	// 5. upload: a refused URL, a wrong one, then the right one
@@ -232,24 +232,49 @@ func TestWizardEndToEnd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(served, "bundle.zip"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tm.waitFor("Its public URL")
+	// the objects go to a folder of their own, first one short
+	objects := filepath.Join(out, workflow.DeltaDirName(appID, "1.0.0"))
+	entries, err := os.ReadDir(objects)
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("the pack wrote %d objects to %s: %v", len(entries), objects, err)
+	}
+	if err := os.Mkdir(filepath.Join(served, "files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyObject := func(name string) {
+		b, err := os.ReadFile(filepath.Join(objects, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(served, "files", name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyObject(entries[0].Name())
+	// enter on the zip URL goes on to the files URL, enter there checks
+	tm.waitFor("Its public URL", "Base URL of the objects")
 	tm.text("http://updates.example.com/bundle.zip")
-	tm.keys("Enter")
+	tm.keys("Enter", "Enter")
 	tm.waitFor("devices require HTTPS")
 	tm.keys("C-u")
 	tm.text(base + "/nothing-here.zip")
-	tm.keys("Enter")
+	tm.keys("Enter", "Enter")
 	tm.waitFor("does not serve the built file", "404")
 	tm.keys("e", "C-u")
 	tm.text(base + "/bundle.zip")
 	tm.keys("Enter")
-	tm.waitFor("serves exactly the built file", "loopback")
+	tm.text(base + "/files/")
+	tm.keys("Enter")
+	tm.waitFor("1 of 2 objects at the files URL are not the built ones", "404")
+	copyObject(entries[1].Name())
+	tm.keys("r")
+	tm.waitFor("serves exactly the built file", "2 of 2 (2 files", "are the built ones", "loopback")
 	tm.keys("Enter")
 
 	// 6. register
 	tm.waitFor("Channel", "production")
 	tm.keys("Enter", "Enter")
-	tm.waitFor("About to register")
+	tm.waitFor("About to register", base+"/files/", "2 files; phones fetch only those they lack")
 	tm.keys("Enter")
 	// 7. done
 	tm.waitFor("is live on channel production")
@@ -272,9 +297,19 @@ func TestWizardEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rel.URL != base+"/bundle.zip" || rel.SHA256 != m.SHA256 || rel.Checksum != m.Checksum || rel.SessionKey != m.SessionKey {
+	if rel.URL != base+"/bundle.zip" || rel.SHA256 != m.SHA256 || rel.Checksum != m.Checksum || rel.SessionKey != m.SessionKey ||
+		rel.FilesURL != base+"/files" || rel.FileCount != 2 {
 		got, _ := json.Marshal(rel)
 		t.Fatalf("registered %s, manifest sha256 %s", got, m.SHA256)
+	}
+	files, err := reg.ReleaseFiles(context.Background(), appID, "1.0.0")
+	if err != nil || len(files) != len(m.Delta.Files) {
+		t.Fatalf("the registry has %d files of 1.0.0, the manifest %d: %v", len(files), len(m.Delta.Files), err)
+	}
+	for i, f := range files {
+		if df := m.Delta.Files[i]; f.Path != df.Path || f.FileHash != df.FileHash || f.Object != df.Object || f.Size != df.Size {
+			t.Fatalf("file %d: registered %+v, built %+v", i, f, df)
+		}
 	}
 	ch, err := reg.Channel(context.Background(), appID, "production")
 	if err != nil || ch == nil {

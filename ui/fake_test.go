@@ -2,6 +2,8 @@ package ui
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -32,9 +34,16 @@ type fakeRunner struct {
 	builds     int
 	cancelled  int
 	// checks answers CheckURL by URL; unknown URLs get a 404.
-	checks      map[string]URLCheck
-	registered  []Release
-	registerErr error
+	checks map[string]URLCheck
+	// deltaSkipped, when set, makes Build return a bundle without a delta.
+	deltaSkipped string
+	// downloads answers Downloads; fileChecks answers CheckFiles by base
+	// URL, and an unknown base has every object missing.
+	downloads    Downloads
+	downloadsErr error
+	fileChecks   map[string]FilesCheck
+	registered   []Release
+	registerErr  error
 }
 
 func newFakeRunner() *fakeRunner {
@@ -54,6 +63,7 @@ func newFakeRunner() *fakeRunner {
 		latest:     "1.3.2",
 		buildSteps: 4,
 		checks:     map[string]URLCheck{},
+		fileChecks: map[string]FilesCheck{},
 	}
 }
 
@@ -132,7 +142,15 @@ func (f *fakeRunner) Build(ctx context.Context, req BuildRequest, report func(wo
 	}
 	report(workflow.Event{Phase: workflow.PhaseDone})
 	out := req.Project.OutDir
+	f.mu.Lock()
+	skipped := f.deltaSkipped
+	f.mu.Unlock()
+	var delta *workflow.Delta
+	if skipped == "" {
+		delta = fakeDelta(filepath.Join(out, req.Project.AppID+"-"+req.Version+".files"))
+	}
 	return Bundle{
+		Delta: delta, DeltaSkipped: skipped,
 		AppID: req.Project.AppID, Version: req.Version,
 		File:       filepath.Join(out, req.Project.AppID+"-"+req.Version+".zip"),
 		Size:       1_234_567,
@@ -161,6 +179,58 @@ func (f *fakeRunner) CheckURL(ctx context.Context, url string, b Bundle, report 
 	return c, nil
 }
 
+// fakeDelta is the per-file form of the fake bundle: 42 files in 40
+// objects of 28,000 bytes (two pairs of files share a content).
+func fakeDelta(dir string) *workflow.Delta {
+	d := &workflow.Delta{Dir: dir}
+	for i := range 42 {
+		content := min(i, 39)
+		sum := sha256.Sum256([]byte(fmt.Sprint("content ", content)))
+		name := fmt.Sprintf("assets/chunk-%02d.js", i)
+		if i == 0 {
+			name = "index.html"
+		}
+		d.Files = append(d.Files, workflow.DeltaFile{Path: name, SHA256: hex.EncodeToString(sum[:]),
+			FileHash: strings.Repeat(hex.EncodeToString(sum[:]), 8), Object: hex.EncodeToString(sum[:]),
+			Size: 28_000, ObjectSHA256: strings.Repeat("0b", 32), Brotli: i > 0})
+	}
+	return d
+}
+
+func (f *fakeRunner) Downloads(ctx context.Context, b Bundle) (Downloads, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.downloads, f.downloadsErr
+}
+
+func (f *fakeRunner) ValidateFilesURL(raw string) (string, error) {
+	_, warning, err := workflow.ValidateFilesURL(raw)
+	return warning, err
+}
+
+func (f *fakeRunner) CheckFiles(ctx context.Context, base string, b Bundle, report func(workflow.Event)) (FilesCheck, error) {
+	all := b.Delta.Download(nil)
+	report(workflow.Event{Phase: workflow.PhaseDownload, Files: all.Objects / 2, TotalFiles: all.Objects, Bytes: all.Bytes / 2, TotalBytes: all.Bytes})
+	base = strings.TrimRight(base, "/")
+	f.mu.Lock()
+	c, ok := f.fileChecks[base]
+	f.mu.Unlock()
+	c.BaseURL, c.Objects, c.Files, c.WantBytes = base, all.Objects, all.TotalFiles, all.Bytes
+	if !ok {
+		for _, df := range b.Delta.Files[:all.Objects] {
+			c.Problems = append(c.Problems, ObjectProblem{Object: df.Object, Paths: []string{df.Path},
+				Problem: "the server answered HTTP 404 Not Found: upload every object of the delta folder to " + base + "/"})
+		}
+	}
+	if c.Checked == 0 {
+		c.Checked = all.Objects
+	}
+	if len(c.Problems) == 0 {
+		c.Bytes = all.Bytes
+	}
+	return c, nil
+}
+
 func (f *fakeRunner) Register(ctx context.Context, rel Release) (Registered, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -168,7 +238,11 @@ func (f *fakeRunner) Register(ctx context.Context, rel Release) (Registered, err
 		return Registered{}, f.registerErr
 	}
 	f.registered = append(f.registered, rel)
-	return Registered{AppID: rel.Bundle.AppID, Version: rel.Bundle.Version, Channel: rel.Channel,
+	files := 0
+	if rel.FilesURL != "" {
+		files = len(rel.Bundle.Delta.Files)
+	}
+	return Registered{AppID: rel.Bundle.AppID, Version: rel.Bundle.Version, Channel: rel.Channel, Files: files,
 		Registry: f.project.Registry, CreatedAt: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}, nil
 }
 

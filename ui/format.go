@@ -86,3 +86,32 @@ func errorView(st Styles, width int, err error, next string) string {
 func (e *env) say(style lipgloss.Style, text string) string {
 	return style.Render(ansi.Wrap(text, max(e.width, 20), ""))
 }
+
+// mib formats n in MiB with the precision a comparison of downloads
+// needs: "0.05 MiB", "12.4 MiB", "160 MiB".
+func mib(n int64) string {
+	v := float64(max(n, 0)) / (1 << 20)
+	switch {
+	case n <= 0:
+		return "0 MiB"
+	case v < 0.01:
+		return "<0.01 MiB"
+	case v < 10:
+		return fmt.Sprintf("%.2f MiB", v)
+	case v < 100:
+		return fmt.Sprintf("%.1f MiB", v)
+	}
+	return fmt.Sprintf("%.0f MiB", v)
+}
+
+// percent is n as a share of of: "4%", "<1%" for a small non-zero share.
+func percent(n, of int64) string {
+	if of <= 0 {
+		return "–"
+	}
+	p := float64(n) * 100 / float64(of)
+	if n > 0 && p < 1 {
+		return "<1%"
+	}
+	return fmt.Sprintf("%.0f%%", p)
+}

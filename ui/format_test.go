@@ -55,3 +55,27 @@ func TestSizeOfMatchesPreflight(t *testing.T) {
 	}
 	t.Fatalf("no large-file warning among %+v", tree.Problems)
 }
+
+// Downloads are compared in MiB, with decimals where they matter.
+func TestMiBAndPercent(t *testing.T) {
+	for n, want := range map[int64]string{
+		0:          "0 MiB",
+		5_000:      "<0.01 MiB",
+		52_429:     "0.05 MiB",
+		1_234_567:  "1.18 MiB",
+		13_000_000: "12.4 MiB",
+		160 << 20:  "160 MiB",
+	} {
+		if got := mib(n); got != want {
+			t.Errorf("mib(%d) = %q, want %q", n, got, want)
+		}
+	}
+	for _, c := range []struct {
+		n, of int64
+		want  string
+	}{{0, 100, "0%"}, {1, 1000, "<1%"}, {52_429, 1_234_567, "4%"}, {5, 0, "–"}, {100, 100, "100%"}} {
+		if got := percent(c.n, c.of); got != c.want {
+			t.Errorf("percent(%d, %d) = %q, want %q", c.n, c.of, got, c.want)
+		}
+	}
+}

@@ -37,8 +37,17 @@ type Runner interface {
 	// Build packs and encrypts the folder with the app's keychain key.
 	// report is called from Build's goroutine with throttled progress.
 	Build(ctx context.Context, req BuildRequest, report func(workflow.Event)) (Bundle, error)
+	// Downloads says what a phone on each channel's current release
+	// downloads of b, which has a delta.
+	Downloads(ctx context.Context, b Bundle) (Downloads, error)
 	// CheckURL downloads url and compares it with the built file.
 	CheckURL(ctx context.Context, url string, b Bundle, report func(workflow.Event)) (URLCheck, error)
+	// ValidateFilesURL says whether devices can fetch BASE/OBJECT below
+	// raw, as ValidateURL does for the bundle URL.
+	ValidateFilesURL(raw string) (warning string, err error)
+	// CheckFiles downloads every object of b's delta from below base and
+	// compares each with the built one.
+	CheckFiles(ctx context.Context, base string, b Bundle, report func(workflow.Event)) (FilesCheck, error)
 	// Register records the release in the registry.
 	Register(ctx context.Context, rel Release) (Registered, error)
 }
@@ -122,6 +131,37 @@ type Bundle struct {
 	KeyFingerprint string
 	Files          int
 	Manifest       string // path of the manifest JSON
+	// Delta is the per-file form phones download only the changed files
+	// of: objects in Delta.Dir, to be uploaded below the files URL. nil
+	// when the release can go as a zip only; DeltaSkipped says why.
+	Delta        *workflow.Delta
+	DeltaSkipped string
+}
+
+// Downloads is what phones download of a new bundle with a delta, per
+// channel.
+type Downloads struct {
+	// Channels are the app's channels that serve a release, in the
+	// registry's order; none before the first release.
+	Channels []ChannelDownload
+	// NoCompare says why the channels were not compared (through a
+	// capship server, capship cannot read a release's files); "" when
+	// they were.
+	NoCompare string
+}
+
+// ChannelDownload is what a phone on one channel's current release
+// downloads of the new bundle.
+type ChannelDownload struct {
+	Channel string
+	Current string // the version the channel serves now
+	// Zip: the channel sends zips (delta off), so phones download the
+	// whole bundle.
+	Zip bool
+	// NoFileList: the current release went as a zip only, so the registry
+	// has no file list to compare with; Download then counts every file.
+	NoFileList bool
+	Download   workflow.DeltaDownload
 }
 
 // URLCheck is what the download check found.
@@ -139,10 +179,33 @@ type URLCheck struct {
 // OK reports whether the hosted bytes are the built ones.
 func (c URLCheck) OK() bool { return len(c.Problems) == 0 }
 
+// FilesCheck is what the download of every delta object found.
+type FilesCheck struct {
+	BaseURL   string // as devices will use it: no trailing '/'
+	Objects   int    // distinct objects of the delta
+	Files     int    // files they hold
+	Checked   int    // objects downloaded and compared
+	Bytes     int64  // received
+	WantBytes int64  // of all objects, as built
+	Problems  []ObjectProblem
+	Stopped   bool // gave up after too many problems: Objects-Checked were not fetched
+}
+
+// OK reports whether every object was fetched and is the built one.
+func (c FilesCheck) OK() bool { return len(c.Problems) == 0 && c.Checked == c.Objects }
+
+// ObjectProblem is one hosted object that is not the built one.
+type ObjectProblem struct {
+	Object  string
+	Paths   []string // the files it holds
+	Problem string   // what differs and what to do
+}
+
 // Release is what gets registered.
 type Release struct {
 	Bundle    Bundle
 	URL       string
+	FilesURL  string // base URL of the delta objects; "" registers the zip only
 	Channel   string
 	MinNative string
 }
@@ -152,6 +215,7 @@ type Registered struct {
 	AppID     string
 	Version   string
 	Channel   string
+	Files     int // files registered in the delta form; 0 for a zip-only release
 	Registry  string
 	CreatedAt time.Time
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"capship/release"
 	"capship/store"
 	"capship/workflow"
 )
@@ -314,7 +315,61 @@ func (r *RealRunner) Build(ctx context.Context, req BuildRequest, report func(wo
 		AppID: m.AppID, Version: m.Version, File: m.File, Size: m.Size, SHA256: m.SHA256,
 		ZipSHA256: m.ZipSHA256, SessionKey: m.SessionKey, Checksum: m.Checksum, KeyID: m.KeyID,
 		KeyFingerprint: m.KeyFingerprint, Files: m.Files, Manifest: m.Manifest,
+		Delta: m.Delta, DeltaSkipped: m.DeltaSkipped,
 	}, nil
+}
+
+// Downloads compares b's delta with the files of what each of the app's
+// channels serves, as a phone on it would: by the plain SHA-256 of each
+// file, recovered from the registry's file hashes with the app's public
+// key. Through a capship server there is no file list to compare with.
+func (r *RealRunner) Downloads(ctx context.Context, b Bundle) (Downloads, error) {
+	if b.Delta == nil {
+		return Downloads{}, nil
+	}
+	if r.opts.Server != "" {
+		return Downloads{NoCompare: "a capship server does not list a release's files"}, nil
+	}
+	key, err := r.privateKey(b.AppID)
+	if err != nil {
+		return Downloads{}, err
+	}
+	if key == nil {
+		return Downloads{}, fmt.Errorf("compare releases: %s has no key in the keychain", b.AppID)
+	}
+	reg, err := r.registry(ctx)
+	if err != nil {
+		return Downloads{}, err
+	}
+	channels, err := reg.Channels(ctx, b.AppID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Downloads{}, err
+	}
+	var out Downloads
+	files := map[string][]store.ReleaseFile{} // by version: channels often share one
+	for _, ch := range channels {
+		cur := ch.Release
+		if cur == nil {
+			continue
+		}
+		cd := ChannelDownload{Channel: ch.Name, Current: cur.Version, Zip: !ch.Delta, NoFileList: cur.FilesURL == ""}
+		switch {
+		case cd.Zip:
+		case cd.NoFileList:
+			cd.Download = b.Delta.Download(nil)
+		default:
+			fs, ok := files[cur.Version]
+			if !ok {
+				if fs, err = reg.ReleaseFiles(ctx, b.AppID, cur.Version); err != nil {
+					return Downloads{}, fmt.Errorf("compare with %s on %s: %w", cur.Version, ch.Name, err)
+				}
+				files[cur.Version] = fs
+			}
+			cd.Download = release.Download(&key.PublicKey, b.Delta, fs)
+		}
+		out.Channels = append(out.Channels, cd)
+	}
+	return out, nil
 }
 
 // CheckURL downloads the URL and compares it with the bundle.
@@ -329,13 +384,44 @@ func (r *RealRunner) CheckURL(ctx context.Context, rawURL string, b Bundle, repo
 	}, nil
 }
 
-// Register records the release and points the channel at it.
+// ValidateFilesURL checks the base URL of the delta objects without
+// fetching anything.
+func (r *RealRunner) ValidateFilesURL(raw string) (string, error) {
+	_, warning, err := workflow.ValidateFilesURL(raw)
+	return warning, err
+}
+
+// CheckFiles downloads every object of the bundle's delta from below base
+// (several at a time) and compares each with the built one.
+func (r *RealRunner) CheckFiles(ctx context.Context, base string, b Bundle, report func(workflow.Event)) (FilesCheck, error) {
+	if b.Delta == nil {
+		return FilesCheck{}, fmt.Errorf("check objects: %w", release.ErrNoDelta)
+	}
+	c, err := workflow.CheckObjects(ctx, base, b.Delta, workflow.CheckObjectsOptions{Report: workflow.Throttle(report, 100*time.Millisecond)})
+	if err != nil {
+		return FilesCheck{}, fmt.Errorf("check objects: %w", err)
+	}
+	out := FilesCheck{BaseURL: c.BaseURL, Objects: c.Objects, Files: c.Files, Checked: c.Checked,
+		Bytes: c.Bytes, WantBytes: c.WantBytes, Stopped: c.Stopped}
+	for _, p := range c.Problems {
+		out.Problems = append(out.Problems, ObjectProblem{Object: p.Object, Paths: p.Paths, Problem: p.Problem})
+	}
+	return out, nil
+}
+
+// Register records the release, with its delta form when it has a files
+// URL, and points the channel at it.
 func (r *RealRunner) Register(ctx context.Context, rel Release) (Registered, error) {
 	b := rel.Bundle
 	in := store.RegisterInput{
 		AppID: b.AppID, Version: b.Version, URL: rel.URL, SessionKey: b.SessionKey, Checksum: b.Checksum,
 		Size: b.Size, SHA256: b.SHA256, ZipSHA256: b.ZipSHA256, KeyID: b.KeyID, KeyFingerprint: b.KeyFingerprint,
 		Channel: rel.Channel, MinNative: rel.MinNative,
+	}
+	if rel.FilesURL != "" {
+		if err := release.WithDelta(&in, b.Delta, rel.FilesURL); err != nil {
+			return Registered{}, fmt.Errorf("register %s %s: %w", b.AppID, b.Version, err)
+		}
 	}
 	releases, err := r.releases(ctx)
 	var got *store.Release
@@ -345,6 +431,6 @@ func (r *RealRunner) Register(ctx context.Context, rel Release) (Registered, err
 	if err != nil {
 		return Registered{}, fmt.Errorf("register %s %s: %w", b.AppID, b.Version, err)
 	}
-	return Registered{AppID: got.AppID, Version: got.Version, Channel: rel.Channel,
+	return Registered{AppID: got.AppID, Version: got.Version, Channel: rel.Channel, Files: got.FileCount,
 		Registry: r.registryName(), CreatedAt: got.CreatedAt}, nil
 }

@@ -184,7 +184,8 @@ func TestRealRunnerServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		return Bundle{AppID: m.AppID, Version: m.Version, File: m.File, Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256,
-			SessionKey: m.SessionKey, Checksum: m.Checksum, KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint}
+			SessionKey: m.SessionKey, Checksum: m.Checksum, KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint,
+			Delta: m.Delta, DeltaSkipped: m.DeltaSkipped}
 	}
 	b := build("1.0.0")
 
@@ -212,6 +213,19 @@ func TestRealRunnerServer(t *testing.T) {
 	}
 	if v, err := r.LatestVersion(ctx, b.AppID); err != nil || v != "1.10.0" {
 		t.Fatalf("latest through a server: %q, %v", v, err)
+	}
+	// The delta form goes through the admin API too; what phones download
+	// is not compared (the API lists no release files).
+	withFiles := build("1.11.0")
+	if got, err := r.Register(ctx, Release{Bundle: withFiles, URL: "https://cdn.example.com/1.11.0.zip",
+		FilesURL: "https://cdn.example.com/1.11.0.files", Channel: "production"}); err != nil || got.Files != len(withFiles.Delta.Files) {
+		t.Fatalf("register with files through the server: %+v, %v", got, err)
+	}
+	if files, err := backing.ReleaseFiles(ctx, b.AppID, "1.11.0"); err != nil || len(files) != len(withFiles.Delta.Files) {
+		t.Fatalf("the server's registry has %d files, %v", len(files), err)
+	}
+	if d, err := r.Downloads(ctx, build("1.12.0")); err != nil || d.NoCompare == "" || len(d.Channels) != 0 {
+		t.Fatalf("downloads through a server: %+v, %v", d, err)
 	}
 	bad := NewRunner(RunnerOptions{Server: api.URL, Token: "capship_wrong"})
 	if _, err := bad.LatestVersion(ctx, b.AppID); !errors.Is(err, store.ErrUnauthorized) || strings.Contains(err.Error(), "capship_wrong") {
@@ -275,5 +289,119 @@ func TestRegistryNameHidesPasswords(t *testing.T) {
 	}
 	if got := registryName("/home/dev/.local/share/capship/registry.db"); got != "local registry /home/dev/.local/share/capship/registry.db" {
 		t.Errorf("file registry shown as %q", got)
+	}
+}
+
+// The delta form through the real Runner: the objects checked on a
+// loopback server, a release registered with its files in a real SQLite
+// registry, and what phones on each channel download of the next build
+// with one file changed.
+func TestRealRunnerDelta(t *testing.T) {
+	needKeychain(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	appID := "com.capship.runner.delta"
+	writeProject(t, dir, appID)
+	service := fmt.Sprintf("capship-test-runner-delta-%d", time.Now().UnixNano())
+	t.Cleanup(func() { _ = store.NewKeychain(service).Delete(appID) })
+	r := NewRunner(RunnerOptions{DB: filepath.Join(dir, "registry.db"), KeychainService: service})
+	defer r.Close()
+	p, err := r.LoadProject(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.CreateKey(p); err != nil {
+		t.Fatal(err)
+	}
+	build := func(version string) Bundle {
+		t.Helper()
+		b, err := r.Build(ctx, BuildRequest{Project: p, Dir: p.WebDir, Version: version}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Delta == nil || len(b.Delta.Files) != 2 {
+			t.Fatalf("%s: delta %+v (skipped: %s)", version, b.Delta, b.DeltaSkipped)
+		}
+		return b
+	}
+	b1 := build("3.1.0")
+	if d, err := r.Downloads(ctx, b1); err != nil || len(d.Channels) != 0 || d.NoCompare != "" {
+		t.Fatalf("before the first release: %+v, %v", d, err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", http.StripPrefix("/v1/", http.FileServer(http.Dir(b1.Delta.Dir))))
+	hosted := httptest.NewServer(mux)
+	defer hosted.Close()
+	if _, err := r.ValidateFilesURL("http://cdn.example.com/v1"); !errors.Is(err, workflow.ErrBadURL) {
+		t.Fatalf("a plain http files URL: %v", err)
+	}
+	if w, err := r.ValidateFilesURL(hosted.URL + "/v1/"); err != nil || w == "" {
+		t.Fatalf("a loopback files URL: warning %q, %v", w, err)
+	}
+	c, err := r.CheckFiles(ctx, hosted.URL+"/nothing", b1, func(workflow.Event) {})
+	if err != nil || c.OK() || len(c.Problems) != c.Objects || !strings.Contains(c.Problems[0].Problem, "404") || len(c.Problems[0].Paths) == 0 {
+		t.Fatalf("objects that are not there: %+v, %v", c, err)
+	}
+	var events int
+	c, err = r.CheckFiles(ctx, hosted.URL+"/v1/", b1, func(workflow.Event) { events++ })
+	if err != nil || !c.OK() || c.BaseURL != hosted.URL+"/v1" || c.Files != 2 || c.Bytes != c.WantBytes || events == 0 {
+		t.Fatalf("the built objects: %+v, %v, %d events", c, err, events)
+	}
+
+	got, err := r.Register(ctx, Release{Bundle: b1, URL: hosted.URL + "/b1.zip", FilesURL: hosted.URL + "/v1/", Channel: "production"})
+	if err != nil || got.Files != 2 {
+		t.Fatalf("register with files: %+v, %v", got, err)
+	}
+	reg, err := r.registry(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel, err := reg.Release(ctx, appID, "3.1.0"); err != nil || rel.FilesURL != hosted.URL+"/v1" || rel.FileCount != 2 {
+		t.Fatalf("the registry's release: %+v, %v", rel, err)
+	}
+	// a zip-only release on another channel, and a channel with delta off
+	zipOnly := build("3.1.1")
+	if _, err := r.Register(ctx, Release{Bundle: zipOnly, URL: hosted.URL + "/b2.zip", Channel: "beta"}); err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	if _, err := reg.CreateChannel(ctx, appID, "legacy", store.ChannelSettings{Delta: &off}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Promote(ctx, appID, "legacy", "3.1.0"); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.WriteFile(filepath.Join(p.WebDir, "main.js"), []byte("window.CapacitorUpdater?.notifyAppReady() // 3.2.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b2 := build("3.2.0")
+	var changed workflow.DeltaFile
+	for _, f := range b2.Delta.Files {
+		if f.Path == "main.js" {
+			changed = f
+		}
+	}
+	d, err := r.Downloads(ctx, b2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ChannelDownload{
+		{Channel: "beta", Current: "3.1.1", NoFileList: true, Download: b2.Delta.Download(nil)},
+		{Channel: "legacy", Current: "3.1.0", Zip: true},
+		{Channel: "production", Current: "3.1.0", Download: workflow.DeltaDownload{Files: 1, TotalFiles: 2, Objects: 1, Bytes: changed.Size}},
+	}
+	if fmt.Sprint(d.Channels) != fmt.Sprint(want) || d.NoCompare != "" {
+		t.Fatalf("downloads\n got %+v\nwant %+v", d.Channels, want)
+	}
+
+	// A files URL for a bundle built without objects is refused, nothing registered.
+	b2.Delta = nil
+	if _, err := r.Register(ctx, Release{Bundle: b2, URL: hosted.URL + "/b3.zip", FilesURL: hosted.URL + "/v3", Channel: "production"}); err == nil {
+		t.Fatal("registered a files URL without objects")
+	}
+	if _, err := reg.Release(ctx, appID, "3.2.0"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("3.2.0 after a refused registration: %v", err)
 	}
 }

@@ -83,6 +83,13 @@ func SummaryText(r Result, width int, st Styles) string {
 		out.WriteString(st.Label.Render(label) + "\n" + wrap(value, valW) + "\n")
 	}
 	item("URL", r.URL)
+	if r.FilesURL != "" {
+		files := ""
+		if r.Registered != nil && r.Registered.Files > 0 {
+			files = fmt.Sprintf(" (%d files)", r.Registered.Files)
+		}
+		item("Files URL"+files, r.FilesURL+"/")
+	}
 	item("Key id", b.KeyID)
 	item("Session key", b.SessionKey)
 	item("Checksum (encrypted)", b.Checksum)

@@ -1,16 +1,20 @@
 package ui
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/progress"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 
 	"capship/workflow"
 )
@@ -33,6 +37,11 @@ type packStep struct {
 	bundle    Bundle
 	err       error
 	now       func() time.Time
+	// What phones on each channel download of the bundle: asked once the
+	// pack is done (dlRun is the pending command), nil until it answers.
+	dlRun     int
+	downloads *Downloads
+	dlErr     error
 }
 
 type packState int
@@ -56,6 +65,7 @@ func (s *packStep) Init() tea.Cmd { return s.startJob() }
 func (s *packStep) startJob() tea.Cmd {
 	r, req := s.env.run, s.req
 	s.state, s.err, s.ev = packRunning, nil, workflow.Event{Phase: workflow.PhaseScan}
+	s.dlRun, s.downloads, s.dlErr = 0, nil, nil
 	s.started, s.lastAt, s.lastBytes, s.rate = s.now(), s.now(), 0, 0
 	var cmd tea.Cmd
 	s.job, cmd = s.env.start(func(ctx context.Context, report func(workflow.Event)) (any, error) {
@@ -100,6 +110,16 @@ func (s *packStep) Update(msg tea.Msg) tea.Cmd {
 		}
 		return s.job.wait()
 	case resultMsg:
+		if s.dlRun != 0 && msg.run == s.dlRun {
+			s.dlRun = 0
+			if msg.err != nil {
+				s.dlErr = msg.err
+			} else {
+				d := msg.val.(Downloads)
+				s.downloads = &d
+			}
+			return nil
+		}
 		if s.job == nil || msg.run != s.job.run {
 			return nil
 		}
@@ -107,6 +127,7 @@ func (s *packStep) Update(msg tea.Msg) tea.Cmd {
 		switch {
 		case msg.err == nil:
 			s.state, s.bundle = packFinished, msg.val.(Bundle)
+			return s.compare()
 		case errors.Is(msg.err, context.Canceled) && s.state == packCancelling:
 			s.state = packCancelled
 		default:
@@ -145,9 +166,24 @@ func (s *packStep) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
+// compare asks what phones on each channel download of the new bundle;
+// a bundle without a delta goes to every phone as the zip.
+func (s *packStep) compare() tea.Cmd {
+	if s.bundle.Delta == nil {
+		return nil
+	}
+	r, b, ctx := s.env.run, s.bundle, s.env.ctx
+	var cmd tea.Cmd
+	s.dlRun, cmd = s.env.do(func() (any, error) { return r.Downloads(ctx, b) })
+	return cmd
+}
+
 // observe takes a progress event and updates throughput (smoothed) and the bar.
 func (s *packStep) observe(ev workflow.Event) {
 	now := s.now()
+	if ev.Phase != s.ev.Phase { // bytes count from zero again
+		s.lastAt, s.lastBytes, s.rate = now, 0, 0
+	}
 	if dt := now.Sub(s.lastAt).Seconds(); dt > 0.05 && ev.Bytes >= s.lastBytes {
 		inst := float64(ev.Bytes-s.lastBytes) / dt
 		if s.rate == 0 {
@@ -192,13 +228,99 @@ func (s *packStep) View() string {
 		bd := s.bundle
 		b.WriteString(st.Good.Render(fmt.Sprintf("✓ Packed %d files and encrypted them for %s.", bd.Files, bd.AppID)) + "\n\n")
 		w := s.env.width - 12
-		b.WriteString(fields(st,
-			[2]string{"File", st.Code.Render(shorten(bd.File, w))},
-			[2]string{"Size", sizeOf(bd.Size)},
-			[2]string{"SHA-256", shorten(bd.SHA256, w)},
-			[2]string{"Manifest", st.Muted.Render(shorten(filepath.Base(bd.Manifest), w))},
-		))
-		b.WriteString("\n\n" + s.env.say(st.Muted, "Next: upload this file to your storage and paste its URL."))
+		rows := [][2]string{
+			{"File", st.Code.Render(shorten(bd.File, w))},
+			{"Size", sizeOf(bd.Size)},
+			{"SHA-256", shorten(bd.SHA256, w)},
+		}
+		next := "Next: upload this file to your storage and paste its URL."
+		if bd.Delta != nil {
+			all := bd.Delta.Download(nil)
+			rows = append(rows, [2]string{"Files", shorten(fmt.Sprintf("%s/ · %d files in %d objects, %s",
+				filepath.Base(bd.Delta.Dir), all.TotalFiles, all.Objects, sizeOf(all.Bytes)), w)})
+			next = "Next: upload the file and the objects to your storage, then give their URLs."
+		}
+		rows = append(rows, [2]string{"Manifest", st.Muted.Render(shorten(filepath.Base(bd.Manifest), w))})
+		b.WriteString(fields(st, rows...))
+		b.WriteString("\n\n" + s.downloadsView())
+		b.WriteString("\n\n" + s.env.say(st.Muted, next))
+	}
+	return b.String()
+}
+
+// downloadsView says what a phone downloads of the new bundle: on each
+// channel's current release, the files it lacks, in MiB against the
+// whole zip.
+func (s *packStep) downloadsView() string {
+	st, bd := s.env.st, s.bundle
+	zip := mib(bd.Size)
+	if bd.Delta == nil {
+		why := bd.DeltaSkipped
+		if why == "" {
+			why = "the bundle has no per-file objects"
+		}
+		return s.env.say(st.Body, fmt.Sprintf("Phones download the whole zip, %s: %s.", zip, strings.TrimSuffix(why, ".")))
+	}
+	all := bd.Delta.Download(nil)
+	head := fmt.Sprintf("What a phone downloads (the whole zip is %s):", zip)
+	upTo := fmt.Sprintf("  up to %d files, %s (%s), less those it already holds", all.Files, mib(all.Bytes), percent(all.Bytes, bd.Size))
+	switch {
+	case s.dlRun != 0:
+		return st.Muted.Render("Comparing with what your channels serve…")
+	case s.dlErr != nil:
+		return head + "\n" + upTo + "\n" + s.env.say(st.Warn, "! Could not compare with your channels' releases: "+s.dlErr.Error())
+	case s.downloads == nil:
+		return ""
+	case s.downloads.NoCompare != "":
+		return head + "\n" + upTo + "\n" +
+			s.env.say(st.Muted, "Not compared with your channels' releases: "+s.downloads.NoCompare+" (the local registry does, with --db).")
+	case len(s.downloads.Channels) == 0:
+		return fmt.Sprintf("No channel serves a release yet. A phone downloads (zip: %s):\n", zip) +
+			fmt.Sprintf("  up to %d files, %s (%s), less those the app shipped with", all.Files, mib(all.Bytes), percent(all.Bytes, bd.Size))
+	}
+	return s.channelsView()
+}
+
+// channelsView lists per channel what a phone on its release downloads:
+// at most three lines, production first.
+func (s *packStep) channelsView() string {
+	st, bd := s.env.st, s.bundle
+	chans := slices.Clone(s.downloads.Channels)
+	first := func(c ChannelDownload) int {
+		if c.Channel == "production" {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(chans, func(a, b ChannelDownload) int { return cmp.Compare(first(a), first(b)) })
+	shown, more := chans, 0
+	if len(chans) > 3 {
+		shown, more = chans[:2], len(chans)-2
+	}
+	names := make([]string, len(shown))
+	w := 0
+	for i, c := range shown {
+		names[i] = fmt.Sprintf("%s (%s)", c.Channel, c.Current)
+		w = max(w, lipgloss.Width(names[i]))
+	}
+	var b strings.Builder
+	b.WriteString(fmt.Sprintf("A phone on each channel's release downloads (the whole zip is %s):", mib(bd.Size)))
+	for i, c := range shown {
+		d := c.Download
+		var what string
+		switch {
+		case c.Zip:
+			what = fmt.Sprintf("the zip, %s: delta is off on %s", mib(bd.Size), c.Channel)
+		case c.NoFileList:
+			what = fmt.Sprintf("up to %d files, %s (%s): %s went as a zip only", d.Files, mib(d.Bytes), percent(d.Bytes, bd.Size), c.Current)
+		default:
+			what = fmt.Sprintf("%d of %d files, %s (%s)", d.Files, d.TotalFiles, mib(d.Bytes), percent(d.Bytes, bd.Size))
+		}
+		line := fmt.Sprintf("  %-*s  %s", w, names[i], what)
+		b.WriteString("\n" + ansi.Truncate(line, s.env.width, "…"))
+	}
+	if more > 0 {
+		b.WriteString("\n" + st.Muted.Render(fmt.Sprintf("  and %d more channels", more)))
 	}
 	return b.String()
 }
@@ -208,8 +330,11 @@ func (s *packStep) progressView() string {
 	ev := s.ev
 	var b strings.Builder
 	phase := "Scanning the folder"
-	if ev.Phase == workflow.PhasePack {
+	switch ev.Phase {
+	case workflow.PhasePack:
 		phase = "Zipping, hashing and encrypting"
+	case workflow.PhaseDelta:
+		phase = "Compressing and encrypting each file, for delta updates"
 	}
 	b.WriteString(phase + "…\n")
 	b.WriteString(s.bar.ViewAs(s.fraction()) + "\n")

@@ -186,6 +186,11 @@ func (s *registerStep) View() string {
 		minNative = st.Muted.Render("any")
 	}
 	w := s.env.width - 16
+	files := st.Muted.Render("none: phones download the whole zip")
+	if rel.FilesURL != "" {
+		files = st.Code.Render(shorten(rel.FilesURL+"/", w)) + "\n" +
+			st.Muted.Render(fmt.Sprintf("%d files; phones fetch only those they lack", len(rel.Bundle.Delta.Files)))
+	}
 	b.WriteString("About to register:\n\n")
 	b.WriteString(fields(st,
 		[2]string{"App", st.Value.Render(rel.Bundle.AppID)},
@@ -193,6 +198,7 @@ func (s *registerStep) View() string {
 		[2]string{"Channel", st.Value.Render(rel.Channel)},
 		[2]string{"Min native", minNative},
 		[2]string{"URL", st.Code.Render(shorten(rel.URL, w))},
+		[2]string{"Files URL", files},
 		[2]string{"Key id", rel.Bundle.KeyID},
 		[2]string{"Registry", shorten(s.project.Registry, w)},
 	))

@@ -3,70 +3,109 @@ package ui
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/progress"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 
 	"capship/workflow"
 )
 
-// uploadStep tells the user which file to upload, takes its URL, then
-// downloads it back and compares it with the built file.
+// uploadStep tells the user what to upload, takes the bundle's URL and,
+// for a bundle with a delta, the base URL of its objects (optional: empty
+// registers the zip only), then downloads everything back and compares it
+// with what was built: the zip first, then every object.
 type uploadStep struct {
-	env     *env
-	bundle  Bundle
-	url     textinput.Model
-	state   uploadState
-	urlErr  error
-	warning string
-	job     *job
-	ev      workflow.Event
-	bar     progress.Model
-	check   URLCheck
-	err     error // the download could not be made at all
+	env      *env
+	bundle   Bundle
+	url      textinput.Model
+	files    textinput.Model // base URL of the delta objects; unused without a delta
+	focus    int             // 0 url, 1 files
+	state    uploadState
+	urlErr   error // the bundle URL cannot be used
+	filesErr error // the files URL cannot be used
+	warnings []string
+	job      *job
+	ev       workflow.Event
+	bar      progress.Model
+	check    URLCheck
+	zipOK    bool        // check found the zip to be the built one
+	base     string      // the files URL being checked, as devices will use it
+	objects  *FilesCheck // what the objects check found; nil before it ran
+	err      error       // a download could not be made at all
 }
 
 type uploadState int
 
 const (
-	uploadEditing uploadState = iota
-	uploadChecking
-	uploadMismatch
+	uploadEditing       uploadState = iota
+	uploadChecking                  // downloading the zip
+	uploadCheckingFiles             // downloading every object
+	uploadMismatch                  // the zip is not the built one
+	uploadFilesMismatch             // some objects are not the built ones
 	uploadFailed
 	uploadOK
 )
 
-func newUploadStep(e *env, b Bundle, url string) *uploadStep {
+func newUploadStep(e *env, b Bundle, url, filesURL string) *uploadStep {
 	ti := newInput("https://cdn.example.com/releases/app-1.0.1.zip", url, 2048)
 	ti.Focus()
-	s := &uploadStep{env: e, bundle: b, url: ti, bar: e.newBar()}
+	placeholder := "https://cdn.example.com/releases/app-1.0.1.files"
+	if b.Delta != nil {
+		placeholder = "https://cdn.example.com/releases/" + filepath.Base(b.Delta.Dir)
+	}
+	fi := newInput(placeholder, filesURL, 2048)
+	fi.Prompt = "  " // only the focused field shows the prompt (visible without color)
+	s := &uploadStep{env: e, bundle: b, url: ti, files: fi, bar: e.newBar()}
 	s.Resize(e.width, e.height)
 	return s
 }
 
 func (s *uploadStep) Init() tea.Cmd { return textinput.Blink }
 
-func (s *uploadStep) Busy() bool { return s.state == uploadChecking }
+func (s *uploadStep) Busy() bool { return s.state == uploadChecking || s.state == uploadCheckingFiles }
 
 func (s *uploadStep) Resize(width, height int) {
 	s.url.Width = max(width-4, 10)
+	s.files.Width = max(width-4, 10)
 	s.bar.Width = max(min(width-2, 72), 10)
 }
+
+// delta reports whether the bundle has objects to upload too.
+func (s *uploadStep) delta() bool { return s.bundle.Delta != nil }
 
 func (s *uploadStep) Help() []key.Binding {
 	k := s.env.keys
 	switch s.state {
 	case uploadEditing:
+		if s.delta() && s.focus == 0 {
+			return []key.Binding{with(k.Next, "files url"), k.Tab, k.Back}
+		}
+		if s.delta() {
+			return []key.Binding{with(k.Next, "check urls"), k.Tab, k.Back}
+		}
 		return []key.Binding{with(k.Next, "check url"), k.Back}
-	case uploadChecking:
+	case uploadChecking, uploadCheckingFiles:
 		return []key.Binding{k.Cancel}
 	case uploadOK:
-		return []key.Binding{with(k.Next, "register"), k.Edit, k.Back}
+		return []key.Binding{with(k.Next, "register"), s.editKey(), k.Back}
 	}
-	return []key.Binding{k.Retry, k.Edit, k.Back}
+	return []key.Binding{k.Retry, s.editKey(), k.Back}
+}
+
+func (s *uploadStep) editKey() key.Binding {
+	if s.delta() {
+		return with(s.env.keys.Edit, "edit urls")
+	}
+	return s.env.keys.Edit
+}
+
+func (s *uploadStep) inputs() []*textinput.Model {
+	return []*textinput.Model{&s.url, &s.files}
 }
 
 func (s *uploadStep) Update(msg tea.Msg) tea.Cmd {
@@ -82,13 +121,19 @@ func (s *uploadStep) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		s.job = nil
+		if s.state == uploadCheckingFiles {
+			return s.filesChecked(msg)
+		}
 		switch {
 		case msg.err != nil:
 			s.state, s.err = uploadFailed, msg.err
-		case msg.val.(URLCheck).OK():
-			s.state, s.check = uploadOK, msg.val.(URLCheck)
-		default:
+		case !msg.val.(URLCheck).OK():
 			s.state, s.check = uploadMismatch, msg.val.(URLCheck)
+		case s.base != "":
+			s.check, s.zipOK = msg.val.(URLCheck), true
+			return s.startFilesCheck()
+		default:
+			s.state, s.check, s.zipOK = uploadOK, msg.val.(URLCheck), true
 		}
 		return nil
 	case tea.KeyMsg:
@@ -96,8 +141,22 @@ func (s *uploadStep) Update(msg tea.Msg) tea.Cmd {
 	}
 	if s.state == uploadEditing {
 		var cmd tea.Cmd
-		s.url, cmd = s.url.Update(msg)
+		*s.inputs()[s.focus], cmd = s.inputs()[s.focus].Update(msg)
 		return cmd
+	}
+	return nil
+}
+
+func (s *uploadStep) filesChecked(msg resultMsg) tea.Cmd {
+	switch {
+	case msg.err != nil:
+		s.state, s.err = uploadFailed, msg.err
+	case msg.val.(FilesCheck).OK():
+		c := msg.val.(FilesCheck)
+		s.state, s.objects = uploadOK, &c
+	default:
+		c := msg.val.(FilesCheck)
+		s.state, s.objects = uploadFilesMismatch, &c
 	}
 	return nil
 }
@@ -109,38 +168,50 @@ func (s *uploadStep) onKey(msg tea.KeyMsg) tea.Cmd {
 		switch {
 		case key.Matches(msg, k.Back):
 			return goBack
+		case key.Matches(msg, k.Tab) && s.delta():
+			return s.setFocus(1 - s.focus)
+		case key.Matches(msg, k.Next) && s.delta() && s.focus == 0:
+			s.suggest()
+			return s.setFocus(1)
 		case key.Matches(msg, k.Next):
 			return s.startCheck()
 		}
 		var cmd tea.Cmd
-		s.url, cmd = s.url.Update(msg)
-		s.urlErr = nil
+		*s.inputs()[s.focus], cmd = s.inputs()[s.focus].Update(msg)
+		if s.focus == 0 {
+			s.urlErr = nil
+		} else {
+			s.filesErr = nil
+		}
 		return cmd
-	case uploadChecking:
+	case uploadChecking, uploadCheckingFiles:
 		if key.Matches(msg, k.Cancel) {
 			s.job.cancel()
 			s.job = nil // drop whatever it still sends
-			s.state = uploadEditing
-			return s.url.Focus()
+			return s.edit()
 		}
 	case uploadOK:
 		switch {
 		case key.Matches(msg, k.Next):
-			c := s.check
-			return func() tea.Msg { return uploadDone{check: c} }
+			c, base := s.check, ""
+			if s.objects != nil {
+				base = s.objects.BaseURL
+			}
+			return func() tea.Msg { return uploadDone{check: c, filesURL: base} }
 		case key.Matches(msg, k.Edit):
-			s.state = uploadEditing
-			return s.url.Focus()
+			return s.edit()
 		case key.Matches(msg, k.Back):
 			return goBack
 		}
 	default:
 		switch {
 		case key.Matches(msg, k.Retry):
+			if s.state == uploadFilesMismatch || s.state == uploadFailed && s.zipOK && s.base != "" {
+				return s.startFilesCheck() // the zip was fine: fetch the objects again only
+			}
 			return s.startCheck()
 		case key.Matches(msg, k.Edit):
-			s.state = uploadEditing
-			return s.url.Focus()
+			return s.edit()
 		case key.Matches(msg, k.Back):
 			return goBack
 		}
@@ -148,16 +219,61 @@ func (s *uploadStep) onKey(msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
+// edit goes back to the URL fields, focusing the one at fault.
+func (s *uploadStep) edit() tea.Cmd {
+	s.state = uploadEditing
+	focus := 0
+	if s.zipOK && s.base != "" {
+		focus = 1
+	}
+	return s.setFocus(focus)
+}
+
+// suggest makes the files URL's placeholder the folder next to the zip
+// URL, where the objects usually go; empty still means the zip only.
+func (s *uploadStep) suggest() {
+	raw := strings.TrimSpace(s.url.Value())
+	if i := strings.LastIndex(raw, "/"); i > len("https://") && !strings.ContainsAny(raw, "?#") {
+		s.files.Placeholder = raw[:i+1] + filepath.Base(s.bundle.Delta.Dir)
+	}
+}
+
+func (s *uploadStep) setFocus(i int) tea.Cmd {
+	for j, in := range s.inputs() {
+		in.Blur()
+		in.Prompt = "  "
+		if j == i {
+			in.Prompt = "› "
+		}
+	}
+	s.focus = i
+	return s.inputs()[i].Focus()
+}
+
+// startCheck validates both URLs (parsing only, no I/O), then downloads
+// the zip; a good zip goes on to the objects.
 func (s *uploadStep) startCheck() tea.Cmd {
 	raw := strings.TrimSpace(s.url.Value())
-	warning, err := s.env.run.ValidateURL(raw) // parsing only, no I/O
+	warning, err := s.env.run.ValidateURL(raw)
 	if err != nil {
 		s.state, s.urlErr = uploadEditing, err
-		return nil
+		return s.setFocus(0)
 	}
-	s.warning, s.urlErr, s.err = warning, nil, nil
+	s.warnings, s.urlErr, s.filesErr, s.err, s.base, s.objects = nil, nil, nil, nil, "", nil
+	s.check, s.zipOK = URLCheck{}, false
+	s.warn(warning)
+	if filesURL := strings.TrimSpace(s.files.Value()); s.delta() && filesURL != "" {
+		fw, err := s.env.run.ValidateFilesURL(filesURL)
+		if err != nil {
+			s.state, s.filesErr = uploadEditing, err
+			return s.setFocus(1)
+		}
+		s.warn(fw)
+		s.base = strings.TrimRight(filesURL, "/")
+	}
 	s.state, s.ev = uploadChecking, workflow.Event{Phase: workflow.PhaseDownload, TotalBytes: s.bundle.Size}
 	s.url.Blur()
+	s.files.Blur()
 	r, b := s.env.run, s.bundle
 	var cmd tea.Cmd
 	s.job, cmd = s.env.start(func(ctx context.Context, report func(workflow.Event)) (any, error) {
@@ -166,50 +282,132 @@ func (s *uploadStep) startCheck() tea.Cmd {
 	return cmd
 }
 
+// startFilesCheck downloads every object of the delta from below the
+// files URL.
+func (s *uploadStep) startFilesCheck() tea.Cmd {
+	all := s.bundle.Delta.Download(nil)
+	s.err, s.objects = nil, nil
+	s.state, s.ev = uploadCheckingFiles, workflow.Event{Phase: workflow.PhaseDownload, TotalFiles: all.Objects, TotalBytes: all.Bytes}
+	r, b, base := s.env.run, s.bundle, s.base
+	var cmd tea.Cmd
+	s.job, cmd = s.env.start(func(ctx context.Context, report func(workflow.Event)) (any, error) {
+		return r.CheckFiles(ctx, base, b, report)
+	})
+	return cmd
+}
+
+func (s *uploadStep) warn(w string) {
+	if w != "" && (len(s.warnings) == 0 || s.warnings[0] != w) {
+		s.warnings = append(s.warnings, w)
+	}
+}
+
 func (s *uploadStep) View() string {
 	st := s.env.st
 	var b strings.Builder
 	b.WriteString(st.Heading.Render("Upload and check"))
 	b.WriteString("\n")
-	b.WriteString("Upload this file to your storage (S3, R2, a CDN, any web server):\n")
-	b.WriteString(st.Code.Render(shorten(s.bundle.File, s.env.width)) + "\n")
-	b.WriteString(st.Muted.Render(fmt.Sprintf("%s · sha256 %s", sizeOf(s.bundle.Size), shorten(s.bundle.SHA256, max(s.env.width-20, 12)))) + "\n\n")
+	b.WriteString(s.whatView() + "\n\n")
 	switch s.state {
 	case uploadEditing:
-		b.WriteString(st.Focus.Render("Its public URL") + st.Muted.Render("  (https://; http only for 127.0.0.1, ::1, localhost)") + "\n")
-		b.WriteString(s.url.View())
-		if s.urlErr != nil {
-			b.WriteString("\n" + s.env.say(st.Bad, "✗ "+s.urlErr.Error()))
-		}
+		b.WriteString(s.formView())
 	case uploadChecking:
 		b.WriteString("Downloading " + st.Code.Render(shorten(s.url.Value(), s.env.width-14)) + "\n")
-		frac := 0.0
-		if s.ev.TotalBytes > 0 {
-			frac = min(float64(s.ev.Bytes)/float64(s.ev.TotalBytes), 1)
-		}
-		b.WriteString(s.bar.ViewAs(frac) + "\n")
-		b.WriteString(st.Muted.Render(fmt.Sprintf("%s of %s", sizeOf(s.ev.Bytes), sizeOf(s.ev.TotalBytes))))
-		s.warnLine(&b)
+		b.WriteString(s.barView(fmt.Sprintf("%s of %s", sizeOf(s.ev.Bytes), sizeOf(s.ev.TotalBytes))))
+		s.warnLines(&b)
+	case uploadCheckingFiles:
+		b.WriteString(s.env.say(st.Good, "✓ The URL serves exactly the built file.") + "\n")
+		b.WriteString(fmt.Sprintf("Downloading %d objects from\n%s\n", s.ev.TotalFiles, st.Code.Render(shorten(s.base+"/", s.env.width))))
+		b.WriteString(s.barView(fmt.Sprintf("%d of %d objects · %s of %s", s.ev.Files, s.ev.TotalFiles, sizeOf(s.ev.Bytes), sizeOf(s.ev.TotalBytes))))
+		s.warnLines(&b)
 	case uploadFailed:
-		b.WriteString(errorView(st, s.env.width, s.err, "Check that the URL is reachable from this machine, then press r to retry or e to edit it."))
+		hint := "Check that the URL is reachable from this machine, then press r to retry or e to edit it."
+		if s.zipOK && s.base != "" {
+			hint = "The zip is fine. Check that the files URL is reachable from this machine, then press r to fetch the objects again or e to edit the URLs."
+		}
+		b.WriteString(errorView(st, s.env.width, s.err, hint))
 	case uploadMismatch:
 		b.WriteString(s.mismatchView())
+	case uploadFilesMismatch:
+		b.WriteString(s.filesMismatchView(s.env.height - lipgloss.Height(b.String())))
 	case uploadOK:
 		b.WriteString(s.env.say(st.Good, "✓ The URL serves exactly the built file.") + "\n")
-		b.WriteString(fields(st,
-			[2]string{"URL", st.Code.Render(shorten(s.check.URL, s.env.width-12))},
-			[2]string{"HTTP", fmt.Sprintf("%d, %s", s.check.Status, orDash(s.check.ContentType))},
-			[2]string{"Size", sizeOf(s.check.Size) + " ✓"},
-			[2]string{"SHA-256", "matches ✓"},
-		))
-		s.warnLine(&b)
+		rows := [][2]string{
+			{"URL", st.Code.Render(shorten(s.check.URL, s.env.width-12))},
+			{"HTTP", fmt.Sprintf("%d, %s", s.check.Status, orDash(s.check.ContentType))},
+			{"Size", sizeOf(s.check.Size) + " ✓"},
+			{"SHA-256", "matches ✓"},
+		}
+		switch {
+		case s.objects != nil:
+			c := s.objects
+			rows = append(rows,
+				[2]string{"Files", st.Code.Render(shorten(c.BaseURL+"/", s.env.width-12))},
+				[2]string{"Objects", fmt.Sprintf("%d of %d (%d files, %s) are the built ones ✓", c.Checked, c.Objects, c.Files, sizeOf(c.Bytes))})
+		case s.delta():
+			rows = append(rows, [2]string{"Files", st.Muted.Render("no files URL: registered as a zip only, phones download it whole")})
+		}
+		b.WriteString(fields(st, rows...))
+		s.warnLines(&b)
 	}
 	return b.String()
 }
 
-func (s *uploadStep) warnLine(b *strings.Builder) {
-	if s.warning != "" {
-		b.WriteString("\n" + s.env.say(s.env.st.Warn, "! "+s.warning))
+// whatView names what to upload: the zip and, with a delta, the folder of
+// objects.
+func (s *uploadStep) whatView() string {
+	st, bd := s.env.st, s.bundle
+	var b strings.Builder
+	b.WriteString("Upload this file to your storage (S3, R2, a CDN, any web server):\n")
+	b.WriteString(st.Code.Render(shorten(bd.File, s.env.width)) + "\n")
+	b.WriteString(st.Muted.Render(fmt.Sprintf("%s · sha256 %s", sizeOf(bd.Size), shorten(bd.SHA256, max(s.env.width-20, 12)))))
+	if s.delta() {
+		all := bd.Delta.Download(nil)
+		b.WriteString("\nand every object in this folder, names unchanged, to one folder there:\n")
+		b.WriteString(st.Code.Render(shorten(bd.Delta.Dir+string(filepath.Separator), s.env.width)) + "\n")
+		b.WriteString(st.Muted.Render(fmt.Sprintf("%d objects for %d files · %s", all.Objects, all.TotalFiles, sizeOf(all.Bytes))))
+	}
+	return b.String()
+}
+
+func (s *uploadStep) formView() string {
+	st := s.env.st
+	label := func(i int, text string) string {
+		if i == s.focus {
+			return st.Focus.Render(text)
+		}
+		return st.Label.Render(text)
+	}
+	var b strings.Builder
+	b.WriteString(label(0, "Its public URL") + st.Muted.Render("  (https://; http only for 127.0.0.1, ::1, localhost)") + "\n")
+	b.WriteString(s.url.View())
+	if s.urlErr != nil {
+		b.WriteString("\n" + s.env.say(st.Bad, "✗ "+s.urlErr.Error()))
+	}
+	if !s.delta() {
+		return b.String()
+	}
+	b.WriteString("\n\n" + label(1, "Base URL of the objects") + st.Muted.Render("  (optional: empty registers the zip only)") + "\n")
+	b.WriteString(s.files.View())
+	if s.filesErr != nil {
+		b.WriteString("\n" + s.env.say(st.Bad, "✗ "+s.filesErr.Error()))
+	} else {
+		b.WriteString("\n" + st.Muted.Render(shorten("Phones fetch BASE/OBJECT, only for the files they lack.", s.env.width)))
+	}
+	return b.String()
+}
+
+func (s *uploadStep) barView(counts string) string {
+	frac := 0.0
+	if s.ev.TotalBytes > 0 {
+		frac = min(float64(s.ev.Bytes)/float64(s.ev.TotalBytes), 1)
+	}
+	return s.bar.ViewAs(frac) + "\n" + s.env.st.Muted.Render(counts)
+}
+
+func (s *uploadStep) warnLines(b *strings.Builder) {
+	for _, w := range s.warnings {
+		b.WriteString("\n" + s.env.say(s.env.st.Warn, "! "+w))
 	}
 }
 
@@ -244,6 +442,51 @@ func (s *uploadStep) mismatchView() string {
 	}
 	b.WriteString("\n" + s.env.say(st.Muted, "Fix the upload and press r to check again, or e to edit the URL."))
 	return b.String()
+}
+
+// filesMismatchView names the objects that are not the built ones, as
+// many as fit in lines.
+func (s *uploadStep) filesMismatchView(lines int) string {
+	st, c := s.env.st, s.objects
+	head := s.env.say(st.Good, "✓ The URL serves exactly the built file.") + "\n" +
+		s.env.say(st.Bad, fmt.Sprintf("✗ %d of %d objects at the files URL are not the built ones:", len(c.Problems), c.Objects))
+	tail := s.env.say(st.Muted, "Upload the folder's objects again and press r to fetch them again, or e to edit the URLs.")
+	if c.Stopped {
+		tail = s.env.say(st.Muted, fmt.Sprintf("Stopped after %d problems: %d objects were not fetched. ", len(c.Problems), c.Objects-c.Checked)) + "\n" + tail
+	}
+	room := lines - lipgloss.Height(head) - lipgloss.Height(tail) - 1 // one line for "and N more"
+	var items []string
+	for i, p := range c.Problems {
+		item := s.env.say(st.Warn, fmt.Sprintf("• %s (object %s): %s", filesOf(p.Paths), objectName(p.Object), p.Problem))
+		if h := lipgloss.Height(item); h > room && i > 0 {
+			items = append(items, st.Muted.Render(fmt.Sprintf("  and %d more", len(c.Problems)-i)))
+			break
+		} else {
+			room -= h
+		}
+		items = append(items, item)
+	}
+	return head + "\n" + strings.Join(items, "\n") + "\n" + tail
+}
+
+// objectName shortens an object's name (a SHA-256, maybe with .br) for
+// people: its first 12 characters are enough to find it.
+func objectName(name string) string {
+	if len(name) <= 16 {
+		return name
+	}
+	return name[:12] + "…"
+}
+
+// filesOf names the files an object holds: the first, and how many more.
+func filesOf(paths []string) string {
+	switch len(paths) {
+	case 0:
+		return "no file"
+	case 1:
+		return paths[0]
+	}
+	return fmt.Sprintf("%s and %d more", paths[0], len(paths)-1)
 }
 
 func orDash(s string) string {

@@ -220,6 +220,13 @@ func TestPackStepViews(t *testing.T) {
 		s.rate = 700_000
 		view(t, e, s)
 	})
+	eachWidth(t, "running_delta", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newPackStep(e, req(f), f.preflight)
+		s.job = &job{run: 7, cancel: func() {}}
+		s.ev = workflow.Event{Phase: workflow.PhasePack, Files: 42, TotalFiles: 42, Bytes: 3_500_000, TotalBytes: 3_500_000}
+		s.Update(progressMsg{run: 7, ev: workflow.Event{Phase: workflow.PhaseDelta, Files: 8, TotalFiles: 42, Bytes: 700_000, TotalBytes: 3_500_000, Current: "assets/chunk-08.js"}})
+		view(t, e, s)
+	})
 	eachWidth(t, "cancelled", func(t *testing.T, e *env, f *fakeRunner) {
 		s := newPackStep(e, req(f), f.preflight)
 		s.job = &job{run: 7, cancel: func() {}}
@@ -231,10 +238,74 @@ func TestPackStepViews(t *testing.T) {
 		s.Update(resultMsg{run: 7, err: fmt.Errorf("build bundle: %w", context.Canceled)})
 		view(t, e, s)
 	})
+	// finish packs, then answers the comparison with the channels.
+	finish := func(t *testing.T, s *packStep, f *fakeRunner) {
+		t.Helper()
+		s.job = &job{run: 7, cancel: func() {}}
+		cmd := s.Update(resultMsg{run: 7, val: packed(f, "1.4.0")})
+		if s.bundle.Delta == nil {
+			if cmd != nil {
+				t.Fatal("a bundle without a delta is compared with the channels")
+			}
+			return
+		}
+		if cmd == nil {
+			t.Fatal("the finished pack does not ask what phones download")
+		}
+		s.Update(cmd())
+	}
 	eachWidth(t, "finished", func(t *testing.T, e *env, f *fakeRunner) {
+		all := fakeDelta("").Download(nil)
+		f.downloads = Downloads{Channels: []ChannelDownload{
+			{Channel: "beta", Current: "1.4.0-rc.2", Download: workflow.DeltaDownload{Files: 1, TotalFiles: 42, Objects: 1, Bytes: 28_000}},
+			{Channel: "production", Current: "1.3.2", Download: workflow.DeltaDownload{Files: 3, TotalFiles: 42, Objects: 3, Bytes: 84_000}},
+			{Channel: "staging", Current: "1.2.0", NoFileList: true, Download: all},
+		}}
+		s := newPackStep(e, req(f), f.preflight)
+		finish(t, s, f)
+		view(t, e, s)
+	})
+	eachWidth(t, "finished_comparing", func(t *testing.T, e *env, f *fakeRunner) {
 		s := newPackStep(e, req(f), f.preflight)
 		s.job = &job{run: 7, cancel: func() {}}
 		s.Update(resultMsg{run: 7, val: packed(f, "1.4.0")})
+		view(t, e, s)
+		if s.Update(press("enter")) == nil {
+			t.Fatal("the comparison blocks going on to the upload")
+		}
+	})
+	eachWidth(t, "finished_first_release", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newPackStep(e, req(f), f.preflight)
+		finish(t, s, f)
+		view(t, e, s)
+	})
+	eachWidth(t, "finished_many_channels", func(t *testing.T, e *env, f *fakeRunner) {
+		for _, name := range []string{"alpha", "beta", "canary", "nightly", "production"} {
+			f.downloads.Channels = append(f.downloads.Channels, ChannelDownload{Channel: name, Current: "1.3.2",
+				Zip: name == "nightly", Download: workflow.DeltaDownload{Files: 3, TotalFiles: 42, Objects: 3, Bytes: 84_000}})
+		}
+		f.downloads.Channels[0].Zip = true
+		f.downloads.Channels[0].Download = workflow.DeltaDownload{}
+		s := newPackStep(e, req(f), f.preflight)
+		finish(t, s, f)
+		view(t, e, s)
+	})
+	eachWidth(t, "finished_server", func(t *testing.T, e *env, f *fakeRunner) {
+		f.downloads = Downloads{NoCompare: "a capship server does not list a release's files"}
+		s := newPackStep(e, req(f), f.preflight)
+		finish(t, s, f)
+		view(t, e, s)
+	})
+	eachWidth(t, "finished_compare_error", func(t *testing.T, e *env, f *fakeRunner) {
+		f.downloadsErr = errors.New("open registry /home/dev/.local/share/capship/registry.db: permission denied")
+		s := newPackStep(e, req(f), f.preflight)
+		finish(t, s, f)
+		view(t, e, s)
+	})
+	eachWidth(t, "finished_zip_only", func(t *testing.T, e *env, f *fakeRunner) {
+		f.deltaSkipped = "assets/empty.txt is empty: the plugin cannot install an empty file from a manifest"
+		s := newPackStep(e, req(f), f.preflight)
+		finish(t, s, f)
 		view(t, e, s)
 	})
 	eachWidth(t, "exists", func(t *testing.T, e *env, f *fakeRunner) {
@@ -245,37 +316,153 @@ func TestPackStepViews(t *testing.T) {
 	})
 }
 
+// A late answer of the comparison, from a pack that was run again, is
+// dropped.
+func TestPackStepDropsOldComparison(t *testing.T) {
+	e, f := testEnv(80)
+	f.downloads = Downloads{Channels: []ChannelDownload{{Channel: "production", Current: "1.3.2"}}}
+	s := newPackStep(e, BuildRequest{Project: f.project, Dir: f.project.WebDir, Version: "1.4.0"}, f.preflight)
+	s.job = &job{run: 7, cancel: func() {}}
+	old := s.Update(resultMsg{run: 7, val: packed(f, "1.4.0")})
+	s.state = packFailed
+	s.Update(press("r"))
+	s.Update(old())
+	if s.downloads != nil {
+		t.Fatal("the comparison of an earlier pack was taken")
+	}
+}
+
+// checked runs an upload check the way the step's job would: the zip,
+// then the objects when the step asks for them.
+func checked(t *testing.T, s *uploadStep, f *fakeRunner) {
+	t.Helper()
+	cmd := s.Update(press("enter"))
+	if cmd == nil {
+		t.Fatalf("enter did not start a check (zip error %v, files error %v)", s.urlErr, s.filesErr)
+	}
+	for i := 0; s.job != nil; i++ {
+		if i > 10 {
+			t.Fatal("the check never ends")
+		}
+		run := s.job.run
+		var val any
+		var err error
+		if s.state == uploadCheckingFiles {
+			val, err = f.CheckFiles(context.Background(), s.base, s.bundle, func(workflow.Event) {})
+		} else {
+			val, err = f.CheckURL(context.Background(), strings.TrimSpace(s.url.Value()), s.bundle, func(workflow.Event) {})
+		}
+		s.job.cancel()
+		s.Update(resultMsg{run: run, val: val, err: err})
+	}
+}
+
 func TestUploadStepViews(t *testing.T) {
+	zipURL := "https://cdn.example.com/shop-1.4.0.zip"
+	filesURL := "https://cdn.example.com/com.example.shop-1.4.0.files"
+	eachWidth(t, "form", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, "")
+		s.Update(press("enter"))
+		if s.focus != 1 {
+			t.Fatal("enter on the zip URL did not move to the files URL")
+		}
+		view(t, e, s)
+	})
 	eachWidth(t, "bad_url", func(t *testing.T, e *env, f *fakeRunner) {
-		s := newUploadStep(e, packed(f, "1.4.0"), "")
+		s := newUploadStep(e, packed(f, "1.4.0"), "", "")
 		s.url.SetValue("http://cdn.example.com/shop-1.4.0.zip")
-		if s.Update(press("enter")) != nil {
-			t.Fatal("an http URL on a public host started a download")
+		s.setFocus(1)
+		if s.Update(press("enter")) == nil || s.job != nil || s.focus != 0 {
+			t.Fatal("an http URL on a public host started a download, or the zip URL did not get the focus back")
+		}
+		view(t, e, s)
+	})
+	eachWidth(t, "bad_files_url", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, filesURL+"?sig=abc")
+		s.setFocus(1)
+		s.Update(press("enter"))
+		if s.job != nil || s.filesErr == nil {
+			t.Fatal("a files URL with a query started a download")
 		}
 		view(t, e, s)
 	})
 	eachWidth(t, "checking", func(t *testing.T, e *env, f *fakeRunner) {
-		s := newUploadStep(e, packed(f, "1.4.0"), "http://127.0.0.1:8080/shop-1.4.0.zip")
-		s.state, s.warning = uploadChecking, "plain HTTP on a loopback host: fine for local testing, but devices need an HTTPS URL"
+		s := newUploadStep(e, packed(f, "1.4.0"), "http://127.0.0.1:8080/shop-1.4.0.zip", "")
+		s.state, s.warnings = uploadChecking, []string{"plain HTTP on a loopback host: fine for local testing, but devices need an HTTPS URL"}
 		s.ev = workflow.Event{Phase: workflow.PhaseDownload, Bytes: 600_000, TotalBytes: 1_234_567}
+		view(t, e, s)
+	})
+	eachWidth(t, "checking_files", func(t *testing.T, e *env, f *fakeRunner) {
+		f.checks[zipURL] = URLCheck{ContentType: "application/zip"}
+		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, filesURL+"/")
+		s.setFocus(1)
+		s.Update(press("enter"))
+		c, _ := f.CheckURL(context.Background(), zipURL, s.bundle, func(workflow.Event) {})
+		if cmd := s.Update(resultMsg{run: s.job.run, val: c}); cmd == nil || s.state != uploadCheckingFiles || s.base != filesURL {
+			t.Fatalf("a good zip did not go on to the objects below %q: state %v", s.base, s.state)
+		}
+		s.Update(progressMsg{run: s.job.run, ev: workflow.Event{Phase: workflow.PhaseDownload, Files: 12, TotalFiles: 40, Bytes: 336_000, TotalBytes: 1_120_000}})
 		view(t, e, s)
 	})
 	eachWidth(t, "mismatch", func(t *testing.T, e *env, f *fakeRunner) {
 		b := packed(f, "1.4.0")
-		s := newUploadStep(e, b, "https://cdn.example.com/shop-1.4.0.zip")
-		c, _ := f.CheckURL(context.Background(), "https://cdn.example.com/shop-1.4.0.zip", b, func(workflow.Event) {})
+		s := newUploadStep(e, b, zipURL, "")
+		c, _ := f.CheckURL(context.Background(), zipURL, b, func(workflow.Event) {})
 		s.state, s.job = uploadChecking, &job{run: 3, cancel: func() {}}
 		s.Update(resultMsg{run: 3, val: c})
 		view(t, e, s)
 	})
+	eachWidth(t, "files_mismatch", func(t *testing.T, e *env, f *fakeRunner) {
+		f.checks[zipURL] = URLCheck{ContentType: "application/zip"}
+		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, filesURL)
+		s.setFocus(1)
+		checked(t, s, f)
+		if s.state != uploadFilesMismatch {
+			t.Fatalf("state %v after objects that are missing", s.state)
+		}
+		view(t, e, s)
+		// r fetches the objects again, not the zip
+		if s.Update(press("r")); s.state != uploadCheckingFiles {
+			t.Fatalf("r after bad objects: state %v", s.state)
+		}
+	})
+	eachWidth(t, "files_failed", func(t *testing.T, e *env, f *fakeRunner) {
+		f.checks[zipURL] = URLCheck{ContentType: "application/zip"}
+		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, filesURL)
+		s.setFocus(1)
+		s.Update(press("enter"))
+		c, _ := f.CheckURL(context.Background(), zipURL, s.bundle, func(workflow.Event) {})
+		s.Update(resultMsg{run: s.job.run, val: c})
+		s.Update(resultMsg{run: s.job.run, err: errors.New("check objects: files url: bad bundle url: no such host cdn.example.com")})
+		view(t, e, s)
+	})
 	eachWidth(t, "ok", func(t *testing.T, e *env, f *fakeRunner) {
-		b := packed(f, "1.4.0")
-		url := "https://cdn.example.com/shop-1.4.0.zip"
-		f.checks[url] = URLCheck{ContentType: "application/zip"}
-		s := newUploadStep(e, b, url)
-		c, _ := f.CheckURL(context.Background(), url, b, func(workflow.Event) {})
-		s.state, s.job = uploadChecking, &job{run: 3, cancel: func() {}}
-		s.Update(resultMsg{run: 3, val: c})
+		f.checks[zipURL] = URLCheck{ContentType: "application/zip"}
+		f.fileChecks[filesURL] = FilesCheck{}
+		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, filesURL)
+		s.setFocus(1)
+		checked(t, s, f)
+		view(t, e, s)
+		done := s.Update(press("enter"))().(uploadDone)
+		if done.filesURL != filesURL || done.check.URL != zipURL {
+			t.Fatalf("done %+v", done)
+		}
+	})
+	eachWidth(t, "ok_without_files", func(t *testing.T, e *env, f *fakeRunner) {
+		f.checks[zipURL] = URLCheck{ContentType: "application/zip"}
+		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, "")
+		s.setFocus(1)
+		checked(t, s, f)
+		view(t, e, s)
+		if done := s.Update(press("enter"))().(uploadDone); done.filesURL != "" {
+			t.Fatalf("an empty files URL registers %q", done.filesURL)
+		}
+	})
+	eachWidth(t, "ok_zip_only", func(t *testing.T, e *env, f *fakeRunner) {
+		f.deltaSkipped = "assets/empty.txt is empty"
+		f.checks[zipURL] = URLCheck{ContentType: "application/zip"}
+		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, "")
+		checked(t, s, f)
 		view(t, e, s)
 	})
 }
@@ -302,6 +489,19 @@ func TestRegisterStepViews(t *testing.T) {
 		s.Update(press("enter"))
 		view(t, e, s)
 	})
+	eachWidth(t, "confirm_files", func(t *testing.T, e *env, f *fakeRunner) {
+		r := rel(f)
+		r.FilesURL = "https://cdn.example.com/com.example.shop-1.4.0.files"
+		s := newRegisterStep(e, f.project, r)
+		s.Update(press("enter"))
+		s.Update(press("enter"))
+		view(t, e, s)
+		cmd := s.Update(press("enter"))
+		done := s.Update(cmd().(tea.BatchMsg)[0]())().(registerDone)
+		if done.release.FilesURL != r.FilesURL || f.registered[0].FilesURL != r.FilesURL {
+			t.Fatalf("registered %+v", f.registered[0])
+		}
+	})
 	eachWidth(t, "refused", func(t *testing.T, e *env, f *fakeRunner) {
 		f.registerErr = errors.New("register com.example.shop 1.4.0: this version is already registered: bump the version (package.json) and build a new bundle")
 		s := newRegisterStep(e, f.project, rel(f))
@@ -318,6 +518,16 @@ func TestDoneStepViews(t *testing.T) {
 		b := packed(f, "1.4.0")
 		reg, _ := f.Register(context.Background(), Release{Bundle: b, URL: "https://cdn.example.com/shop-1.4.0.zip", Channel: "production"})
 		s := newDoneStep(e, Result{Project: f.project, Bundle: b, URL: "https://cdn.example.com/shop-1.4.0.zip", Registered: &reg})
+		view(t, e, s)
+	})
+}
+
+func TestDoneStepFilesViews(t *testing.T) {
+	eachWidth(t, "done_files", func(t *testing.T, e *env, f *fakeRunner) {
+		b := packed(f, "1.4.0")
+		files := "https://cdn.example.com/com.example.shop-1.4.0.files"
+		reg, _ := f.Register(context.Background(), Release{Bundle: b, URL: "https://cdn.example.com/shop-1.4.0.zip", FilesURL: files, Channel: "production"})
+		s := newDoneStep(e, Result{Project: f.project, Bundle: b, URL: "https://cdn.example.com/shop-1.4.0.zip", FilesURL: files, Registered: &reg})
 		view(t, e, s)
 	})
 }

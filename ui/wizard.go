@@ -64,7 +64,10 @@ type (
 		latest    string
 	}
 	packDone     struct{ bundle Bundle }
-	uploadDone   struct{ check URLCheck }
+	uploadDone   struct {
+		check    URLCheck
+		filesURL string // base URL of the checked objects; "" for a zip-only release
+	}
 	registerDone struct {
 		registered Registered
 		release    Release
@@ -86,6 +89,7 @@ type Result struct {
 	Key        KeyInfo
 	Bundle     Bundle
 	URL        string
+	FilesURL   string // base URL of the delta objects; "" when registered as a zip only
 	Registered *Registered
 }
 
@@ -173,9 +177,10 @@ func (m *Model) newStep(i int) step {
 	case stepPack:
 		s = newPackStep(m.env, BuildRequest{Project: m.res.Project, Dir: m.source.dir, Version: m.source.version}, m.source.preflight)
 	case stepUpload:
-		s = newUploadStep(m.env, m.res.Bundle, m.res.URL)
+		s = newUploadStep(m.env, m.res.Bundle, m.res.URL, m.res.FilesURL)
 	case stepRegister:
-		s = newRegisterStep(m.env, m.res.Project, Release{Bundle: m.res.Bundle, URL: m.res.URL, Channel: m.channel, MinNative: m.minNat})
+		s = newRegisterStep(m.env, m.res.Project, Release{Bundle: m.res.Bundle, URL: m.res.URL, FilesURL: m.res.FilesURL,
+			Channel: m.channel, MinNative: m.minNat})
 	default:
 		s = newDoneStep(m.env, m.res)
 	}
@@ -232,7 +237,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		if msg.bundle.File != m.res.Bundle.File || msg.bundle.SHA256 != m.res.Bundle.SHA256 {
-			m.res.URL = "" // a new file must be uploaded anew
+			m.res.URL, m.res.FilesURL = "", "" // a new file must be uploaded anew
 		}
 		m.res.Bundle = msg.bundle
 		return m, m.goTo(stepUpload)
@@ -240,7 +245,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if !msg.check.OK() {
 			return m, nil
 		}
-		m.res.URL = msg.check.URL
+		m.res.URL, m.res.FilesURL = msg.check.URL, msg.filesURL
 		return m, m.goTo(stepRegister)
 	case registerDone:
 		r := msg.registered

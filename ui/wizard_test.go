@@ -15,6 +15,8 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
+
+	"capship/workflow"
 )
 
 func TestMain(m *testing.M) {
@@ -29,6 +31,21 @@ func waitFor(t *testing.T, tm *teatest.TestModel, text string) {
 	t.Helper()
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
 		return bytes.Contains(b, []byte(text)) || strings.Contains(ansi.Strip(string(b)), text)
+	}, teatest.WithDuration(10*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+}
+
+// waitForAll waits until the program has drawn every one of texts, in
+// one frame or in several.
+func waitForAll(t *testing.T, tm *teatest.TestModel, texts ...string) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		plain := ansi.Strip(string(b))
+		for _, text := range texts {
+			if !strings.Contains(plain, text) {
+				return false
+			}
+		}
+		return true
 	}, teatest.WithDuration(10*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
 }
 
@@ -49,6 +66,10 @@ func walkWizard(t *testing.T, width, height int) {
 	f.buildDelay = time.Hour // the first pack runs until cancelled
 	good := "https://cdn.example.com/com.example.shop-1.4.0.zip"
 	f.checks[good] = URLCheck{ContentType: "application/zip"}
+	goodFiles := "https://cdn.example.com/com.example.shop-1.4.0.files"
+	f.fileChecks[goodFiles] = FilesCheck{}
+	f.downloads = Downloads{Channels: []ChannelDownload{
+		{Channel: "production", Current: "1.3.2", Download: workflow.DeltaDownload{Files: 3, TotalFiles: 42, Objects: 3, Bytes: 84_000}}}}
 
 	m := New(context.Background(), f, Options{Dir: f.project.Dir, Renderer: plainRenderer()})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(width, height))
@@ -77,37 +98,47 @@ func walkWizard(t *testing.T, width, height int) {
 		t.Fatalf("esc did not cancel the build's context (cancelled %d builds)", cancelled)
 	}
 	tm.Type("r")
-	waitFor(t, tm, "Packed 42 files")
+	waitForAll(t, tm, "Packed 42 files", "production (1.3.2)  3 of 42 files, 0.08 MiB (7%)")
 	tm.Send(keyMsg(tea.KeyEnter))
 
+	// enter on the zip URL goes to the files URL; enter there checks both
 	waitFor(t, tm, "Its public URL")
 	tm.Type("http://cdn.example.com/x.zip")
+	tm.Send(keyMsg(tea.KeyEnter))
 	tm.Send(keyMsg(tea.KeyEnter))
 	waitFor(t, tm, "devices require HTTPS")
 	tm.Send(keyMsg(tea.KeyCtrlU))
 	tm.Type("https://cdn.example.com/wrong.zip")
+	tm.Send(keyMsg(tea.KeyEnter))
 	tm.Send(keyMsg(tea.KeyEnter))
 	waitFor(t, tm, "does not serve the built file")
 	tm.Type("e")
 	tm.Send(keyMsg(tea.KeyCtrlU))
 	tm.Type(good)
 	tm.Send(keyMsg(tea.KeyEnter))
-	waitFor(t, tm, "serves exactly the built file")
+	tm.Type("https://cdn.example.com/wrong.files")
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "40 of 40 objects at the files URL are not the built ones")
+	tm.Type("e") // the files URL has the focus: the zip was fine
+	tm.Send(keyMsg(tea.KeyCtrlU))
+	tm.Type(goodFiles + "/")
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "are the built ones ✓")
 	tm.Send(keyMsg(tea.KeyEnter))
 
 	waitFor(t, tm, "Minimum native version")
 	tm.Send(keyMsg(tea.KeyEnter))
 	tm.Type("2.0.0")
 	tm.Send(keyMsg(tea.KeyEnter))
-	waitFor(t, tm, "About to register")
+	waitForAll(t, tm, "About to register", "42 files; phones fetch only those they lack")
 	tm.Send(keyMsg(tea.KeyEnter))
-	waitFor(t, tm, "is live on channel production")
+	waitForAll(t, tm, "is live on channel production", "Files URL (42 files)")
 	tm.Send(keyMsg(tea.KeyEnter))
 
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
 	res := final.Result()
-	if res.Registered == nil || res.URL != good {
-		t.Fatalf("result: registered %v, url %q", res.Registered, res.URL)
+	if res.Registered == nil || res.URL != good || res.FilesURL != goodFiles {
+		t.Fatalf("result: registered %v, url %q, files url %q", res.Registered, res.URL, res.FilesURL)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -115,7 +146,7 @@ func walkWizard(t *testing.T, width, height int) {
 		t.Fatalf("registered %d releases, want 1", len(f.registered))
 	}
 	got := f.registered[0]
-	if got.URL != good || got.Channel != "production" || got.MinNative != "2.0.0" || got.Bundle.Version != "1.4.0" {
+	if got.URL != good || got.FilesURL != goodFiles || got.Channel != "production" || got.MinNative != "2.0.0" || got.Bundle.Version != "1.4.0" || got.Bundle.Delta == nil {
 		t.Fatalf("registered %+v", got)
 	}
 	if f.builds != 2 || f.key.State != KeyConfigMatches {
