@@ -182,12 +182,14 @@ capship key show --app %[2]s || capship key create --app %[2]s%[3]s
 # 2. pack and encrypt the build folder
 capship bundle build --app %[2]s --dir %[4]s --version %[5]s --out %[6]s
 
-# 3. upload %[7]s to your storage, then register its URL
-#    (capship downloads it back and checks size and SHA-256 first)
-capship release register --manifest %[8]s --url https://YOUR-STORAGE/%[9]s --channel production%[10]s
+# 3. upload %[7]s and the objects in %[11]s/ to your storage,
+#    then register their URLs (capship downloads everything back and checks
+#    sizes and SHA-256 first; without --files-url phones get the whole zip)
+capship release register --manifest %[8]s --url https://YOUR-STORAGE/%[9]s --files-url https://YOUR-STORAGE/%[12]s --channel production%[10]s
 `, cd, app, cfg, shellQuote(webDir), version, out,
 		filepath.Join(out, workflow.BundleFileName(app, version)), shellQuote(manifest),
-		workflow.BundleFileName(app, version), db)
+		workflow.BundleFileName(app, version), db,
+		filepath.Join(out, workflow.DeltaDirName(app, version)), workflow.DeltaDirName(app, version))
 	if err != nil {
 		return silentError{code: 1}
 	}

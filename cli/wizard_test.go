@@ -62,7 +62,8 @@ func TestWizardWithoutTerminal(t *testing.T) {
 				"capship key create --app " + testApp,
 				"capship bundle build --app " + testApp + " --dir 'web build' --version 2.3.4 --out capship-out",
 				"capship release register --manifest capship-out/" + workflow.ManifestFileName(testApp, "2.3.4") +
-					" --url https://YOUR-STORAGE/" + workflow.BundleFileName(testApp, "2.3.4") + " --channel production --db " + db,
+					" --url https://YOUR-STORAGE/" + workflow.BundleFileName(testApp, "2.3.4") +
+					" --files-url https://YOUR-STORAGE/" + workflow.DeltaDirName(testApp, "2.3.4") + " --channel production --db " + db,
 			} {
 				if !strings.Contains(r.err, want) {
 					t.Errorf("stderr lacks %q:\n%s", want, r.err)
@@ -174,7 +175,7 @@ func TestWizardPrintedCommandsWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	if _, err := reg.Release(ctx, appID, "2.3.4"); err != nil {
-		t.Fatalf("the printed commands registered nothing: %v\nscript:\n%s", err, script.String())
+	if rel, err := reg.Release(ctx, appID, "2.3.4"); err != nil || rel.FileCount == 0 {
+		t.Fatalf("the printed commands registered %+v (%v), want a release with files\nscript:\n%s", rel, err, script.String())
 	}
 }
