@@ -33,19 +33,24 @@ const (
 	phoneNative     = "1.0.0"
 )
 
-// bundleHost serves encrypted bundles on loopback, as a CDN would (with
-// Range support); corrupt flips one byte of a hosted file.
+// bundleHost serves encrypted bundles and delta objects on loopback, as a
+// CDN would (with Range support), and counts the GETs of each path;
+// corrupt flips one byte of a hosted file.
 type bundleHost struct {
 	mu    sync.Mutex
 	files map[string][]byte
+	gets  map[string]int
 	srv   *httptest.Server
 }
 
 func newBundleHost(t *testing.T) *bundleHost {
-	h := &bundleHost{files: map[string][]byte{}}
+	h := &bundleHost{files: map[string][]byte{}, gets: map[string]int{}}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
 		data, ok := h.files[r.URL.Path]
+		if ok && r.Method == http.MethodGet {
+			h.gets[r.URL.Path]++
+		}
 		h.mu.Unlock()
 		if !ok {
 			http.NotFound(w, r)
