@@ -15,8 +15,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"capship/release"
 	"capship/store"
+	"capship/store/release"
 	"capship/workflow"
 
 	"github.com/dustin/go-humanize"

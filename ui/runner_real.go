@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"capship/release"
 	"capship/store"
+	"capship/store/release"
 	"capship/workflow"
 )
 

@@ -63,8 +63,8 @@ type (
 		preflight Preflight
 		latest    string
 	}
-	packDone     struct{ bundle Bundle }
-	uploadDone   struct {
+	packDone   struct{ bundle Bundle }
+	uploadDone struct {
 		check    URLCheck
 		filesURL string // base URL of the checked objects; "" for a zip-only release
 	}

@@ -9,8 +9,8 @@ import (
 	"reflect"
 	"testing"
 
-	"capship/release"
 	"capship/store"
+	"capship/store/release"
 	"capship/workflow"
 )
 
