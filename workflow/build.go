@@ -40,6 +40,7 @@ type BuildOptions struct {
 	now         func() time.Time // tests only; nil means time.Now
 	brotliLevel *int             // tests only; nil means DefaultBrotliLevel
 	deltaStats  *deltaStats      // tests only: receives the delta build's counts
+	brotliMem   int64            // tests only: brotliMemory instead of its default
 }
 
 // cacheDir is the cache folder to use, "" for none.

@@ -43,9 +43,9 @@ const (
 	// decoding it, taking it for a wrapper of stored bytes.
 	brotliWindow = 19
 	// brotliMemory bounds the memory of the compressions running at once
-	// (brotliCost each), whatever the number of workers: two files of 1 MiB
-	// or more at once.
-	brotliMemory = 26 << 20
+	// (brotliCost each), whatever the number of workers: one file of 1 MiB
+	// or more, and small ones beside it.
+	brotliMemory = 16 << 20
 	// brotliWrapLevel compresses a file whose own name ends in ".br": the
 	// plugin decodes every file named so, so such a file must travel as a
 	// brotli stream of itself (file_name NAME.br.br). Its bytes are
@@ -66,6 +66,8 @@ var (
 	errWriteObject = errors.New("write object")
 	// errNoShrink: brotli did not pay for a file; it goes plain.
 	errNoShrink = errors.New("brotli does not shrink the file")
+	// errBusy: a compression waits for memory.
+	errBusy = errors.New("compression memory in use")
 )
 
 // deltaStats counts what a delta build did (tests and benchmarks).
@@ -127,25 +129,26 @@ type deltaJob struct {
 
 // deltaBuild writes the objects of one bundle.
 type deltaBuild struct {
-	tree    *Tree
-	sums    []EntrySum
-	jobs    []deltaJob
-	tmp     string // the temp folder of the objects
-	key     *rsa.PrivateKey
-	aesKey  []byte
-	iv      []byte
-	level   int
-	caches  map[int]*objectCache // by quality; nil values cache nothing
-	stats   *deltaStats
-	workers int
-	memory  *semaphore.Weighted // brotliMemory
+	tree         *Tree
+	sums         []EntrySum
+	jobs         []deltaJob
+	tmp          string // the temp folder of the objects
+	key          *rsa.PrivateKey
+	aesKey       []byte
+	iv           []byte
+	level        int
+	caches       map[int]*objectCache // by quality; nil values cache nothing
+	stats        *deltaStats
+	workers      int
+	memory       *semaphore.Weighted // of memoryBudget
+	memoryBudget int64
 }
 
 // brotliCost estimates the memory a compression of size bytes takes: the
 // encoder works on blocks of up to twice the window, and takes about 12
 // bytes per byte of block (measured).
-func brotliCost(size int64) int64 {
-	return min(12*min(size, 2<<brotliWindow)+256<<10, brotliMemory)
+func (b *deltaBuild) brotliCost(size int64) int64 {
+	return min(12*min(size, 2<<brotliWindow)+256<<10, b.memoryBudget)
 }
 
 // writeDelta writes one object per distinct content of tree (whose
@@ -157,7 +160,8 @@ func brotliCost(size int64) int64 {
 // there, and go there when made. Events: PhaseDelta.
 func writeDelta(ctx context.Context, outDir, dirName string, tree *Tree, sums []EntrySum, opts BuildOptions, aesKey, iv []byte, report Reporter) (tmp string, d *Delta, err error) {
 	b := &deltaBuild{tree: tree, sums: sums, key: opts.Key, aesKey: aesKey, iv: iv, level: DefaultBrotliLevel,
-		caches: map[int]*objectCache{}, stats: opts.deltaStats, workers: opts.Workers, memory: semaphore.NewWeighted(brotliMemory)}
+		caches: map[int]*objectCache{}, stats: opts.deltaStats, workers: opts.Workers,
+		memory: semaphore.NewWeighted(brotliMemory), memoryBudget: brotliMemory}
 	if opts.brotliLevel != nil {
 		b.level = *opts.brotliLevel
 	}
@@ -166,6 +170,9 @@ func writeDelta(ctx context.Context, outDir, dirName string, tree *Tree, sums []
 	}
 	if b.workers <= 0 {
 		b.workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.brotliMem > 0 {
+		b.memory, b.memoryBudget = semaphore.NewWeighted(opts.brotliMem), opts.brotliMem
 	}
 	cacheDir := opts.cacheDir()
 	for _, q := range []int{b.level, brotliWrapLevel} {
@@ -192,9 +199,7 @@ func writeDelta(ctx context.Context, outDir, dirName string, tree *Tree, sums []
 		b.jobs[i].sig = found[i]
 	}
 	found, index = nil, nil
-	defer func() {
-		// Signatures are worth keeping even when the build fails: they are
-		// most of a first build's time.
+	saveSigs := func() {
 		var made []sigRecord
 		for i := range b.jobs {
 			if j := &b.jobs[i]; j.signed {
@@ -202,6 +207,13 @@ func writeDelta(ctx context.Context, outDir, dirName string, tree *Tree, sums []
 			}
 		}
 		sigs.save(made)
+	}
+	defer func() {
+		// Signatures are worth keeping even when the build fails: they are
+		// most of a first build's time.
+		if err != nil {
+			saveSigs()
+		}
 	}()
 
 	b.tmp, err = os.MkdirTemp(outDir, "."+dirName+".tmp-*")
@@ -232,9 +244,10 @@ func writeDelta(ctx context.Context, outDir, dirName string, tree *Tree, sums []
 	for i := range b.jobs {
 		j := &b.jobs[i]
 		strs[i] = names{hex.EncodeToString(j.sum[:]), hex.EncodeToString(j.sig), hex.EncodeToString(j.objSum[:])}
-		if !j.signed {
-			j.sig = nil // only new signatures go to the cache
-		}
+	}
+	saveSigs()
+	for i := range b.jobs {
+		b.jobs[i].sig = nil // kept as hex from now on
 	}
 	for i, e := range tree.Entries {
 		j, s := &b.jobs[jobOf[i]], &strs[jobOf[i]]
@@ -262,23 +275,56 @@ func (b *deltaBuild) run(ctx context.Context, report Reporter) error {
 		failure error
 	)
 	done := make(chan int, len(b.jobs))
+	// A job whose compression would pass brotliMemory waits in later while
+	// the worker goes on with others (signing, most likely); each worker
+	// then takes the waiting ones, waiting for memory this time.
+	var (
+		laterMu sync.Mutex
+		later   []int
+	)
 	for range min(b.workers, len(b.jobs)) {
 		wg.Go(func() {
 			w := b.newWorker()
-			for wctx.Err() == nil {
-				k := int(next.Add(1) - 1)
-				if k >= len(order) {
-					return
+			one := func(ji int, mayWait bool) bool {
+				j := &b.jobs[ji]
+				err := w.do(wctx, j, mayWait)
+				if errors.Is(err, errBusy) {
+					laterMu.Lock()
+					later = append(later, ji)
+					laterMu.Unlock()
+					return true
 				}
-				j := &b.jobs[order[k]]
-				if err := w.do(wctx, j); err != nil {
+				if err != nil {
 					errOnce.Do(func() {
 						failure = fmt.Errorf("write delta object of %s: %w", b.tree.Entries[j.first].Name, err)
 					})
 					cancel()
+					return false
+				}
+				done <- ji
+				return true
+			}
+			for wctx.Err() == nil {
+				k := int(next.Add(1) - 1)
+				if k >= len(order) {
+					break
+				}
+				if !one(order[k], true) {
 					return
 				}
-				done <- order[k]
+			}
+			for wctx.Err() == nil {
+				laterMu.Lock()
+				if len(later) == 0 {
+					laterMu.Unlock()
+					return
+				}
+				ji := later[len(later)-1]
+				later = later[:len(later)-1]
+				laterMu.Unlock()
+				if !one(ji, false) {
+					return
+				}
 			}
 		})
 	}
@@ -338,8 +384,10 @@ func (b *deltaBuild) newWorker() *deltaWorker {
 	}
 }
 
-// do signs the job's content (unless the cache had it) and writes its object.
-func (w *deltaWorker) do(ctx context.Context, j *deltaJob) error {
+// do signs the job's content (unless the cache had it) and writes its
+// object. With mayDefer, a compression that would pass brotliMemory now is
+// not started: do returns errBusy (the signature is kept).
+func (w *deltaWorker) do(ctx context.Context, j *deltaJob, mayDefer bool) error {
 	if j.sig == nil {
 		sig, err := rsaPrivateOp(w.b.key, j.sum[:])
 		if err != nil {
@@ -374,7 +422,7 @@ func (w *deltaWorker) do(ctx context.Context, j *deltaJob) error {
 			cache.remove(j.sum) // damaged: compress again
 		}
 	}
-	return w.compress(ctx, j, quality, forced, cache)
+	return w.compress(ctx, j, quality, forced, cache, mayDefer)
 }
 
 // brotliFor says whether a file's object may be a brotli stream, at which
@@ -400,9 +448,13 @@ func (w *deltaWorker) writePlain(ctx context.Context, j *deltaJob) error {
 // stream to the cache on the way. When the stream does not save
 // brotliMinGain bytes (and the file may go plain), the object is written
 // again plain and the cache notes it.
-func (w *deltaWorker) compress(ctx context.Context, j *deltaJob, quality int, forced bool, cache *objectCache) error {
-	cost := brotliCost(j.size)
-	if err := w.b.memory.Acquire(ctx, cost); err != nil {
+func (w *deltaWorker) compress(ctx context.Context, j *deltaJob, quality int, forced bool, cache *objectCache, mayDefer bool) error {
+	cost := w.b.brotliCost(j.size)
+	if mayDefer {
+		if !w.b.memory.TryAcquire(cost) {
+			return errBusy
+		}
+	} else if err := w.b.memory.Acquire(ctx, cost); err != nil {
 		return err
 	}
 	defer w.b.memory.Release(cost)

@@ -514,3 +514,77 @@ func TestBuildDeltaCachePerKey(t *testing.T) {
 		}
 	}
 }
+
+// With room for one compression at a time, workers put the others off and
+// sign meanwhile; every file still gets its object.
+func TestBuildDeltaCompressionMemory(t *testing.T) {
+	web := t.TempDir()
+	files := writeDeltaFolder(t, web)
+	for i := range 40 {
+		body := bytes.Repeat([]byte(fmt.Sprintf("let chunk%d = %d;\n", i, i)), 1000)
+		name := fmt.Sprintf("chunk-%02d.js", i)
+		os.WriteFile(filepath.Join(web, name), body, 0o644)
+		files[name] = body
+	}
+	opts := buildOptions(t, web)
+	opts.Workers, opts.brotliMem = 4, 1
+	stats := &deltaStats{}
+	opts.deltaStats = stats
+	m, err := Build(t.Context(), opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Compressed.Load() != 46 {
+		t.Fatalf("%d compressed, want 46", stats.Compressed.Load())
+	}
+	for _, f := range m.Delta.Files {
+		if _, data := openDeltaFile(t, m, f); !bytes.Equal(data, files[f.Path]) {
+			t.Fatalf("%s: a phone gets other bytes", f.Path)
+		}
+	}
+}
+
+// Builds running at once share a cache folder safely.
+func TestBuildDeltaSharedCache(t *testing.T) {
+	web := t.TempDir()
+	files := writeDeltaFolder(t, web)
+	cache := t.TempDir()
+	errs := make(chan error, 3)
+	ms := make([]*Manifest, 3)
+	for i := range ms {
+		go func() {
+			opts := buildOptions(t, web)
+			opts.CacheDir, opts.Version = cache, fmt.Sprintf("1.0.%d", i)
+			var err error
+			ms[i], err = Build(context.Background(), opts, nil)
+			errs <- err
+		}()
+	}
+	for range ms {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range ms {
+		for _, f := range m.Delta.Files {
+			if _, data := openDeltaFile(t, m, f); !bytes.Equal(data, files[f.Path]) {
+				t.Fatalf("%s: a phone gets other bytes", f.Path)
+			}
+		}
+	}
+	opts := buildOptions(t, web)
+	opts.CacheDir = cache
+	stats := &deltaStats{}
+	opts.deltaStats = stats
+	if _, err := Build(t.Context(), opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if stats.Compressed.Load() != 0 || stats.Signed.Load() != 0 {
+		t.Fatalf("after three builds at once, %d compressed and %d signed again", stats.Compressed.Load(), stats.Signed.Load())
+	}
+	for _, f := range listTree(t, cache) {
+		if strings.Contains(f, ".tmp-") {
+			t.Errorf("left in the cache: %s", f)
+		}
+	}
+}

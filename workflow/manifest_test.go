@@ -202,3 +202,39 @@ func TestManifestDelta(t *testing.T) {
 		})
 	}
 }
+
+// FuzzReadManifest: a manifest file is read without panicking, and one
+// that is accepted is written back and read again unchanged.
+func FuzzReadManifest(f *testing.F) {
+	dir := f.TempDir()
+	m := &Manifest{
+		Schema: ManifestSchema, AppID: "com.example.app", Version: "1.0.0", File: "com.example.app-1.0.0.zip", Size: 912,
+		SHA256: strings.Repeat("a", 64), ZipSHA256: strings.Repeat("b", 64), ZipSize: 898,
+		SessionKey: "AAAAAAAAAAAAAAAAAAAAAA==:" + strings.Repeat("QUFB", 85) + "QQ==", Checksum: strings.Repeat("c", 512),
+		KeyID: "k", KeyFingerprint: "sha256:x", Files: 3, Manifest: "m.json", Delta: testDelta(dir),
+	}
+	m.Delta.Dir = "com.example.app-1.0.0.files"
+	seed, _ := json.Marshal(m)
+	f.Add(seed)
+	f.Add([]byte(`{"delta":{"dir":"x","files":[{"path":"../a"}]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "m.json")
+		os.WriteFile(p, data, 0o644)
+		got, err := ReadManifest(p)
+		if err != nil {
+			return
+		}
+		if err := writeManifest(p, got); err != nil {
+			t.Fatal(err)
+		}
+		again, err := ReadManifest(p)
+		if err != nil {
+			t.Fatalf("written back, not read: %v", err)
+		}
+		a, _ := json.Marshal(got)
+		b, _ := json.Marshal(again)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("read back differs:\n%s\n%s", a, b)
+		}
+	})
+}
