@@ -115,7 +115,8 @@ func benchWriteZip(b *testing.B, tree *workflow.Tree, opts workflow.ZipOptions) 
 	b.ReportMetric(float64(stats.ZipBytes)/float64(tree.Bytes), "zip/in")
 }
 
-// BenchmarkBuild: the whole bundle as `capship bundle build` makes it.
+// BenchmarkBuild: the whole bundle as `capship bundle build --no-delta`
+// makes it (BenchmarkBuildDelta adds the delta objects).
 func BenchmarkBuild(b *testing.B) {
 	tree := benchTree(b)
 	key, err := workflow.GenerateKey()
@@ -128,7 +129,7 @@ func BenchmarkBuild(b *testing.B) {
 	for b.Loop() {
 		m, err = workflow.Build(context.Background(), workflow.BuildOptions{
 			Dir: tree.Root, AppID: "com.example.bench", Version: "1.0.0", OutDir: out,
-			Key: key, NoCodeCheck: true, Force: true,
+			Key: key, NoCodeCheck: true, Force: true, NoDelta: true,
 		}, nil)
 		if err != nil {
 			b.Fatal(err)
