@@ -5,7 +5,9 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -17,6 +19,9 @@ import (
 
 // envPrivateKey holds a private key PEM for CI, where no keychain exists.
 const envPrivateKey = "CAPSHIP_PRIVATE_KEY"
+
+// buildGCPercent is the garbage collector's target while a bundle builds.
+const buildGCPercent = 50
 
 // bundleCommands lists the "bundle" commands.
 func bundleCommands() []Command {
@@ -79,6 +84,14 @@ func runBundleBuild(ctx context.Context, s IO, args []string) error {
 		fmt.Fprintf(s.Err, "warning: %s: %s\n", filepath.Join(opts.Dir, filepath.FromSlash(p.Path)), p.Message)
 	}
 
+	// The build's live heap is mostly the file lists (about 1.5 KiB a
+	// file with the delta: 23 MiB for 15,000 files) while brotli makes
+	// tens of MiB of garbage; at Go's default (GOGC=100) the heap grows
+	// to twice the live data. Half that margin keeps a large web build
+	// under 64 MiB for a few more collections; GOGC in the environment wins.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(buildGCPercent))
+	}
 	m, err := workflow.Build(ctx, opts, newProgress(s))
 	if err != nil {
 		return err
