@@ -125,6 +125,11 @@ func TestManifestWriteJSON(t *testing.T) {
 		"empty files":  func(m *Manifest) { m.Delta = &Delta{Dir: "x", Files: []DeltaFile{}} },
 		"both (a bug)": func(m *Manifest) { m.Delta = testDelta(dir); m.DeltaSkipped = "why" },
 		"odd path <&>": func(m *Manifest) { m.Delta = testDelta(dir); m.Delta.Files[0].Path = "<&>\u2028é" },
+		"escapes":      func(m *Manifest) { m.Delta = testDelta(dir); m.Delta.Files[1].Path = "a\"b\\c\n\x01\x7f\xff\t" },
+		"no plain size": func(m *Manifest) {
+			m.Delta = testDelta(dir)
+			m.Delta.Files[2].PlainSize, m.Delta.Files[2].Size = 0, -1
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			m := testManifest(t, dir)
@@ -235,6 +240,30 @@ func FuzzReadManifest(f *testing.F) {
 		b, _ := json.Marshal(again)
 		if !bytes.Equal(a, b) {
 			t.Fatalf("read back differs:\n%s\n%s", a, b)
+		}
+	})
+}
+
+// FuzzManifestWriteJSON: any strings and numbers in a delta come out as
+// MarshalIndent writes them.
+func FuzzManifestWriteJSON(f *testing.F) {
+	f.Add("a/b.js", "0123", int64(16), int64(9000), true)
+	f.Add("<&>\u2028\xff\"\\", "", int64(-1), int64(0), false)
+	f.Fuzz(func(t *testing.T, path, object string, size, plain int64, br bool) {
+		m := &Manifest{Delta: &Delta{Dir: path, Files: []DeltaFile{
+			{Path: path, SHA256: object, FileHash: path + object, Object: object, Size: size, ObjectSHA256: path, Brotli: br, PlainSize: plain},
+			{Path: object, Size: plain, PlainSize: size},
+		}}}
+		want, err := json.MarshalIndent(m, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := m.WriteJSON(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != string(want)+"\n" {
+			t.Fatalf("WriteJSON:\n%s\nMarshalIndent:\n%s", got.String(), want)
 		}
 	})
 }
