@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"archive/zip"
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -38,6 +39,11 @@ type ZipOptions struct {
 	// SHA-256 and CRC-32 of each entry's bytes as they went into the
 	// archive (read once for both), in entry order.
 	Sums []EntrySum
+	// CacheDir, when not "", keeps the deflated bytes of each file content
+	// between archives (the object cache, see DefaultCacheDir), so that
+	// the next archive deflates only what changed. The bytes written are
+	// the same either way.
+	CacheDir string
 }
 
 // EntrySum is what WriteZip saw of one file: the SHA-256 and CRC-32 of the
@@ -53,6 +59,7 @@ type ZipStats struct {
 	Stored   int   // entries written as they are
 	Deflated int   // entries deflated
 	Spilled  int   // deflated entries that waited in a temp file
+	Cached   int   // deflated entries whose bytes came from the cache
 	Bytes    int64 // input bytes
 	ZipBytes int64 // archive bytes written to w
 }
@@ -110,6 +117,7 @@ func WriteZip(ctx context.Context, w io.Writer, t *Tree, opts ZipOptions, report
 	z := &zipper{
 		tree:    t,
 		opts:    opts,
+		cache:   openDeflateCache(opts.CacheDir, opts.Level),
 		budget:  semaphore.NewWeighted(opts.MemoryBudget),
 		spill:   opts.MemoryBudget / 4,
 		pool:    newChunkPool(int(opts.MemoryBudget / zipChunk)),
@@ -162,6 +170,7 @@ type zipper struct {
 	budget  *semaphore.Weighted // bytes of chunks reserved by jobs in flight
 	spill   int64               // a deflated entry bigger than this goes to a temp file
 	pool    *chunkPool
+	cache   *objectCache // nil: no cache
 	report  Reporter
 	copyBuf []byte // the writer's, for stored files
 }
@@ -175,6 +184,7 @@ type zipJob struct {
 	done chan struct{}
 
 	err    error
+	cached bool // out came from the cache
 	method uint16
 	crc    uint32
 	sum    [sha256.Size]byte // of the file, when opts.Sums asks for it
@@ -245,6 +255,9 @@ func (z *zipper) run(ctx context.Context, w io.Writer) (stats ZipStats, err erro
 			if j.out.spilled {
 				stats.Spilled++
 			}
+			if j.cached {
+				stats.Cached++
+			}
 		}
 		j.discard()
 		z.budget.Release(j.cost)
@@ -303,9 +316,10 @@ func (z *zipper) work(ctx context.Context, jobs <-chan *zipJob) {
 	fw, err := flate.NewWriter(io.Discard, z.opts.Level)
 	buf := make([]byte, zipReadBuf)
 	var sum hash.Hash
-	if len(z.opts.Sums) == len(z.tree.Entries) {
+	if len(z.opts.Sums) == len(z.tree.Entries) || z.cache != nil {
 		sum = sha256.New()
 	}
+	c := &zipCacheWork{payload: sha256.New(), buf: bufio.NewWriterSize(nil, 64<<10)}
 	for j := range jobs {
 		switch {
 		case err != nil:
@@ -313,7 +327,11 @@ func (z *zipper) work(ctx context.Context, jobs <-chan *zipJob) {
 		case ctx.Err() != nil:
 			j.err = ctx.Err()
 		default:
-			j.err = z.prepare(ctx, j, fw, buf, sum)
+			if j.method == zip.Deflate && z.cache != nil && j.e.Size > 0 {
+				j.err = z.prepareCached(ctx, j, fw, buf, sum, c)
+			} else {
+				j.err = z.prepare(ctx, j, fw, buf, sum)
+			}
 			// Give back the budget the compressed bytes did not need, so
 			// the workers can run further ahead of the writer.
 			if used := j.out.inMemory(); used < j.cost {
@@ -389,6 +407,59 @@ func (z *zipper) prepare(ctx context.Context, j *zipJob, fw *flate.Writer, buf [
 	if sum != nil {
 		sum.Sum(j.sum[:0])
 	}
+	return nil
+}
+
+// zipCacheWork holds a worker's hash and buffer for the deflate cache.
+type zipCacheWork struct {
+	payload hash.Hash
+	buf     *bufio.Writer
+}
+
+// prepareCached prepares a deflated entry through the cache: one read for
+// its CRC-32 and SHA-256, then its deflated bytes from the cache, or from
+// a second read that deflates them and puts them in the cache. A damaged
+// cache entry is deflated again.
+func (z *zipper) prepareCached(ctx context.Context, j *zipJob, fw *flate.Writer, buf []byte, sum hash.Hash, c *zipCacheWork) error {
+	j.method = zip.Store // the first read only sums
+	if err := z.prepare(ctx, j, fw, buf, sum); err != nil {
+		return err
+	}
+	j.method = zip.Deflate
+	crc, digest := j.crc, j.sum
+	if hit := z.cache.lookup(digest, j.e.Size); hit != nil {
+		if hit.raw {
+			hit.f.Close()
+			j.method = zip.Store
+			return nil
+		}
+		j.out = spillBuffer{pool: z.pool, limit: min(j.e.Size, z.spill), size: j.e.Size, tempDir: z.opts.TempDir}
+		err := hit.copyTo(&j.out, buf, c.payload)
+		if err == nil && j.out.n < j.e.Size {
+			j.cached = true
+			return nil
+		}
+		j.out.release()
+		z.cache.remove(digest)
+	}
+	if err := z.prepare(ctx, j, fw, buf, sum); err != nil {
+		return err
+	}
+	if j.crc != crc || j.sum != digest {
+		return errChanged()
+	}
+	h := &objectHeader{kind: objectKindRaw, plainSize: j.e.Size, plainSum: digest}
+	entry := z.cache.create(digest, c.buf)
+	if j.method == zip.Deflate && entry != nil {
+		c.payload.Reset()
+		if _, err := j.out.WriteTo(io.MultiWriter(entry, c.payload)); err != nil {
+			entry.abort()
+			return err
+		}
+		h.kind, h.payloadSize = objectKindStream, j.out.n
+		c.payload.Sum(h.payloadSum[:0])
+	}
+	entry.commit(h)
 	return nil
 }
 

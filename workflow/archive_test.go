@@ -622,3 +622,49 @@ func TestWriteZipManyEntries(t *testing.T) {
 		t.Error("Zip64 end record in a small archive")
 	}
 }
+
+// The deflate cache changes nothing in the archive: the next archive takes
+// every deflated entry from it (and every "does not shrink" from its
+// notes); a damaged entry is deflated again.
+func TestWriteZipCache(t *testing.T) {
+	dir := t.TempDir()
+	writeByteFiles(t, dir, fixtureFiles())
+	tree := scanFixture(t, dir)
+	want, plain := writeZipFile(t, tree, workflow.ZipOptions{Workers: 2})
+	cache := t.TempDir()
+	check := func(name string, opts workflow.ZipOptions, cached int) {
+		t.Helper()
+		opts.CacheDir = cache
+		got, stats := writeZipFile(t, tree, opts)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: the archive differs from one made without the cache", name)
+		}
+		if stats.Cached != cached || stats.Deflated != plain.Deflated || stats.Stored != plain.Stored {
+			t.Fatalf("%s: %d deflated (%d from the cache), %d stored; want %d (%d), %d", name,
+				stats.Deflated, stats.Cached, stats.Stored, plain.Deflated, cached, plain.Stored)
+		}
+	}
+	check("first", workflow.ZipOptions{}, 0)
+	check("second", workflow.ZipOptions{}, plain.Deflated)
+	check("small budget", workflow.ZipOptions{Workers: 3, MemoryBudget: 1 << 20, TempDir: t.TempDir()}, plain.Deflated)
+
+	var entries []string
+	filepath.WalkDir(filepath.Join(cache, "objects"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(p, "deflate") {
+			entries = append(entries, p)
+		}
+		return nil
+	})
+	// One per deflated file, and a note for each of the four files deflate
+	// cannot shrink (data.bin, tiny.bin, z.txt, big-random.svg).
+	if len(entries) != plain.Deflated+4 {
+		t.Fatalf("%d cache entries for %d deflated files", len(entries), plain.Deflated)
+	}
+	for _, p := range entries {
+		b, _ := os.ReadFile(p)
+		b[len(b)-1] ^= 1
+		os.WriteFile(p, b, 0o600)
+	}
+	check("damaged", workflow.ZipOptions{}, 0)
+	check("repaired", workflow.ZipOptions{}, plain.Deflated)
+}

@@ -356,7 +356,7 @@ func sealToTemp(ctx context.Context, dir, name string, tree *Tree, opts BuildOpt
 	if err != nil {
 		return nil, err
 	}
-	stats, err := WriteZip(ctx, io.MultiWriter(zipHash, enc), tree, ZipOptions{Workers: opts.Workers, Sums: sums}, report)
+	stats, err := WriteZip(ctx, io.MultiWriter(zipHash, enc), tree, ZipOptions{Workers: opts.Workers, Sums: sums, CacheDir: opts.cacheDir()}, report)
 	if err != nil {
 		return nil, fmt.Errorf("write zip: %w", err)
 	}

@@ -494,7 +494,7 @@ func (w *deltaWorker) compress(ctx context.Context, j *deltaJob, quality int, fo
 	if err != nil {
 		return err
 	}
-	h := &objectHeader{kind: objectKindBrotli, plainSize: j.size, payloadSize: out.n, plainSum: j.sum}
+	h := &objectHeader{kind: objectKindStream, plainSize: j.size, payloadSize: out.n, plainSum: j.sum}
 	out.h.Sum(h.payloadSum[:0])
 	entry.commit(h)
 	j.brotli = true

@@ -441,7 +441,7 @@ func TestBuildDeltaCorruptCache(t *testing.T) {
 	}
 	var entries []string
 	filepath.WalkDir(filepath.Join(opts.CacheDir, "objects"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
+		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".") && strings.Contains(p, "/br") {
 			entries = append(entries, p)
 		}
 		return nil

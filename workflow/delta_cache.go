@@ -13,28 +13,32 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
 // The object cache keeps, between builds, the brotli stream of every file
-// content Build compressed, keyed by the plain SHA-256 and the brotli
-// settings, so that the next release compresses only what changed. It
-// holds no secret: objects are encrypted per release, after the cache.
+// content Build compressed for the delta, and the deflated bytes of every
+// zip entry, keyed by the plain SHA-256 and the compression settings, so
+// that the next release compresses only what changed. It holds no secret:
+// the bundle and the objects are encrypted per release, after the cache.
 //
-// One entry per file, <base>/objects/br<quality>-w<window>/<2 hex>/<64 hex>:
-// a fixed header (objectHeaderSize bytes) then the brotli stream. An entry
-// whose content did not shrink holds no stream and says so ("raw"), so the
+// One entry per file, <base>/objects/<variant>/<2 hex>/<64 hex>, the
+// variant being br<quality>-w<window> or deflate<level>-<library version>:
+// a fixed header (objectHeaderSize bytes) then the compressed stream. An
+// entry whose content did not shrink holds no stream and says so ("raw"), so the
 // next build does not try again. Entries are written to a temp file in
 // their folder and renamed, so concurrent capship processes see whole
 // entries or none; one that is damaged (size, header, or the SHA-256 of
 // its stream) is ignored and replaced.
 
 const (
-	objectMagic      = "CSHPBR1\n"
+	objectMagic      = "CSHPOBJ1"
 	objectHeaderSize = 96
-	objectKindBrotli = 1
+	objectKindStream = 1
 	objectKindRaw    = 2
 	// objectCacheLimit bounds the object cache; pruning keeps it below
 	// three quarters of it, dropping the entries least recently used. The
@@ -76,13 +80,46 @@ type objectCache struct {
 }
 
 func openObjectCache(base string, quality, window int) *objectCache {
+	return openCacheVariant(base, fmt.Sprintf("br%d-w%d", quality, window), quality, window)
+}
+
+// openDeflateCache is the variant of the zip's deflated entries: keyed by
+// the level and the version of the deflate library too, since another
+// version may write other (equally valid) bytes, and a zip is always the
+// same bytes for the same files.
+func openDeflateCache(base string, level int) *objectCache {
+	return openCacheVariant(base, fmt.Sprintf("deflate%d-%s", level, flateVersion()), level, 15)
+}
+
+func openCacheVariant(base, name string, quality, window int) *objectCache {
 	if base == "" {
 		return nil
 	}
 	root := filepath.Join(base, "objects")
-	return &objectCache{root: root, dir: filepath.Join(root, fmt.Sprintf("br%d-w%d", quality, window)),
-		quality: quality, window: window, now: time.Now}
+	return &objectCache{root: root, dir: filepath.Join(root, name), quality: quality, window: window, now: time.Now}
 }
+
+// flateVersion is the version of klauspost/compress built in, made safe
+// for a folder name.
+var flateVersion = sync.OnceValue(func() string {
+	v := "unknown"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range info.Deps {
+			if d.Path == "github.com/klauspost/compress" {
+				if d.Replace != nil {
+					d = d.Replace
+				}
+				v = d.Version
+			}
+		}
+	}
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '_'
+	}, v)
+})
 
 func (c *objectCache) path(sum [sha256.Size]byte) string {
 	h := hex.EncodeToString(sum[:])
@@ -141,7 +178,7 @@ func (c *objectCache) lookup(sum [sha256.Size]byte, plainSize int64) *cachedObje
 	case !allZero(hdr[11:16]):
 		ok = false
 	case hdr[8] == objectKindRaw && size == 0 && st.Size() == objectHeaderSize && allZero(hdr[64:96]):
-	case hdr[8] == objectKindBrotli && size > 0 && st.Size() == objectHeaderSize+size:
+	case hdr[8] == objectKindStream && size > 0 && st.Size() == objectHeaderSize+size:
 	default:
 		ok = false
 	}
