@@ -495,7 +495,7 @@ func checkHostedObjects(ctx context.Context, s IO, m *workflow.Manifest, base st
 	}
 	fmt.Fprintf(s.Err, "%d of %d objects at %s/ are NOT the built ones:\n", len(check.Problems), check.Objects, base)
 	for _, p := range check.Problems {
-		fmt.Fprintf(s.Err, "  - %s (%s): %s\n", p.Object, filesOf(p.Paths), p.Problem)
+		fmt.Fprintf(s.Err, "  - %s (%s): %s\n", p.Object, p.Files(), p.Problem)
 		if p.SHA256 != "" && p.SHA256 != p.WantSHA256 {
 			fmt.Fprintf(s.Err, "      hosted sha256 %s\n      built  sha256 %s\n", p.SHA256, p.WantSHA256)
 		}
@@ -504,17 +504,6 @@ func checkHostedObjects(ctx context.Context, s IO, m *workflow.Manifest, base st
 		fmt.Fprintf(s.Err, "  stopped after %d problems: %d objects were not checked\n", len(check.Problems), check.Objects-check.Checked)
 	}
 	return nil, fmt.Errorf("register release: the hosted objects are not the built ones: upload %s/ to %s/ again, or pass --skip-url-check to register anyway", deltaDirName(m), base)
-}
-
-// filesOf names the files an object holds: the first, and how many more.
-func filesOf(paths []string) string {
-	switch len(paths) {
-	case 0:
-		return "no file"
-	case 1:
-		return paths[0]
-	}
-	return fmt.Sprintf("%s and %d more", paths[0], len(paths)-1)
 }
 
 // checkProjectKey refuses a bundle sealed for another key than the one in

@@ -201,6 +201,9 @@ type ObjectProblem struct {
 	Problem string   // what differs and what to do
 }
 
+// Files names the files the object holds: the first, and how many more.
+func (p ObjectProblem) Files() string { return workflow.ObjectProblem{Paths: p.Paths}.Files() }
+
 // Release is what gets registered.
 type Release struct {
 	Bundle    Bundle

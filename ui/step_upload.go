@@ -457,7 +457,7 @@ func (s *uploadStep) filesMismatchView(lines int) string {
 	room := lines - lipgloss.Height(head) - lipgloss.Height(tail) - 1 // one line for "and N more"
 	var items []string
 	for i, p := range c.Problems {
-		item := s.env.say(st.Warn, fmt.Sprintf("• %s (object %s): %s", filesOf(p.Paths), objectName(p.Object), p.Problem))
+		item := s.env.say(st.Warn, fmt.Sprintf("• %s (object %s): %s", p.Files(), objectName(p.Object), p.Problem))
 		if h := lipgloss.Height(item); h > room && i > 0 {
 			items = append(items, st.Muted.Render(fmt.Sprintf("  and %d more", len(c.Problems)-i)))
 			break
@@ -476,17 +476,6 @@ func objectName(name string) string {
 		return name
 	}
 	return name[:12] + "…"
-}
-
-// filesOf names the files an object holds: the first, and how many more.
-func filesOf(paths []string) string {
-	switch len(paths) {
-	case 0:
-		return "no file"
-	case 1:
-		return paths[0]
-	}
-	return fmt.Sprintf("%s and %d more", paths[0], len(paths)-1)
 }
 
 func orDash(s string) string {

@@ -66,6 +66,18 @@ type ObjectProblem struct {
 	Problem    string   `json:"problem"` // what differs and what to do, one sentence or two
 }
 
+// Files names the files the object holds, for people: the first, and how
+// many more.
+func (p ObjectProblem) Files() string {
+	switch len(p.Paths) {
+	case 0:
+		return "no file"
+	case 1:
+		return p.Paths[0]
+	}
+	return fmt.Sprintf("%s and %d more", p.Paths[0], len(p.Paths)-1)
+}
+
 // CheckObjectsOptions tune CheckObjects; zero values take the defaults.
 type CheckObjectsOptions struct {
 	// Client makes the requests; default: one keeping Parallel
