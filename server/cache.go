@@ -93,17 +93,9 @@ func (c *appCache) get(ctx context.Context, appID string) (*appSnapshot, error) 
 	c.mu.RLock()
 	e := c.entries[appID]
 	c.mu.RUnlock()
-	if e == nil {
+	inserted := e == nil
+	if inserted {
 		e = c.insert(ctx, appID)
-		select {
-		case <-e.ready:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if e.err != nil {
-			return nil, e.err
-		}
-		return e.state.Load().snap, nil // loaded after this check arrived
 	}
 	select {
 	case <-e.ready:
@@ -114,6 +106,9 @@ func (c *appCache) get(ctx context.Context, appID string) (*appSnapshot, error) 
 		return nil, e.err
 	}
 	st := e.state.Load()
+	if inserted {
+		return st.snap, nil // loaded after this check arrived
+	}
 	g := c.generation()
 	if c.watch != nil && g == e.checked.Load() {
 		// Nothing was written to the database since the snapshot was
