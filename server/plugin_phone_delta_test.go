@@ -6,6 +6,7 @@ package server_test
 // that one file.
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -136,6 +137,9 @@ func TestPhoneAndroidDelta(t *testing.T) {
 		if r.Answer["manifest"] == nil {
 			t.Fatalf("the answer carried no manifest: %v", r.Answer)
 		}
+		if !strings.Contains(fmt.Sprint(r.Answer["manifest"]), "assets/data.bin.br.br") {
+			t.Errorf("assets/data.bin.br is not sent wrapped (as data.bin.br.br): %v", r.Answer["manifest"])
+		}
 		gets := host.objectGets()
 		if host.zipGets() != 0 {
 			t.Errorf("the phone downloaded the zip as well")
@@ -251,6 +255,9 @@ func deltaWebFolder(t *testing.T, version string, files map[string]string) strin
 		"assets/img/logo.svg":      `<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>` + "\n",
 		"assets/fonts/ñandú.woff2": "wOF2" + strings.Repeat("\x01\x02\x03", 3000),
 		"manifest.webmanifest":     `{"name":"Shop"}` + "\n",
+		// Named .br but not a brotli stream: the plugin decodes every
+		// .br name, so the build wraps it (devices get data.bin.br.br).
+		"assets/data.bin.br": "plain bytes under a .br name, " + version + "\n",
 	}
 	maps.Copy(all, files)
 	for name, data := range all {

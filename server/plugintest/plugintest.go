@@ -273,11 +273,17 @@ func buildClasses(javac string, jars, sources []string, slice []byte) (string, e
 	h.Write(slice)
 	key := hex.EncodeToString(h.Sum(nil))[:20]
 
-	base, err := os.UserCacheDir()
-	if err != nil {
-		base = os.TempDir()
+	// scripts/test names the folder it keeps test downloads in; by
+	// default it is the user's cache folder's capship-test.
+	base := os.Getenv("CAPSHIP_TEST_CACHE")
+	if base == "" {
+		userCache, err := os.UserCacheDir()
+		if err != nil {
+			userCache = os.TempDir()
+		}
+		base = filepath.Join(userCache, "capship-test")
 	}
-	parent := filepath.Join(base, "capship-test", "plugin-android-phone")
+	parent := filepath.Join(base, "plugin-android-phone")
 	final := filepath.Join(parent, key)
 	defer prune(parent, key)
 	if _, err := os.Stat(filepath.Join(final, "ok")); err == nil {
