@@ -227,3 +227,37 @@ func TestProgressText(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// TestBundleBuildDelta: the per-file objects by default (named in the
+// summary and in --json), none with --no-delta.
+func TestBundleBuildDelta(t *testing.T) {
+	keyFile, pubFile := testKeyPath(t, "test.pem"), testKeyPath(t, "test.pub.pem")
+	pubPEM, _ := os.ReadFile(pubFile)
+	app := capacitorApp(t, string(pubPEM))
+
+	r := runBundleCLI(t, nil, false, "bundle", "build", "--out", "dist", "--key-file", keyFile)
+	if r.code != 0 || !strings.Contains(r.err, "delta:") || !strings.Contains(r.err, "--files-url") {
+		t.Fatalf("build: want a delta line and the --files-url hint: %s", r)
+	}
+	objects := filepath.Join(app, "dist", workflow.DeltaDirName("com.example.cli", "2.3.4"))
+	if entries, err := os.ReadDir(objects); err != nil || len(entries) != 2 {
+		t.Fatalf("objects folder %s: %d entries, %v; want one per file", objects, len(entries), err)
+	}
+
+	r = runBundleCLI(t, nil, false, "bundle", "build", "--out", "dist", "--key-file", keyFile, "--force", "--no-delta", "--json")
+	if r.code != 0 {
+		t.Fatalf("build --no-delta: %s", r)
+	}
+	var got map[string]any
+	must(t, json.Unmarshal([]byte(r.out), &got))
+	if _, ok := got["delta"]; ok {
+		t.Fatalf("--no-delta wrote a delta: %v", got["delta"])
+	}
+	if _, err := os.Stat(objects); !os.IsNotExist(err) {
+		t.Fatalf("--no-delta --force left the earlier objects folder: %v", err)
+	}
+	m, err := workflow.ReadManifest(got["manifest"].(string))
+	if err != nil || m.Delta != nil {
+		t.Fatalf("manifest after --no-delta: delta %v, %v", m != nil && m.Delta != nil, err)
+	}
+}
