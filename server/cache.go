@@ -93,9 +93,9 @@ func (c *appCache) get(ctx context.Context, appID string) (*appSnapshot, error) 
 	c.mu.RLock()
 	e := c.entries[appID]
 	c.mu.RUnlock()
-	inserted := e == nil
-	if inserted {
-		e = c.insert(ctx, appID)
+	inserted := false
+	if e == nil {
+		e, inserted = c.insert(ctx, appID)
 	}
 	select {
 	case <-e.ready:
@@ -107,7 +107,7 @@ func (c *appCache) get(ctx context.Context, appID string) (*appSnapshot, error) 
 	}
 	st := e.state.Load()
 	if inserted {
-		return st.snap, nil // loaded after this check arrived
+		return st.snap, nil // this check loaded it
 	}
 	g := c.generation()
 	if c.watch != nil && g == e.checked.Load() {
@@ -173,17 +173,18 @@ func (e *cacheEntry) keep(st *snapState) {
 }
 
 // insert creates the entry and loads it synchronously; concurrent callers
-// for the same app wait for that one load.
-func (c *appCache) insert(ctx context.Context, appID string) *cacheEntry {
+// for the same app wait for that one load. created is false when another
+// check had created the entry (its load may predate this check).
+func (c *appCache) insert(ctx context.Context, appID string) (e *cacheEntry, created bool) {
 	c.mu.Lock()
 	if e := c.entries[appID]; e != nil {
 		c.mu.Unlock()
-		return e
+		return e, false
 	}
 	if len(c.entries) >= maxCachedApps {
 		c.evictUnknownLocked()
 	}
-	e := &cacheEntry{ready: make(chan struct{})}
+	e = &cacheEntry{ready: make(chan struct{})}
 	e.revision = newFreshCall(revisionTimeout, func(ctx context.Context) (int64, error) { return c.revisionOf(ctx, appID) })
 	e.reload = newFreshCall(loadTimeout, func(ctx context.Context) (*snapState, error) { return c.load(ctx, appID) })
 	c.entries[appID] = e
@@ -205,7 +206,7 @@ func (c *appCache) insert(ctx context.Context, appID string) *cacheEntry {
 		e.confirmed(g)
 	}
 	close(e.ready)
-	return e
+	return e, true
 }
 
 // evictUnknownLocked drops cached "unknown app" entries, then anything, to
