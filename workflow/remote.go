@@ -79,8 +79,14 @@ func (c *URLCheck) OK() bool { return len(c.Problems) == 0 }
 // CheckURL downloads rawURL and compares its size and SHA-256 with the
 // built file's. It streams the body through the hash and reads at most one
 // byte more than wantSize. Mismatches are reported in URLCheck.Problems;
-// the error is only for URLs that cannot be fetched at all.
+// the error is only for URLs that cannot be fetched at all, and wraps
+// ErrStalled when nothing arrives for 30 seconds.
 func CheckURL(ctx context.Context, client *http.Client, rawURL string, wantSize int64, wantSHA256 string, report Reporter) (*URLCheck, error) {
+	return checkURL(ctx, client, rawURL, wantSize, wantSHA256, report, defaultStallTimeout)
+}
+
+// checkURL is CheckURL with the stall timeout given.
+func checkURL(ctx context.Context, client *http.Client, rawURL string, wantSize int64, wantSHA256 string, report Reporter, stallAfter time.Duration) (*URLCheck, error) {
 	if _, _, err := ValidateBundleURL(rawURL); err != nil {
 		return nil, err
 	}
@@ -91,7 +97,12 @@ func CheckURL(ctx context.Context, client *http.Client, rawURL string, wantSize 
 		report = func(Event) {}
 	}
 	check := &URLCheck{URL: rawURL, WantSize: wantSize, WantSHA256: strings.ToLower(wantSHA256)}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSpace(rawURL), nil)
+	reqCtx, stall, stopStall := watchStall(ctx, stallAfter)
+	defer stopStall()
+	stallErr := func(received int64) error {
+		return fmt.Errorf("download bundle: %w: nothing arrived from %s for %v after %d bytes: try again, or check the storage", ErrStalled, check.URL, stallAfter, received)
+	}
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, strings.TrimSpace(rawURL), nil)
 	if err != nil {
 		return nil, fmt.Errorf("download bundle: %w", err)
 	}
@@ -100,6 +111,9 @@ func CheckURL(ctx context.Context, client *http.Client, rawURL string, wantSize 
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if stalled(reqCtx) {
+			return nil, stallErr(0)
 		}
 		return nil, fmt.Errorf("download bundle: %w (check the address and that the server is reachable from here)", err)
 	}
@@ -119,11 +133,14 @@ func CheckURL(ctx context.Context, client *http.Client, rawURL string, wantSize 
 	}
 	h := sha256.New()
 	counter := &progressWriter{report: report, total: wantSize}
-	n, err := io.Copy(io.MultiWriter(h, counter), io.LimitReader(resp.Body, wantSize+1))
+	n, err := io.Copy(io.MultiWriter(h, counter), io.LimitReader(stall.Reader(resp.Body), wantSize+1))
 	check.Size = n
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if stalled(reqCtx) {
+			return nil, stallErr(n)
 		}
 		return nil, fmt.Errorf("download bundle: connection broke after %d bytes: %w", n, err)
 	}

@@ -99,17 +99,14 @@ func (o *CheckObjectsOptions) defaults() {
 		o.RequestTimeout = 5 * time.Minute
 	}
 	if o.StallTimeout <= 0 {
-		o.StallTimeout = 30 * time.Second
+		o.StallTimeout = defaultStallTimeout
 	}
 	if o.MaxProblems <= 0 {
 		o.MaxProblems = 100
 	}
 }
 
-var (
-	errStalled = errors.New("stalled")
-	errTooSlow = errors.New("too slow")
-)
+var errTooSlow = errors.New("too slow")
 
 // deltaObject is one distinct object of a delta and the files it holds.
 type deltaObject struct {
@@ -234,16 +231,14 @@ func checkObject(ctx context.Context, client *http.Client, base string, o *delta
 	prob := &ObjectProblem{Object: o.name, URL: rawURL, Paths: o.paths, WantSize: o.size, WantSHA256: o.sha256}
 	reqCtx, cancelTimeout := context.WithTimeoutCause(ctx, opt.RequestTimeout, errTooSlow)
 	defer cancelTimeout()
-	reqCtx, cancel := context.WithCancelCause(reqCtx)
-	defer cancel(nil)
-	stall := time.AfterFunc(opt.StallTimeout, func() { cancel(errStalled) })
-	defer stall.Stop()
+	reqCtx, stall, stopStall := watchStall(reqCtx, opt.StallTimeout)
+	defer stopStall()
 	failed := func(err error, received int64) *ObjectProblem {
 		if ctx.Err() != nil {
 			return nil // the whole check ends; CheckObjects returns ctx.Err()
 		}
 		switch cause := context.Cause(reqCtx); {
-		case errors.Is(cause, errStalled):
+		case errors.Is(cause, ErrStalled):
 			prob.Problem = fmt.Sprintf("nothing arrived for %v after %d bytes: the server stalled; try again, or check the storage", opt.StallTimeout, received)
 		case errors.Is(cause, errTooSlow):
 			prob.Problem = fmt.Sprintf("the download took longer than %v (%d bytes received): the server is too slow", opt.RequestTimeout, received)
@@ -278,8 +273,7 @@ func checkObject(ctx context.Context, client *http.Client, base string, o *delta
 		return prob
 	}
 	h := sha256.New()
-	counted := &objectCounter{p: p, stall: stall, stallAfter: opt.StallTimeout}
-	n, err := io.Copy(io.MultiWriter(h, counted), io.LimitReader(resp.Body, o.size+1))
+	n, err := io.Copy(io.MultiWriter(h, objectCounter{p}), io.LimitReader(stall.Reader(resp.Body), o.size+1))
 	prob.Size = n
 	if err != nil {
 		return failed(err, n)
@@ -364,16 +358,10 @@ func (p *objectsProgress) add(n int64) { p.send(PhaseDownload, n, false) }
 func (p *objectsProgress) object()     { p.send(PhaseDownload, 0, true) }
 func (p *objectsProgress) done()       { p.send(PhaseDone, 0, false) }
 
-// objectCounter counts received bytes into the progress and holds off the
-// stall timer while bytes keep coming.
-type objectCounter struct {
-	p          *objectsProgress
-	stall      *time.Timer
-	stallAfter time.Duration
-}
+// objectCounter counts received bytes into the progress.
+type objectCounter struct{ p *objectsProgress }
 
-func (c *objectCounter) Write(b []byte) (int, error) {
-	c.stall.Reset(c.stallAfter)
+func (c objectCounter) Write(b []byte) (int, error) {
 	c.p.add(int64(len(b)))
 	return len(b), nil
 }

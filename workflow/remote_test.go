@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -185,4 +186,67 @@ func TestCheckURLRedirectToPlainHTTP(t *testing.T) {
 	if c.OK() || !strings.Contains(strings.Join(c.Problems, "\n"), "plain http") || c.FinalURL != "http://cdn.example.com/good.zip" {
 		t.Fatalf("redirect to plain http: OK=%v final %s problems %q", c.OK(), c.FinalURL, c.Problems)
 	}
+}
+
+// A server that answers and then goes quiet fails the check after the
+// stall timeout, naming the URL and the bytes received; one that keeps
+// trickling bytes does not.
+func TestCheckURLStall(t *testing.T) {
+	built := []byte("partial bundle bytes")
+	sum := sha256.Sum256(built)
+	want := hex.EncodeToString(sum[:])
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(built)))
+		w.WriteHeader(http.StatusOK)
+		switch r.URL.Path {
+		case "/partial.zip":
+			w.Write(built[:7])
+		case "/trickle.zip":
+			for _, b := range built {
+				w.Write([]byte{b})
+				w.(http.Flusher).Flush()
+				time.Sleep(20 * time.Millisecond) // 400 ms in all, each gap well under the stall
+			}
+			return
+		}
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	const stallAfter = 200 * time.Millisecond
+	for _, tt := range []struct {
+		path     string
+		received string
+	}{
+		{"/headers.zip", "after 0 bytes"},
+		{"/partial.zip", "after 7 bytes"},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			start := time.Now()
+			_, err := checkURL(context.Background(), srv.Client(), srv.URL+tt.path, int64(len(built)), want, nil, stallAfter)
+			if !errors.Is(err, ErrStalled) {
+				t.Fatalf("want ErrStalled, got %v", err)
+			}
+			for _, part := range []string{srv.URL + tt.path, tt.received, stallAfter.String()} {
+				if !strings.Contains(err.Error(), part) {
+					t.Errorf("error %q does not say %q", err, part)
+				}
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+	t.Run("/trickle.zip", func(t *testing.T) {
+		c, err := checkURL(context.Background(), srv.Client(), srv.URL+"/trickle.zip", int64(len(built)), want, nil, stallAfter)
+		if err != nil || !c.OK() {
+			t.Fatalf("a slow but steady download must pass: %v %+v", err, c)
+		}
+	})
 }
