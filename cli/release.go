@@ -50,6 +50,8 @@ func releaseCommands() []Command {
 			Summary: "revoke an admin API token", Run: runTokenRevoke},
 		{Name: "stats", Usage: "[--since 24h|2006-01-02] [--app APP_ID] [--db PATH] [--json]",
 			Summary: "device downloads, installs and failures per release", Run: runStats},
+		{Name: "registry check", Usage: "[--db PATH] [--json]",
+			Summary: "run SQLite's integrity check on the registry file", Run: runRegistryCheck},
 	}
 }
 
@@ -117,12 +119,26 @@ func (f *registryFlags) open(ctx context.Context, s IO) (store.Registry, error) 
 	return store.Open(ctx, dbLocation(s, f.db))
 }
 
+// openReadOnly opens the registry for a command that only reads, so that
+// a read-only file or mount works. A missing default file is created as
+// before (no release was registered yet).
+func (f *registryFlags) openReadOnly(ctx context.Context, s IO) (store.Registry, error) {
+	loc := dbLocation(s, f.db)
+	if !store.IsPostgresDSN(loc) {
+		if _, err := os.Stat(loc); errors.Is(err, os.ErrNotExist) {
+			return store.Open(ctx, loc)
+		}
+	}
+	return store.OpenReadOnly(ctx, loc)
+}
+
 // regCmd describes the command line of one registry command.
 type regCmd struct {
 	name, usage, summary string
 	app                  bool         // takes --app (defaulting to the Capacitor config's appId)
 	arg                  string       // what its one positional argument is; "" for none
 	creates              bool         // may create the registry file (others refuse a --db file that does not exist)
+	readOnly             bool         // only reads: opens the registry read-only, never migrating it
 	remote               *serverFlags // takes --server and --token: a capship server's admin API instead of --db
 }
 
@@ -217,7 +233,12 @@ func (c regCmd) open(ctx context.Context, s IO, args []string, extra func(*flag.
 			return nil, err
 		}
 	}
-	if x.reg, err = rf.open(ctx, s); err != nil {
+	if c.readOnly {
+		x.reg, err = rf.openReadOnly(ctx, s)
+	} else {
+		x.reg, err = rf.open(ctx, s)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return x, nil
@@ -528,7 +549,7 @@ type releaseRow struct {
 
 func runReleaseList(ctx context.Context, s IO, args []string) error {
 	x, err := regCmd{name: "release list", usage: "[--app APP_ID] [--db PATH | --server URL --token TOKEN] [--json]",
-		summary: "List an app's releases, newest first.", app: true, remote: &serverFlags{}}.open(ctx, s, args, nil, nil)
+		summary: "List an app's releases, newest first.", app: true, remote: &serverFlags{}, readOnly: true}.open(ctx, s, args, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -771,7 +792,7 @@ func writeChannel(ctx context.Context, s IO, args []string, create bool) error {
 
 func runChannelList(ctx context.Context, s IO, args []string) error {
 	x, err := regCmd{name: "channel list", usage: "[--app APP_ID] [--db PATH] [--json]",
-		summary: "List an app's channels and their settings.", app: true}.open(ctx, s, args, nil, nil)
+		summary: "List an app's channels and their settings.", app: true, readOnly: true}.open(ctx, s, args, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -820,7 +841,7 @@ func printChannels(w io.Writer, channels []store.Channel) {
 
 func runChannelHistory(ctx context.Context, s IO, args []string) error {
 	x, err := regCmd{name: "channel history", usage: "NAME [--app APP_ID] [--db PATH] [--json]",
-		summary: "Show what a channel served and when, oldest first.", app: true, arg: "channel NAME"}.open(ctx, s, args, nil, nil)
+		summary: "Show what a channel served and when, oldest first.", app: true, arg: "channel NAME", readOnly: true}.open(ctx, s, args, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -876,7 +897,7 @@ func runTokenCreate(ctx context.Context, s IO, args []string) error {
 
 func runTokenList(ctx context.Context, s IO, args []string) error {
 	x, err := regCmd{name: "token list", usage: "[--db PATH] [--json]",
-		summary: "List admin API tokens (never their secrets)."}.open(ctx, s, args, nil, nil)
+		summary: "List admin API tokens (never their secrets).", readOnly: true}.open(ctx, s, args, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -948,7 +969,7 @@ func runStats(ctx context.Context, s IO, args []string) error {
 	var since time.Time
 	x, err := regCmd{name: "stats", usage: "[--since 24h|2006-01-02] [--app APP_ID] [--db PATH] [--json]",
 		summary: "Summarize what devices reported, per bundle version: downloads, installs, failures by kind.",
-		app:     true}.open(ctx, s, args, func(fs *flag.FlagSet) {
+		app:     true, readOnly: true}.open(ctx, s, args, func(fs *flag.FlagSet) {
 		sinceFlag = fs.String("since", "", "only events after this: a duration back from now (24h) or a date")
 	}, func() (err error) {
 		since, err = parseSince(*sinceFlag, time.Now())

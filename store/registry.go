@@ -332,6 +332,9 @@ var (
 	ErrDuplicateToken    = errors.New("a token with this name exists: pick another name or revoke it first")
 	ErrUnauthorized      = errors.New("invalid or revoked token: create one with 'capship token create'")
 	ErrSchemaTooNew      = errors.New("the registry was written by a newer capship: upgrade capship")
+	ErrSchemaTooOld      = errors.New("the registry was written by an older capship: run a command that writes to it (capship serve, release register) once to upgrade it")
+	ErrDiskFull          = errors.New("the disk holding the registry is full: free some space")
+	ErrCorrupt           = errors.New("the registry file is damaged: restore it from a backup")
 )
 
 // errorCodes maps sentinel errors to the stable codes of the admin API's
@@ -352,6 +355,9 @@ var errorCodes = []struct {
 	{ErrDuplicateToken, "duplicate_token"},
 	{ErrUnauthorized, "unauthorized"},
 	{ErrSchemaTooNew, "schema_too_new"},
+	{ErrSchemaTooOld, "schema_too_old"},
+	{ErrDiskFull, "disk_full"},
+	{ErrCorrupt, "corrupt"},
 }
 
 // ErrorCode returns the admin API code for err ("internal" for an error that
@@ -442,4 +448,19 @@ func Open(ctx context.Context, dsn string) (Registry, error) {
 		return openPostgres(ctx, dsn)
 	}
 	return openSQLite(ctx, dsn)
+}
+
+// OpenReadOnly opens the registry at dsn for commands that only read: an
+// SQLite file must exist and is neither created, migrated nor written, so
+// a read-only file or mount works; a schema older or newer than this
+// capship's is refused (ErrSchemaTooOld, ErrSchemaTooNew). PostgreSQL
+// opens as with Open.
+func OpenReadOnly(ctx context.Context, dsn string) (Registry, error) {
+	if dsn == "" {
+		return nil, fmt.Errorf("open registry: %w: empty database path", ErrInvalid)
+	}
+	if IsPostgresDSN(dsn) {
+		return openPostgres(ctx, dsn)
+	}
+	return openSQLiteReadOnly(ctx, dsn)
 }

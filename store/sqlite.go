@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -65,18 +67,142 @@ func openSQLite(ctx context.Context, path string) (Registry, error) {
 	db.SetMaxIdleConns(8)
 	if err := pingSQLite(ctx, db); err != nil {
 		db.Close()
-		if isBusy(err) {
-			return nil, fmt.Errorf("open registry %s: %w: another capship process keeps it locked; try again when it is done", path, err)
-		}
-		return nil, fmt.Errorf("open registry %s: %w (is it an SQLite file?)", path, err)
+		return nil, openError(path, err)
 	}
 	r := &sqlRegistry{db: db, d: &sqliteDialect, path: path}
 	if err := migrate(ctx, db, r.d); err != nil {
 		db.Close()
+		if isDiskFull(path, err) {
+			return nil, fmt.Errorf("%w: %w (registry %s)", err, ErrDiskFull, path)
+		}
 		return nil, fmt.Errorf("%w (registry %s)", err, path)
 	}
 	return r, nil
 }
+
+// sqliteReadOnlyParams are sqliteParams for a connection that never
+// writes: no journal mode switch, which would write the file.
+const sqliteReadOnlyParams = "mode=ro" +
+	"&_pragma=busy_timeout(15000)" +
+	"&_pragma=foreign_keys(1)"
+
+// openSQLiteReadOnly opens the existing registry file at path without
+// creating, migrating or writing anything. A WAL file in a folder nobody
+// may write to (a read-only mount), with no -shm file beside it, can only
+// be read as immutable: nothing else can be writing it there.
+func openSQLiteReadOnly(ctx context.Context, path string) (Registry, error) {
+	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("open registry %s: %w: the path may not contain '?' or '#' or start with 'file:'", path, ErrInvalid)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open registry: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open registry %s: %w", path, err)
+	}
+	uri := "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath() + "?" + sqliteReadOnlyParams
+	var db *sql.DB
+	for _, extra := range []string{"", "&immutable=1"} {
+		if db, err = sql.Open("sqlite", uri+extra); err != nil {
+			return nil, fmt.Errorf("open registry %s: %w", path, err)
+		}
+		db.SetMaxOpenConns(8)
+		db.SetMaxIdleConns(8)
+		if err = readSchemaVersion(ctx, db, path); err == nil {
+			break
+		}
+		db.Close()
+		if !isCantOpen(err) {
+			return nil, err
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &sqlRegistry{db: db, d: &sqliteDialect, path: path}, nil
+}
+
+// readSchemaVersion refuses a schema other than the one this capship
+// writes; a read-only open cannot migrate it.
+func readSchemaVersion(ctx context.Context, db *sql.DB, path string) error {
+	if err := pingSQLite(ctx, db); err != nil {
+		return openError(path, err)
+	}
+	all, err := migrations(&sqliteDialect)
+	if err != nil {
+		return fmt.Errorf("read migrations: %w", err)
+	}
+	latest := all[len(all)-1].version
+	var current int
+	err = db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current)
+	switch {
+	case err != nil && strings.Contains(err.Error(), "no such table"):
+		current = 0
+	case err != nil:
+		return openError(path, err)
+	}
+	switch {
+	case current > latest:
+		return fmt.Errorf("open registry %s: schema version %d, this capship knows up to %d: %w", path, current, latest, ErrSchemaTooNew)
+	case current < latest:
+		return fmt.Errorf("open registry %s read-only: schema version %d, this capship needs %d: %w", path, current, latest, ErrSchemaTooOld)
+	}
+	return nil
+}
+
+// openError says why the first use of a registry file failed, with the
+// fix when it is known.
+func openError(path string, err error) error {
+	switch {
+	case isBusy(err):
+		return fmt.Errorf("open registry %s: %w: another capship process keeps it locked; try again when it is done", path, err)
+	case isDiskFull(path, err):
+		return fmt.Errorf("open registry %s: %w: %w", path, ErrDiskFull, err)
+	case isCode(err, sqlite3.SQLITE_READONLY), isCantOpen(err) && folderReadOnly(filepath.Dir(path)):
+		return fmt.Errorf("open registry %s: %w: the file or its folder is read-only; only commands that read can use it", path, err)
+	case isCorrupt(err):
+		return fmt.Errorf("open registry %s: %w: %w", path, ErrCorrupt, err)
+	}
+	return fmt.Errorf("open registry %s: %w (is it an SQLite file?)", path, err)
+}
+
+// isDiskFull reports whether err comes from a full disk: SQLite's
+// SQLITE_FULL, ENOSPC, or an I/O error while the filesystem holding path
+// has no free block left (SQLite reports some failed writes as I/O errors).
+func isDiskFull(path string, err error) bool {
+	if err == nil {
+		return false
+	}
+	if isCode(err, sqlite3.SQLITE_FULL) || errors.Is(err, syscall.ENOSPC) {
+		return true
+	}
+	return isCode(err, sqlite3.SQLITE_IOERR) && noSpaceLeft(filepath.Dir(path))
+}
+
+func isCode(err error, code int) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == code
+}
+
+// isCorrupt reports whether err is SQLite finding a damaged file.
+func isCorrupt(err error) bool {
+	return isCode(err, sqlite3.SQLITE_CORRUPT) || isCode(err, sqlite3.SQLITE_NOTADB)
+}
+
+// folderReadOnly reports whether no file can be created in dir (SQLite
+// needs its -wal and -shm files there to write).
+func folderReadOnly(dir string) bool {
+	f, err := os.CreateTemp(dir, ".capship-probe-*")
+	if err != nil {
+		return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return false
+}
+
+func isCantOpen(err error) bool { return isCode(err, sqlite3.SQLITE_CANTOPEN) }
 
 // pingSQLite opens the first connection, which also switches a new file to
 // WAL. When several processes open a new file at once, that switch can
@@ -97,7 +223,42 @@ func pingSQLite(ctx context.Context, db *sql.DB) error {
 	}
 }
 
-func isBusy(err error) bool {
-	var e *sqlite.Error
-	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
+func isBusy(err error) bool { return isCode(err, sqlite3.SQLITE_BUSY) }
+
+// IntegrityCheck runs SQLite's integrity_check on reg and returns the
+// problems it reports (none: the file is sound). A PostgreSQL registry
+// has no such check (ErrInvalid).
+func IntegrityCheck(ctx context.Context, reg Registry) ([]string, error) {
+	r, ok := reg.(*sqlRegistry)
+	if !ok || r.d != &sqliteDialect {
+		return nil, fmt.Errorf("check registry: %w: only an SQLite registry file can be checked", ErrInvalid)
+	}
+	return r.pragmaCheck(ctx, "integrity_check")
+}
+
+// pragmaCheck runs PRAGMA integrity_check or quick_check and returns its
+// rows other than "ok".
+func (r *sqlRegistry) pragmaCheck(ctx context.Context, pragma string) ([]string, error) {
+	rows, err := r.db.QueryContext(ctx, "PRAGMA "+pragma)
+	if err != nil {
+		return nil, fmt.Errorf("check registry %s: %w", r.path, err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil, fmt.Errorf("check registry %s: %w", r.path, err)
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		if isCorrupt(err) {
+			return append(problems, err.Error()), nil
+		}
+		return nil, fmt.Errorf("check registry %s: %w", r.path, err)
+	}
+	return problems, nil
 }

@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"capship/store"
+)
+
+type registryCheckResult struct {
+	DB       string   `json:"db"`
+	OK       bool     `json:"ok"`
+	Problems []string `json:"problems"`
+}
+
+// runRegistryCheck runs SQLite's integrity_check on the registry, read-only.
+// A damaged file exits 1 and lists what SQLite found.
+func runRegistryCheck(ctx context.Context, s IO, args []string) error {
+	cmd := regCmd{name: "registry check", usage: "[--db PATH] [--json]",
+		summary: "Run SQLite's integrity check on the registry file, reading it only. Exits 1 when the file is damaged.", readOnly: true}
+	rf, _, err := cmd.parse(s, args, nil)
+	if err != nil {
+		return err
+	}
+	if err := rf.mustExist(s); err != nil {
+		return err
+	}
+	res := registryCheckResult{DB: store.RedactDSN(dbLocation(s, rf.db)), Problems: []string{}}
+	reg, err := rf.openReadOnly(ctx, s)
+	switch {
+	case errors.Is(err, store.ErrCorrupt):
+		res.Problems = append(res.Problems, err.Error())
+	case err != nil:
+		return err
+	default:
+		defer reg.Close()
+		problems, err := store.IntegrityCheck(ctx, reg)
+		if err != nil {
+			return err
+		}
+		res.Problems = append(res.Problems, problems...)
+	}
+	res.OK = len(res.Problems) == 0
+	if rf.json {
+		if err := writeJSON(s.Out, res); err != nil {
+			return err
+		}
+	} else if res.OK {
+		fmt.Fprintf(s.Err, "registry %s: ok\n", res.DB)
+	} else {
+		fmt.Fprintf(s.Err, "registry %s is damaged; SQLite found:\n", res.DB)
+		for _, p := range res.Problems {
+			fmt.Fprintf(s.Err, "  %s\n", p)
+		}
+		fmt.Fprintln(s.Err, "restore it from a backup; 'sqlite3 FILE .recover' may save what is readable")
+	}
+	if !res.OK {
+		return silentError{1}
+	}
+	return nil
+}
