@@ -141,8 +141,10 @@ func ParseConfigPublicKey(text string) (*rsa.PublicKey, error) {
 	return ParsePublicKey([]byte(text))
 }
 
-// decodeOnePEM returns the single PEM block in data.
+// decodeOnePEM returns the single PEM block in data, read leniently as
+// text pasted into a CI secret or saved on Windows may be (cleanPEM).
 func decodeOnePEM(data []byte, kind string) (*pem.Block, error) {
+	data = cleanPEM(data)
 	block, rest := pem.Decode(data)
 	if block == nil {
 		if len(bytes.TrimSpace(data)) == 0 {
@@ -154,6 +156,20 @@ func decodeOnePEM(data []byte, kind string) (*pem.Block, error) {
 		return nil, fmt.Errorf("parse %s key: %w: more than one PEM block; pass exactly one key", kind, ErrKeyFormat)
 	}
 	return block, nil
+}
+
+// cleanPEM returns PEM text with a leading byte order mark dropped, CRLF
+// and lone CR line breaks made LF, and the spaces and tabs around every
+// line removed: pem.Decode finds no block behind an indented BEGIN line.
+func cleanPEM(data []byte) []byte {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	data = bytes.ReplaceAll(data, []byte("\r"), []byte("\n"))
+	lines := bytes.Split(data, []byte("\n"))
+	for i, line := range lines {
+		lines[i] = bytes.Trim(line, " \t")
+	}
+	return bytes.Join(lines, []byte("\n"))
 }
 
 func checkKeySize(pub *rsa.PublicKey) error {

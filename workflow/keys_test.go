@@ -191,6 +191,54 @@ func TestParsePrivateKeyAcceptsCRLF(t *testing.T) {
 	}
 }
 
+// Key text pasted into a CI secret or saved on Windows parses: CRLF or
+// lone CR line breaks, blank lines and white space around the key and
+// around its lines, a byte order mark.
+func TestParseKeyLenientText(t *testing.T) {
+	want := testPrivateKey(t, "test.pem")
+	for name, edit := range map[string]func(string) string{
+		"CRLF and surrounding white space": func(s string) string { return "\r\n  " + strings.ReplaceAll(s, "\n", "\r\n") + "  \r\n\t" },
+		"indented BEGIN line":              func(s string) string { return "    " + s },
+		"indented lines, CRLF":             func(s string) string { return strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\r\n\t  ") },
+		"trailing spaces":                  func(s string) string { return strings.ReplaceAll(s, "\n", " \n") },
+		"lone CR":                          func(s string) string { return strings.ReplaceAll(s, "\n", "\r") },
+		"byte order mark":                  func(s string) string { return "\ufeff" + s },
+	} {
+		t.Run(name, func(t *testing.T) {
+			key, err := ParsePrivateKey([]byte(edit(string(testKeyFile(t, "test.pem")))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !key.Equal(want) {
+				t.Fatal("parsed to another key")
+			}
+			pub, err := ParsePublicKey([]byte(edit(string(testKeyFile(t, "test.pub.pem")))))
+			if err != nil || !pub.Equal(&want.PublicKey) {
+				t.Fatalf("public key: %v", err)
+			}
+		})
+	}
+}
+
+// FuzzParsePrivateKey: any text is refused with ErrKeyFormat or
+// ErrKeySize, or gives an RSA-2048 key, never a panic.
+func FuzzParsePrivateKey(f *testing.F) {
+	f.Add(testKeyFile(f, "test.pem"))
+	f.Add(bytes.ReplaceAll(testKeyFile(f, "test.pem"), []byte("\n"), []byte("\r\n  ")))
+	f.Add([]byte("-----BEGIN RSA PRIVATE KEY-----\r\n\r\n-----END RSA PRIVATE KEY-----"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		key, err := ParsePrivateKey(data)
+		switch {
+		case err != nil:
+			if !errors.Is(err, ErrKeyFormat) && !errors.Is(err, ErrKeySize) {
+				t.Fatalf("unexpected error: %v", err)
+			}
+		case key.N.BitLen() != KeyBits:
+			t.Fatalf("accepted RSA-%d", key.N.BitLen())
+		}
+	})
+}
+
 func TestParsePublicKeyRefuses(t *testing.T) {
 	pub := testPublicKey(t, "test.pub.pem")
 	smallE := EncodePublicKey(&rsa.PublicKey{N: pub.N, E: 3})
