@@ -76,12 +76,20 @@ func runBundleBuild(ctx context.Context, s IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkAppKey(project, opts.AppID, key); err != nil {
+	var warnings []string // for --json, besides stderr
+	keyWarning, err := checkAppKey(project, opts.AppID, key)
+	if err != nil {
 		return err
+	}
+	if keyWarning != "" {
+		fmt.Fprintf(s.Err, "WARNING: %s\n", keyWarning)
+		warnings = append(warnings, keyWarning)
 	}
 	opts.Key = key
 	opts.Warn = func(p workflow.Problem) {
-		fmt.Fprintf(s.Err, "warning: %s: %s\n", filepath.Join(opts.Dir, filepath.FromSlash(p.Path)), p.Message)
+		w := fmt.Sprintf("%s: %s", filepath.Join(opts.Dir, filepath.FromSlash(p.Path)), p.Message)
+		fmt.Fprintf(s.Err, "warning: %s\n", w)
+		warnings = append(warnings, w)
 	}
 
 	// The build's live heap is mostly the file lists (about 1.5 KiB a
@@ -97,6 +105,7 @@ func runBundleBuild(ctx context.Context, s IO, args []string) error {
 		return err
 	}
 	if asJSON {
+		m.Warnings = warnings
 		if err := m.WriteJSON(s.Out); err != nil { // streamed: a delta's file list is ~1 KB per file
 			return fmt.Errorf("write json: %w", err)
 		}
@@ -203,20 +212,26 @@ func loadSigningKey(s IO, keyFile string, appID string) (*rsa.PrivateKey, error)
 }
 
 // checkAppKey refuses a private key that does not match the public key
-// the app carries: devices would reject every bundle made with it.
-func checkAppKey(p *workflow.Project, appID string, key *rsa.PrivateKey) error {
+// the app carries: devices would reject every bundle made with it. When
+// the key matches but its text breaks a device rule (CR line breaks,
+// indentation: iOS apps crash at launch), it returns the warning 'key
+// show' gives.
+func checkAppKey(p *workflow.Project, appID string, key *rsa.PrivateKey) (warning string, err error) {
 	if p == nil || p.PublicKey == "" || p.AppID != appID {
-		return nil
+		return "", nil
 	}
 	pub, err := workflow.ParsePublicKey([]byte(p.PublicKey))
 	if err != nil {
-		return fmt.Errorf("check the app's public key in %s: %w", p.ConfigPath, err)
+		return "", fmt.Errorf("check the app's public key in %s: %w", p.ConfigPath, err)
 	}
 	if err := workflow.CheckPair(key, pub); err != nil {
-		return fmt.Errorf("check key: %w: %s holds key id %s, so devices of this app would reject the bundle; pass the matching private key",
+		return "", fmt.Errorf("check key: %w: %s holds key id %s, so devices of this app would reject the bundle; pass the matching private key",
 			err, p.ConfigPath, workflow.KeyID(pub))
 	}
-	return nil
+	if _, status, warning := configStatus(p, appID, &key.PublicKey); status == "unreadable" {
+		return warning, nil
+	}
+	return "", nil
 }
 
 func runBundleVerify(ctx context.Context, s IO, args []string) error {

@@ -168,6 +168,19 @@ func TestBundleBuildKeySources(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("key from $%s: %s", envPrivateKey, r)
 	}
+	// A key pasted into a CI secret on Windows, or saved there: CRLF
+	// line breaks, white space around it and its lines.
+	pasted := "\r\n  " + strings.ReplaceAll(string(privPEM), "\n", "\r\n  ") + "\r\n"
+	r = runBundleCLI(t, map[string]string{envPrivateKey: pasted}, false, "bundle", "build", "--out", "dist", "--version", "1.0.1")
+	if r.code != 0 {
+		t.Fatalf("CRLF key from $%s: %s", envPrivateKey, r)
+	}
+	crlfFile := filepath.Join(t.TempDir(), "crlf.pem")
+	must(t, os.WriteFile(crlfFile, []byte(pasted), 0o600))
+	r = runBundleCLI(t, nil, false, "bundle", "build", "--out", "dist", "--version", "1.0.2", "--key-file", crlfFile)
+	if r.code != 0 {
+		t.Fatalf("CRLF --key-file: %s", r)
+	}
 	for _, c := range []struct {
 		name    string
 		env     map[string]string
@@ -195,6 +208,56 @@ func TestBundleBuildKeySources(t *testing.T) {
 				if left, _ := os.ReadDir("dist2"); len(left) > 0 {
 					t.Fatalf("left %v", left)
 				}
+			}
+		})
+	}
+}
+
+// A config publicKey that devices cannot read (iOS apps crash at launch
+// with CR line breaks or indentation) builds, with the warning 'key show'
+// gives, on stderr and in --json; a clean one gives none.
+func TestBundleBuildWarnsUnusableConfigKey(t *testing.T) {
+	pubPEM, _ := os.ReadFile(testKeyPath(t, "test.pub.pem"))
+	keyFile := testKeyPath(t, "test.pem")
+	for _, c := range []struct {
+		name    string
+		config  string
+		mention string
+	}{
+		{"clean", string(pubPEM), ""},
+		{"CRLF", strings.ReplaceAll(string(pubPEM), "\n", "\r\n"), "CR line breaks"},
+		{"indented", strings.ReplaceAll(strings.TrimSuffix(string(pubPEM), "\n"), "\n", "\n    "), "spaces or tabs"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			capacitorApp(t, c.config)
+			r := runBundleCLI(t, nil, false, "bundle", "build", "--out", "dist", "--key-file", keyFile, "--no-delta", "--json")
+			if r.code != 0 {
+				t.Fatalf("build: %s", r)
+			}
+			var out struct {
+				Warnings []string `json:"warnings"`
+			}
+			if err := json.Unmarshal([]byte(r.out), &out); err != nil {
+				t.Fatalf("--json: %v\n%s", err, r.out)
+			}
+			if c.mention == "" {
+				if strings.Contains(r.err, "WARNING") || len(out.Warnings) != 0 {
+					t.Fatalf("clean key warned: %s", r)
+				}
+				return
+			}
+			if !strings.Contains(r.err, "WARNING: the publicKey in ") || !strings.Contains(r.err, c.mention) || !strings.Contains(r.err, "config set-key") {
+				t.Fatalf("no loud warning on stderr: %s", r)
+			}
+			if len(out.Warnings) != 1 || !strings.Contains(out.Warnings[0], c.mention) {
+				t.Fatalf("--json warnings = %q", out.Warnings)
+			}
+			m, err := workflow.ReadManifest(filepath.Join("dist", "com.example.cli-2.3.4.manifest.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Warnings) != 0 {
+				t.Fatalf("the manifest file holds warnings %q", m.Warnings)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -128,7 +129,7 @@ func TestBuildRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *back != *m {
+	if !reflect.DeepEqual(back, m) {
 		t.Fatalf("manifest read back differs:\n%+v\n%+v", back, m)
 	}
 

@@ -45,6 +45,10 @@ type Manifest struct {
 	Bytes          int64     `json:"bytes"`           // uncompressed bytes of all files
 	Manifest       string    `json:"manifest"`        // this file
 	CreatedAt      time.Time `json:"created_at"`
+	// Warnings are what the build warned about (a config publicKey that
+	// breaks a device rule, the preflight's findings), for the --json
+	// output; the manifest file does not hold them.
+	Warnings []string `json:"warnings,omitempty"`
 	// DeltaSummary counts Delta's files and objects, for people and the
 	// --json output; ReadManifest recomputes it from Delta.
 	DeltaSummary *DeltaSummary `json:"delta_summary,omitempty"`

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func TestManifestRoundTripAndMove(t *testing.T) {
 	want := *m
 	want.File = filepath.Join(moved, "com.example.app-1.0.0.zip")
 	want.Manifest = filepath.Join(moved, "com.example.app-1.0.0.manifest.json")
-	if *back != want {
+	if !reflect.DeepEqual(*back, want) {
 		t.Fatalf("read back\n%+v\nwant\n%+v", back, want)
 	}
 }
