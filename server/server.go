@@ -108,6 +108,7 @@ type Server struct {
 	closeMu sync.Once
 
 	inFlight atomic.Int64
+	health   registryHealth // is the registry file damaged (integrity.go)
 }
 
 // New builds a server and starts its stats writer; Close (or Serve's
@@ -254,6 +255,10 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if err := s.reg.Ping(ctx); err != nil {
 		s.log.Warn("registry not ready", "err", err.Error())
 		writeJSON(w, http.StatusServiceUnavailable, encodeError("not_ready", "the registry database does not answer"))
+		return
+	}
+	if problem := s.registryDamaged(); problem != "" {
+		writeJSON(w, http.StatusServiceUnavailable, encodeError("registry_damaged", "the registry file is damaged: "+problem))
 		return
 	}
 	writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`+"\n"))

@@ -83,6 +83,7 @@ func (s *Server) check(ctx context.Context, d DeviceInfo) (answer, error) {
 // the device (they go to the log).
 func (s *Server) unavailable(w http.ResponseWriter, err error) {
 	s.log.Error("registry failed", "err", err.Error())
+	s.noteCorrupt(err)
 	noteCode(w, "unavailable")
 	w.Header().Set("Retry-After", "10")
 	writeJSON(w, http.StatusServiceUnavailable, encodeError(codeUnavailable, "the update server cannot reach its registry; try again later"))

@@ -179,8 +179,11 @@ func (r *sqlRegistry) UpdateChannel(ctx context.Context, appID, name string, set
 	return r.Channel(ctx, appID, name)
 }
 
-// channelSelect reads channels with their current and previous releases.
-var channelSelect = `SELECT c.name, ` + chanSettingsCols + `, ` + releaseCols("r") + `, ` + releaseCols("p") + `
+// channelSelect reads channels with their current and previous releases,
+// and the ids the channel row names, to tell a release that cannot be read
+// (a damaged file) from none.
+var channelSelect = `SELECT c.name, ` + chanSettingsCols + `, ` + releaseCols("r") + `, ` + releaseCols("p") + `,
+	c.release_id, c.previous_id
 	FROM channels c
 	LEFT JOIN releases r ON r.id = c.release_id
 	LEFT JOIN releases p ON p.id = c.previous_id`
@@ -190,20 +193,29 @@ type channelScan struct {
 	c        Channel
 	updated  int64
 	cur, prv nullRelease
+	curID    sql.NullInt64 // the channel row's release_id
+	prvID    sql.NullInt64 // and previous_id
 }
 
 func (s *channelScan) dest() []any {
 	d := append([]any{&s.c.Name}, settingsDest(&s.c, &s.updated)...)
 	d = append(d, s.cur.dest()...)
-	return append(d, s.prv.dest()...)
+	d = append(d, s.prv.dest()...)
+	return append(d, &s.curID, &s.prvID)
 }
 
-func (s *channelScan) channel(appID string) *Channel {
+// channel returns the scanned channel, or ErrCorrupt when the row names a
+// release the join did not find: foreign keys forbid that, so the file
+// lost it, and answering "no release yet" would hide the damage.
+func (s *channelScan) channel(appID string) (*Channel, error) {
+	if s.curID.Valid && !s.cur.id.Valid || s.prvID.Valid && !s.prv.id.Valid {
+		return nil, fmt.Errorf("read channel %s of %s: a release it names cannot be read: %w", s.c.Name, appID, ErrCorrupt)
+	}
 	c := s.c
 	c.AppID = appID
 	c.UpdatedAt = fromMillis(s.updated)
 	c.Release, c.Previous = s.cur.release(), s.prv.release()
-	return &c
+	return &c, nil
 }
 
 func (r *sqlRegistry) Channel(ctx context.Context, appID, name string) (*Channel, error) {
@@ -215,7 +227,7 @@ func (r *sqlRegistry) Channel(ctx context.Context, appID, name string) (*Channel
 	if err != nil {
 		return nil, fmt.Errorf("read channel %s: %w", name, err)
 	}
-	return s.channel(appID), nil
+	return s.channel(appID)
 }
 
 func (r *sqlRegistry) Channels(ctx context.Context, appID string) ([]Channel, error) {
@@ -230,7 +242,11 @@ func (r *sqlRegistry) Channels(ctx context.Context, appID string) ([]Channel, er
 		if err := rows.Scan(s.dest()...); err != nil {
 			return nil, fmt.Errorf("list channels: %w", err)
 		}
-		out = append(out, *s.channel(appID))
+		c, err := s.channel(appID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *c)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list channels: %w", err)

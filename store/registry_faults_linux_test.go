@@ -173,3 +173,29 @@ func corruptPages(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+func TestChannelNamingAnUnreadableReleaseIsCorrupt(t *testing.T) {
+	r, err := Open(ctxT(t), filepath.Join(t.TempDir(), "registry.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	mustRegister(t, r, input("com.example.lost", "1.0.0", "production", 1))
+	// What a damaged page looks like to a join: the row is not found.
+	conn, err := r.(*sqlRegistry).db.Conn(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`PRAGMA foreign_keys = OFF`, `DELETE FROM release_files`, `DELETE FROM releases`, `PRAGMA foreign_keys = ON`} {
+		if _, err := conn.ExecContext(ctxT(t), q); err != nil && !strings.Contains(err.Error(), "no such table") {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	conn.Close()
+	if _, err := r.Channels(ctxT(t), "com.example.lost"); !IsCorrupt(err) {
+		t.Fatalf("Channels = %v, want ErrCorrupt", err)
+	}
+	if _, err := r.Channel(ctxT(t), "com.example.lost", "production"); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Channel = %v, want ErrCorrupt", err)
+	}
+}

@@ -236,6 +236,47 @@ func IntegrityCheck(ctx context.Context, reg Registry) ([]string, error) {
 	return r.pragmaCheck(ctx, "integrity_check")
 }
 
+// QuickCheck runs SQLite's quick_check on reg, which is cheaper than
+// IntegrityCheck, checks that every release a channel names exists, and
+// returns the problems found. A PostgreSQL registry has nothing to check
+// here: no problems.
+func QuickCheck(ctx context.Context, reg Registry) ([]string, error) {
+	r, ok := reg.(*sqlRegistry)
+	if !ok || r.d != &sqliteDialect {
+		return nil, nil
+	}
+	problems, err := r.pragmaCheck(ctx, "quick_check")
+	if err != nil || len(problems) > 0 {
+		return problems, err
+	}
+	rows, err := r.db.QueryContext(ctx, "PRAGMA foreign_key_check(channels)")
+	if err != nil {
+		if isCorrupt(err) {
+			return []string{err.Error()}, nil
+		}
+		return nil, fmt.Errorf("check registry %s: %w", r.path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var table, parent string
+		var rowid, fk sql.NullInt64
+		if err := rows.Scan(&table, &rowid, &parent, &fk); err != nil {
+			return nil, fmt.Errorf("check registry %s: %w", r.path, err)
+		}
+		problems = append(problems, fmt.Sprintf("row %d of %s names a missing row of %s", rowid.Int64, table, parent))
+	}
+	if err := rows.Err(); err != nil {
+		if isCorrupt(err) {
+			return append(problems, err.Error()), nil
+		}
+		return nil, fmt.Errorf("check registry %s: %w", r.path, err)
+	}
+	return problems, nil
+}
+
+// IsCorrupt reports whether err says the registry file is damaged.
+func IsCorrupt(err error) bool { return errors.Is(err, ErrCorrupt) || isCorrupt(err) }
+
 // pragmaCheck runs PRAGMA integrity_check or quick_check and returns its
 // rows other than "ok".
 func (r *sqlRegistry) pragmaCheck(ctx context.Context, pragma string) ([]string, error) {

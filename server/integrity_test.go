@@ -1,0 +1,95 @@
+package server
+
+import (
+	"bytes"
+	"database/sql"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A damaged registry file makes /readyz fail and is logged; an update
+// check that meets the damage is logged as such, not answered as if the
+// channel had no release.
+func TestDamagedRegistryFailsReadiness(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "registry.db")
+	reg := openDSN(t, path)
+	h := newHarness(t, reg, Config{})
+	h.register("1.0.0", "production")
+	if got := h.check(h.deviceBody(nil)); got["version"] != "1.0.0" {
+		t.Fatalf("before the damage the server sent %v", got)
+	}
+	reg.Close()
+	damageReleases(t, path)
+
+	logs := &lockedLog{}
+	reg = openDSN(t, path)
+	h2 := newHarness(t, reg, Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	h2.app, h2.key = h.app, h.key
+	if status, out := h2.do("POST", "/updates", "", h2.deviceBody(nil)); status != http.StatusServiceUnavailable {
+		t.Fatalf("update check on a damaged registry: HTTP %d %s, want 503", status, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		status, out := h2.do("GET", "/readyz", "", nil)
+		if status == http.StatusServiceUnavailable && bytes.Contains(out, []byte("registry_damaged")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz on a damaged registry: HTTP %d %s, want 503 registry_damaged", status, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "registry file is damaged") {
+		t.Fatalf("damage not logged:\n%s", logs)
+	}
+}
+
+// damageReleases overwrites the header of the releases table's root page.
+func damageReleases(t *testing.T, path string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root, size int
+	err = db.QueryRow(`SELECT rootpage FROM sqlite_master WHERE name = 'releases'`).Scan(&root)
+	if err == nil {
+		err = db.QueryRow(`PRAGMA page_size`).Scan(&size)
+	}
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0xa5}, 64), int64((root-1)*size)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lockedLog is a log destination safe for the server's goroutines.
+type lockedLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
