@@ -22,7 +22,7 @@ const serveGCPercent = 400
 // serverCommands lists the "serve" command: the update server devices talk to.
 func serverCommands() []Command {
 	return []Command{
-		{Name: "serve", Usage: "[--addr 127.0.0.1:8080] [--db PATH | --db postgres://…] [--tls-cert FILE --tls-key FILE] [--cache-ttl 2s] [--json]",
+		{Name: "serve", Usage: "[--addr 127.0.0.1:8080] [--db PATH | --db postgres://…] [--tls-cert FILE --tls-key FILE] [--cache-ttl 2s] [--stats-retention 2160h] [--json]",
 			Summary: "run the update server for devices and the admin API", Run: runServe},
 	}
 }
@@ -35,6 +35,7 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	certFile := fs.String("tls-cert", "", "serve HTTPS with this certificate chain (PEM)")
 	keyFile := fs.String("tls-key", "", "private key of --tls-cert (PEM)")
 	cacheTTL := fs.Duration("cache-ttl", 2*time.Second, "how long device channel overrides set through other server instances may take to apply (releases and channels apply at the next check)")
+	retention := fs.Duration("stats-retention", 90*24*time.Hour, "delete device stats events older than this (hourly, in small batches); 0 keeps them all")
 	asJSON := fs.Bool("json", false, "print {\"url\": …} on stdout once listening")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
@@ -48,6 +49,9 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	}
 	if *cacheTTL <= 0 || *cacheTTL > time.Hour {
 		return usageError("--cache-ttl must be between 1ms and 1h, not %s", *cacheTTL)
+	}
+	if *retention < 0 {
+		return usageError("--stats-retention must be 0 (keep every event) or positive, not %s", *retention)
 	}
 	var tlsConfig *tls.Config
 	if *certFile != "" {
@@ -75,7 +79,7 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	logs := server.NewLogBuffer(s.Err, 200*time.Millisecond) // one JSON line per request, written in batches
 	defer logs.Close()
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	srv, err := server.New(server.Config{Registry: reg, Logger: logger, AccessLog: logs, CacheTTL: *cacheTTL, TLSConfig: tlsConfig})
+	srv, err := server.New(server.Config{Registry: reg, Logger: logger, AccessLog: logs, CacheTTL: *cacheTTL, StatsRetention: *retention, TLSConfig: tlsConfig})
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ const (
 	codeUnavailable     = "server_unavailable"
 	codePayloadTooLarge = "payload_too_large"
 	codeStatsQueueFull  = "stats_queue_full"
+	codeStatsNotSaved   = "stats_not_saved" // the registry refuses events (disk full, locked), or the server is stopping
 )
 
 // kindOf is the kind an answer code is filed under. Policy refusals are

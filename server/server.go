@@ -47,6 +47,10 @@ type Config struct {
 	StatsQueue         int           // events buffered before /stats answers 503; default 20000
 	StatsBatch         int           // events written per transaction; default 500
 	StatsFlushInterval time.Duration // longest an event waits in the queue; default 250ms
+	// StatsRetention deletes device events older than this, at start and
+	// hourly, in small transactions. Zero (the default here; serve's flag
+	// defaults to 90 days) keeps every event.
+	StatsRetention time.Duration
 
 	ReadHeaderTimeout time.Duration // default 5s
 	ReadTimeout       time.Duration // default 15s
@@ -132,7 +136,7 @@ func New(cfg Config) (*Server, error) {
 		access: newAccessLog(cfg.AccessLog),
 		apps:   newAppCache(cfg.Registry, watch, cfg.Logger, cfg.CacheTTL),
 	}
-	s.stats = newStatsWriter(cfg.Registry, cfg.Logger, cfg.StatsQueue, cfg.StatsBatch, cfg.StatsFlushInterval)
+	s.stats = newStatsWriter(cfg.Registry, cfg.Logger, cfg.StatsQueue, cfg.StatsBatch, cfg.StatsFlushInterval, cfg.StatsRetention)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -259,6 +263,10 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	}
 	if problem := s.registryDamaged(); problem != "" {
 		writeJSON(w, http.StatusServiceUnavailable, encodeError("registry_damaged", "the registry file is damaged: "+problem))
+		return
+	}
+	if err := s.stats.health(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, encodeError("not_ready", err.Error()))
 		return
 	}
 	writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`+"\n"))

@@ -105,6 +105,10 @@ type Registry interface {
 	// plugin reports a failed file of a delta download as "VERSION:FILE";
 	// it counts under VERSION.
 	Stats(ctx context.Context, appID string, since time.Time) ([]ReleaseStats, error)
+	// PruneEvents deletes at most limit device events (of any app) recorded
+	// before a time, oldest first, in one short transaction, and says how
+	// many it deleted. Call it again until it deletes fewer than limit.
+	PruneEvents(ctx context.Context, before time.Time, limit int) (deleted int, err error)
 
 	// CreateToken makes a new admin API token and stores only its hash.
 	// The secret is returned once and cannot be recovered later.

@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // eventsPerInsert bounds the rows of one INSERT on PostgreSQL (11
@@ -85,6 +89,9 @@ func (r *sqlRegistry) RecordEvents(ctx context.Context, events []StatEvent) (int
 		}
 		return flush()
 	})
+	if IsDiskFull(err) {
+		return 0, fmt.Errorf("record stats: %w: %w", ErrDiskFull, err)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("record stats: %w", err)
 	}
@@ -179,4 +186,44 @@ func (r *sqlRegistry) Stats(ctx context.Context, appID string, since time.Time) 
 	}
 	sort.Slice(out, func(i, j int) bool { return compareVersions(out[i].Version, out[j].Version) > 0 })
 	return out, nil
+}
+
+func (r *sqlRegistry) PruneEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	var deleted int64
+	err := r.inTx(ctx, func(tx *sql.Tx) error {
+		// By id, the insertion order: old rows come first, so each batch
+		// stops early instead of reading the whole table.
+		res, err := tx.ExecContext(ctx, `DELETE FROM device_events WHERE id IN
+			(SELECT id FROM device_events WHERE created_at < $1 ORDER BY id LIMIT $2)`, toMillis(before), limit)
+		if err != nil {
+			return err
+		}
+		deleted, err = res.RowsAffected()
+		return err
+	})
+	if IsDiskFull(err) {
+		return 0, fmt.Errorf("prune stats: %w: %w", ErrDiskFull, err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("prune stats: %w", err)
+	}
+	return int(deleted), nil
+}
+
+// IsDiskFull reports whether err says the registry's disk (or quota) is
+// full: SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100), or ENOSPC.
+func IsDiskFull(err error) bool {
+	var pg *pgconn.PgError
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, ErrDiskFull), errors.Is(err, syscall.ENOSPC), isCode(err, sqlite3.SQLITE_FULL):
+		return true
+	case errors.As(err, &pg):
+		return pg.Code == "53100"
+	}
+	return false
 }
