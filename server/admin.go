@@ -3,10 +3,13 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -106,7 +109,7 @@ func (s *Server) decodeAdmin(w http.ResponseWriter, r *http.Request, v any) bool
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		adminError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("request body: %s", strings.TrimPrefix(err.Error(), "json: ")))
+		adminError(w, http.StatusBadRequest, "invalid", "request body: "+jsonProblem(err))
 		return false
 	}
 	if dec.More() {
@@ -114,6 +117,51 @@ func (s *Server) decodeAdmin(w http.ResponseWriter, r *http.Request, v any) bool
 		return false
 	}
 	return true
+}
+
+// jsonProblem says what is wrong with a request body in the words of the
+// JSON a client sends (field names, JSON types), never Go's.
+func jsonProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return fmt.Sprintf("must be %s, not %s", jsonKind(typeErr.Type), typeErr.Value)
+		}
+		return fmt.Sprintf("%s must be %s, not %s", typeErr.Field, jsonKind(typeErr.Type), typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("not valid JSON at byte %d: %s", syntaxErr.Offset, strings.TrimPrefix(syntaxErr.Error(), "json: "))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends too early"
+	case errors.Is(err, io.EOF):
+		return "empty; send a JSON object"
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// jsonKind names the JSON value that decodes into t.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
+		return "a string" // times, for example
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
 }
 
 func (s *Server) allowed(w http.ResponseWriter, tok *store.Token, appID string) bool {

@@ -132,13 +132,13 @@ func WriteZip(ctx context.Context, w io.Writer, t *Tree, opts ZipOptions, report
 func checkEntries(entries []Entry) error {
 	for i, e := range entries {
 		if err := CheckEntryName(e.Name); err != nil {
-			return fmt.Errorf("write zip: entry %q: %w", e.Name, err)
+			return fmt.Errorf("entry %q: %w", e.Name, err)
 		}
 		if i > 0 && entries[i-1].Name >= e.Name {
-			return fmt.Errorf("write zip: entry %q: entries not sorted, or listed twice", e.Name)
+			return fmt.Errorf("entry %q: entries not sorted, or listed twice", e.Name)
 		}
 		if e.Size < 0 || e.Size > maxEntrySize {
-			return fmt.Errorf("write zip: entry %q: size %d out of range", e.Name, e.Size)
+			return fmt.Errorf("entry %q: size %d out of range", e.Name, e.Size)
 		}
 	}
 	return nil
@@ -152,7 +152,7 @@ func (o ZipOptions) withDefaults() (ZipOptions, error) {
 		o.Level = DefaultZipLevel
 	}
 	if o.Level < flate.BestSpeed || o.Level > flate.BestCompression {
-		return o, fmt.Errorf("write zip: deflate level %d out of range 1..9", o.Level)
+		return o, fmt.Errorf("deflate level %d out of range 1..9", o.Level)
 	}
 	if o.TempDir == "" {
 		o.TempDir = os.TempDir()
@@ -271,10 +271,10 @@ func (z *zipper) run(ctx context.Context, w io.Writer) (stats ZipStats, err erro
 		return stats, err
 	}
 	if err := zw.Close(); err != nil {
-		return stats, fmt.Errorf("write zip directory: %w", err)
+		return stats, fmt.Errorf("write directory: %w", err)
 	}
 	if err := aw.Close(); err != nil {
-		return stats, fmt.Errorf("write zip: %w", err)
+		return stats, fmt.Errorf("flush: %w", err)
 	}
 	stats.ZipBytes = cw.n
 	return stats, nil
