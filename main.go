@@ -16,6 +16,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first Ctrl-C (or SIGTERM) cancels ctx for a graceful stop; from
+	// then on the default handling is back, so a second one ends the
+	// process at once.
+	go func() { <-ctx.Done(); stop() }()
 	code := cli.Run(ctx, os.Args[1:], cli.StdIO())
 	stop()
 	os.Exit(code)

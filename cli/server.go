@@ -54,12 +54,13 @@ func runServe(ctx context.Context, s IO, args []string) error {
 		return usageError("--stats-retention must be 0 (keep every event) or positive, not %s", *retention)
 	}
 	var tlsConfig *tls.Config
+	var certs *certReloader // reloaded on SIGHUP
 	if *certFile != "" {
-		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
-		if err != nil {
-			return fmt.Errorf("load TLS certificate: %w (check --tls-cert and --tls-key: both PEM, the key matching the certificate)", err)
+		var err error
+		if certs, err = loadCertReloader(*certFile, *keyFile); err != nil {
+			return err
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		tlsConfig = &tls.Config{GetCertificate: certs.getCertificate, MinVersion: tls.VersionTLS12}
 	}
 
 	// An update check allocates a few KiB and keeps none of it, while the
@@ -79,6 +80,11 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	logs := server.NewLogBuffer(s.Err, 200*time.Millisecond) // one JSON line per request, written in batches
 	defer logs.Close()
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	if certs != nil {
+		hupCtx, stopHUP := context.WithCancel(ctx)
+		defer stopHUP()
+		certs.watchSIGHUP(hupCtx, logger)
+	}
 	srv, err := server.New(server.Config{Registry: reg, Logger: logger, AccessLog: logs, CacheTTL: *cacheTTL, StatsRetention: *retention, TLSConfig: tlsConfig})
 	if err != nil {
 		return err
