@@ -135,8 +135,14 @@ func TestRealRunner(t *testing.T) {
 		t.Fatal(err)
 	}
 	hosted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.URL.Path == "/b.zip" {
+		switch req.URL.Path {
+		case "/b.zip":
 			w.Write(data)
+			return
+		case "/flipped.zip": // the built size, one byte different
+			flipped := append([]byte(nil), data...)
+			flipped[len(flipped)/2] ^= 1
+			w.Write(flipped)
 			return
 		}
 		http.NotFound(w, req)
@@ -145,6 +151,12 @@ func TestRealRunner(t *testing.T) {
 	c, err := r.CheckURL(ctx, hosted.URL+"/nope.zip", b, func(workflow.Event) {})
 	if err != nil || c.OK() || c.Status != 404 {
 		t.Fatalf("a missing file: %+v, %v", c, err)
+	}
+	c, err = r.CheckURL(ctx, hosted.URL+"/flipped.zip", b, func(workflow.Event) {})
+	if err != nil || c.OK() || c.Status != 200 || c.Size != b.Size || c.WantSize != b.Size ||
+		c.SHA256 == "" || c.SHA256 == b.SHA256 || c.WantSHA256 != b.SHA256 ||
+		!strings.Contains(strings.Join(c.Problems, "\n"), "same size but different bytes") {
+		t.Fatalf("the built size with one byte flipped: %+v, %v", c, err)
 	}
 	if c, err = r.CheckURL(ctx, hosted.URL+"/b.zip", b, func(workflow.Event) {}); err != nil || !c.OK() {
 		t.Fatalf("the right file: %+v, %v", c, err)

@@ -412,6 +412,32 @@ func TestUploadStepViews(t *testing.T) {
 		s.Update(resultMsg{run: 3, val: c})
 		view(t, e, s)
 	})
+	// The built size but other bytes: only the SHA-256 tells, and the step
+	// must stop there (with a files URL too: the objects are not fetched).
+	eachWidth(t, "mismatch_same_size", func(t *testing.T, e *env, f *fakeRunner) {
+		b := packed(f, "1.4.0")
+		f.checks[zipURL] = URLCheck{Status: 200, ContentType: "application/zip", Size: b.Size, SHA256: strings.Repeat("5f", 32),
+			Problems: []string{"the hosted file has the same size but different bytes (its SHA-256 differs): upload the file capship built again"}}
+		for _, files := range []string{filesURL, ""} {
+			s := newUploadStep(e, b, zipURL, files)
+			s.setFocus(1)
+			s.Update(press("enter"))
+			if s.job == nil {
+				t.Fatalf("files URL %q: enter started no check", files)
+			}
+			c, _ := f.CheckURL(context.Background(), zipURL, s.bundle, func(workflow.Event) {})
+			s.Update(resultMsg{run: s.job.run, val: c})
+			if s.state != uploadMismatch || s.zipOK || s.job != nil {
+				t.Fatalf("files URL %q: a same-size file with another SHA-256 gave state %v (zip ok %v, job %v), want the mismatch", files, s.state, s.zipOK, s.job)
+			}
+			if s.Update(press("enter")); s.state != uploadMismatch {
+				t.Fatalf("files URL %q: enter on the mismatch went on to state %v", files, s.state)
+			}
+			if files == "" {
+				view(t, e, s)
+			}
+		}
+	})
 	eachWidth(t, "files_mismatch", func(t *testing.T, e *env, f *fakeRunner) {
 		f.checks[zipURL] = URLCheck{ContentType: "application/zip"}
 		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, filesURL)

@@ -275,3 +275,63 @@ func TestBack(t *testing.T) {
 		t.Error("going back started a pack")
 	}
 }
+
+// TestWizardRefusesSameSizeOtherBytes: a URL serving a file of the built
+// size whose SHA-256 differs is shown as a mismatch and never taken; the
+// right URL then registers.
+func TestWizardRefusesSameSizeOtherBytes(t *testing.T) {
+	f := newFakeRunner()
+	good := "https://cdn.example.com/com.example.shop-1.4.0.zip"
+	flipped := "https://cdn.example.com/flipped.zip"
+	f.checks[good] = URLCheck{ContentType: "application/zip"}
+	f.checks[flipped] = URLCheck{Status: 200, ContentType: "application/zip", Size: 1_234_567, SHA256: strings.Repeat("5f", 32),
+		Problems: []string{"the hosted file has the same size but different bytes (its SHA-256 differs): upload the file capship built again"}}
+
+	m := New(context.Background(), f, Options{Dir: f.project.Dir, Renderer: plainRenderer()})
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 30))
+	t.Cleanup(func() { _ = tm.Quit() })
+
+	waitFor(t, tm, "Press enter to check the signing key")
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "Create a new keypair")
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "has no public key")
+	tm.Type("w")
+	waitFor(t, tm, "Public key written")
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "newest registered: 1.3.2")
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "Packed 42 files")
+	tm.Send(keyMsg(tea.KeyEnter))
+
+	waitFor(t, tm, "Its public URL")
+	tm.Type(flipped)
+	tm.Send(keyMsg(tea.KeyEnter)) // to the files URL, left empty
+	tm.Send(keyMsg(tea.KeyEnter)) // check
+	waitForAll(t, tm, "does not serve the built file", "same size but different bytes", "✓ 1.2 MiB, want 1.2 MiB")
+	tm.Send(keyMsg(tea.KeyEnter)) // enter does not go on from a mismatch
+	tm.Type("e")
+	tm.Send(keyMsg(tea.KeyCtrlU))
+	tm.Type(good)
+	tm.Send(keyMsg(tea.KeyEnter))
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "serves exactly the built file")
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "Minimum native version")
+	tm.Send(keyMsg(tea.KeyEnter))
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "About to register")
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "is live on channel production")
+	tm.Send(keyMsg(tea.KeyEnter))
+
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+	if res := final.Result(); res.Registered == nil || res.URL != good {
+		t.Fatalf("result: registered %v, url %q, want %q", res.Registered, res.URL, good)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.registered) != 1 || f.registered[0].URL != good {
+		t.Fatalf("registered %+v, want one release at %s", f.registered, good)
+	}
+}
