@@ -5,32 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-)
 
-// readOnlyFolder makes dir read-only for this process: a read-only bind
-// mount when running as root (root ignores file modes), else mode 0555.
-func readOnlyFolder(t *testing.T, dir string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if err := os.Chmod(dir, 0o555); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.Chmod(dir, 0o755) })
-		return
-	}
-	if err := syscall.Mount(dir, dir, "", syscall.MS_BIND, ""); err != nil {
-		t.Skipf("cannot bind-mount as root here: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""); err != nil {
-		t.Skipf("cannot remount read-only here: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "probe"), nil, 0o600); err == nil {
-		t.Skip("folder still writable")
-	}
-}
+	"capship/store/storetest"
+)
 
 func TestReadCommandsOnReadOnlyRegistry(t *testing.T) {
 	dir := t.TempDir()
@@ -41,7 +19,7 @@ func TestReadCommandsOnReadOnlyRegistry(t *testing.T) {
 	if r := run(t, env, "release", "register", "--manifest", m, "--url", h.put("/b/1.0.0", b)); r.code != 0 {
 		t.Fatalf("register: exit %d: %s", r.code, r.err)
 	}
-	readOnlyFolder(t, filepath.Dir(db))
+	storetest.ReadOnlyFolder(t, filepath.Dir(db))
 
 	for _, args := range [][]string{
 		{"release", "list", "--app", testApp},

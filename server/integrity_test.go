@@ -2,15 +2,15 @@ package server
 
 import (
 	"bytes"
-	"database/sql"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"capship/store/storetest"
 )
 
 // A damaged registry file makes /readyz fail and is logged; an update
@@ -25,7 +25,7 @@ func TestDamagedRegistryFailsReadiness(t *testing.T) {
 		t.Fatalf("before the damage the server sent %v", got)
 	}
 	reg.Close()
-	damageReleases(t, path)
+	storetest.DamageTable(t, path, "releases")
 
 	logs := &lockedLog{}
 	reg = openDSN(t, path)
@@ -47,32 +47,6 @@ func TestDamagedRegistryFailsReadiness(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "registry file is damaged") {
 		t.Fatalf("damage not logged:\n%s", logs)
-	}
-}
-
-// damageReleases overwrites the header of the releases table's root page.
-func damageReleases(t *testing.T, path string) {
-	t.Helper()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var root, size int
-	err = db.QueryRow(`SELECT rootpage FROM sqlite_master WHERE name = 'releases'`).Scan(&root)
-	if err == nil {
-		err = db.QueryRow(`PRAGMA page_size`).Scan(&size)
-	}
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(bytes.Repeat([]byte{0xa5}, 64), int64((root-1)*size)); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -8,30 +8,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-)
 
-// readOnlyFolder makes dir read-only for this process: a read-only bind
-// mount when running as root (root ignores file modes), else mode 0555.
-func readOnlyFolder(t *testing.T, dir string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if err := os.Chmod(dir, 0o555); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.Chmod(dir, 0o755) })
-		return
-	}
-	if err := syscall.Mount(dir, dir, "", syscall.MS_BIND, ""); err != nil {
-		t.Skipf("cannot bind-mount as root here: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""); err != nil {
-		t.Skipf("cannot remount read-only here: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "probe"), nil, 0o600); err == nil {
-		t.Skip("folder still writable")
-	}
-}
+	"capship/store/storetest"
+)
 
 func TestOpenReadOnlyOnReadOnlyMount(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ro")
@@ -45,7 +24,7 @@ func TestOpenReadOnlyOnReadOnlyMount(t *testing.T) {
 	if _, err := os.Stat(path + "-wal"); err == nil {
 		t.Fatalf("WAL file left after close")
 	}
-	readOnlyFolder(t, dir)
+	storetest.ReadOnlyFolder(t, dir)
 
 	if r, err := Open(ctxT(t), path); err == nil {
 		r.Close()
@@ -132,7 +111,7 @@ func TestIntegrityCheckFindsCorruption(t *testing.T) {
 		mustRegister(t, r, input("com.example.bad", v, "production", 1))
 	}
 	r.Close()
-	corruptPages(t, path)
+	storetest.DamageTable(t, path, "releases")
 	ro, err := OpenReadOnly(ctxT(t), path)
 	if err != nil {
 		t.Fatalf("OpenReadOnly: %v", err)
@@ -144,33 +123,6 @@ func TestIntegrityCheckFindsCorruption(t *testing.T) {
 	}
 	if len(problems) == 0 {
 		t.Fatal("IntegrityCheck found nothing in a damaged file")
-	}
-}
-
-// corruptPages overwrites the header of the releases table's root page,
-// leaving the schema and the other tables readable.
-func corruptPages(t *testing.T, path string) {
-	t.Helper()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var root, size int
-	err = db.QueryRow(`SELECT rootpage FROM sqlite_master WHERE name = 'releases'`).Scan(&root)
-	if err == nil {
-		err = db.QueryRow(`PRAGMA page_size`).Scan(&size)
-	}
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt([]byte(strings.Repeat("\xa5", 64)), int64((root-1)*size)); err != nil {
-		t.Fatal(err)
 	}
 }
 
