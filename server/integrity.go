@@ -13,6 +13,9 @@ import (
 // (quick_check reads the whole file, so not on every probe).
 const integrityEvery = 10 * time.Minute
 
+// damagedHint is what the log tells an operator to do about a damaged file.
+const damagedHint = "stop capship, run 'capship registry check', restore the file from a backup"
+
 // registryHealth remembers whether the registry file is damaged, from the
 // last periodic check and from any read that found damage since. The zero
 // value is ready: never checked, no damage known.
@@ -53,7 +56,7 @@ func (s *Server) checkRegistry() {
 	case len(problems) > 0:
 		h.problem = strings.Join(problems[:min(len(problems), 5)], "; ")
 		s.log.Error("registry file is damaged", "problems", h.problem,
-			"hint", "stop capship, run 'capship registry check', restore the file from a backup")
+			"hint", damagedHint)
 	case h.problem != "":
 		s.log.Info("registry check passed; the earlier damage is gone")
 		h.problem = ""
@@ -73,6 +76,6 @@ func (s *Server) noteCorrupt(err error) {
 	h.mu.Unlock()
 	if first {
 		s.log.Error("registry file is damaged", "err", err.Error(),
-			"hint", "stop capship, run 'capship registry check', restore the file from a backup")
+			"hint", damagedHint)
 	}
 }

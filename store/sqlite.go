@@ -44,8 +44,8 @@ var sqliteDialect = dialect{
 // openSQLite opens the registry file at path, creating it (mode 0600) and
 // its missing folders (mode 0700) first.
 func openSQLite(ctx context.Context, path string) (Registry, error) {
-	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("open registry %s: %w: the path may not contain '?' or '#' or start with 'file:'", path, ErrInvalid)
+	if err := checkSQLitePath(path); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open registry: create folder: %w", err)
@@ -80,6 +80,15 @@ func openSQLite(ctx context.Context, path string) (Registry, error) {
 	return r, nil
 }
 
+// checkSQLitePath refuses a path the driver would read as a URI or its
+// parameters.
+func checkSQLitePath(path string) error {
+	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		return fmt.Errorf("open registry %s: %w: the path may not contain '?' or '#' or start with 'file:'", path, ErrInvalid)
+	}
+	return nil
+}
+
 // sqliteReadOnlyParams are sqliteParams for a connection that never
 // writes: no journal mode switch, which would write the file.
 const sqliteReadOnlyParams = "mode=ro" +
@@ -91,8 +100,8 @@ const sqliteReadOnlyParams = "mode=ro" +
 // may write to (a read-only mount), with no -shm file beside it, can only
 // be read as immutable: nothing else can be writing it there.
 func openSQLiteReadOnly(ctx context.Context, path string) (Registry, error) {
-	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("open registry %s: %w: the path may not contain '?' or '#' or start with 'file:'", path, ErrInvalid)
+	if err := checkSQLitePath(path); err != nil {
+		return nil, err
 	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
