@@ -497,15 +497,8 @@ func deltaDirName(m *workflow.Manifest) string {
 // base (with progress on stderr) and refuses the registration when any is
 // not the built one, naming each.
 func checkHostedObjects(ctx context.Context, s IO, m *workflow.Manifest, base string) (*workflow.ObjectsCheck, error) {
-	var want int64
-	seen := map[string]bool{}
-	for _, df := range m.Delta.Files {
-		if !seen[df.Object] {
-			seen[df.Object] = true
-			want += df.Size
-		}
-	}
-	fmt.Fprintf(s.Err, "downloading %d objects (%s) from %s/ to compare with %s\n", len(seen), humanize.IBytes(uint64(want)), base, deltaDirName(m))
+	all := m.Delta.Download(nil) // every object, as a phone holding nothing fetches them
+	fmt.Fprintf(s.Err, "downloading %d objects (%s) from %s/ to compare with %s\n", all.Objects, humanize.IBytes(uint64(all.Bytes)), base, deltaDirName(m))
 	check, err := workflow.CheckObjects(ctx, base, m.Delta, workflow.CheckObjectsOptions{Report: newProgress(s)})
 	if err != nil {
 		return nil, fmt.Errorf("register release: check objects: %w", err)
