@@ -341,33 +341,13 @@ func (r *RealRunner) Downloads(ctx context.Context, b Bundle) (Downloads, error)
 	if err != nil {
 		return Downloads{}, err
 	}
-	channels, err := reg.Channels(ctx, b.AppID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	channels, err := release.Channels(ctx, reg, b.AppID, &key.PublicKey, b.Delta)
+	if err != nil {
 		return Downloads{}, err
 	}
 	var out Downloads
-	files := map[string][]store.ReleaseFile{} // by version: channels often share one
-	for _, ch := range channels {
-		cur := ch.Release
-		if cur == nil {
-			continue
-		}
-		cd := ChannelDownload{Channel: ch.Name, Current: cur.Version, Zip: !ch.Delta, NoFileList: cur.FilesURL == ""}
-		switch {
-		case cd.Zip:
-		case cd.NoFileList:
-			cd.Download = b.Delta.Download(nil)
-		default:
-			fs, ok := files[cur.Version]
-			if !ok {
-				if fs, err = reg.ReleaseFiles(ctx, b.AppID, cur.Version); err != nil {
-					return Downloads{}, fmt.Errorf("compare with %s on %s: %w", cur.Version, ch.Name, err)
-				}
-				files[cur.Version] = fs
-			}
-			cd.Download = release.Download(&key.PublicKey, b.Delta, fs)
-		}
-		out.Channels = append(out.Channels, cd)
+	for _, c := range channels {
+		out.Channels = append(out.Channels, ChannelDownload(c))
 	}
 	return out, nil
 }

@@ -5,8 +5,10 @@
 package release
 
 import (
+	"context"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 
 	"capship/store"
 	"capship/workflow"
@@ -55,4 +57,54 @@ func Download(pub *rsa.PublicKey, d *workflow.Delta, current []store.ReleaseFile
 		}
 	}
 	return d.Download(held)
+}
+
+// ChannelDownload is what a phone on one channel's current release
+// downloads of a new delta.
+type ChannelDownload struct {
+	Channel string
+	Current string // the version the channel serves now
+	// Zip: the channel sends zips (delta off), so phones download the
+	// whole bundle; Download is then zero.
+	Zip bool
+	// NoFileList: the current release went as a zip only, so the registry
+	// has no file list to compare with; Download then counts every file.
+	NoFileList bool
+	Download   workflow.DeltaDownload
+}
+
+// Channels says, for each of appID's channels that serves a release (in
+// the registry's order), what a phone on it downloads of the new delta d.
+// pub is the app's public key (see Download). An app the registry does
+// not know yet has no channels.
+func Channels(ctx context.Context, reg store.Registry, appID string, pub *rsa.PublicKey, d *workflow.Delta) ([]ChannelDownload, error) {
+	channels, err := reg.Channels(ctx, appID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	var out []ChannelDownload
+	files := map[string][]store.ReleaseFile{} // by version: channels often share one
+	for _, ch := range channels {
+		cur := ch.Release
+		if cur == nil {
+			continue
+		}
+		cd := ChannelDownload{Channel: ch.Name, Current: cur.Version, Zip: !ch.Delta, NoFileList: cur.FilesURL == ""}
+		switch {
+		case cd.Zip:
+		case cd.NoFileList:
+			cd.Download = d.Download(nil)
+		default:
+			fs, ok := files[cur.Version]
+			if !ok {
+				if fs, err = reg.ReleaseFiles(ctx, appID, cur.Version); err != nil {
+					return nil, fmt.Errorf("compare with %s on %s: %w", cur.Version, ch.Name, err)
+				}
+				files[cur.Version] = fs
+			}
+			cd.Download = Download(pub, d, fs)
+		}
+		out = append(out, cd)
+	}
+	return out, nil
 }
