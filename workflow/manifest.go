@@ -217,7 +217,7 @@ func writeManifest(path string, m *Manifest) error {
 
 // stageManifest writes m, with the bundle and delta paths relative to the
 // manifest's folder, to a synced temp file beside path and returns its name.
-func stageManifest(path string, m *Manifest) (name string, err error) {
+func stageManifest(path string, m *Manifest) (string, error) {
 	out := *m
 	out.File = relIfInside(filepath.Dir(path), m.File)
 	out.Manifest = filepath.Base(path)
@@ -226,33 +226,17 @@ func stageManifest(path string, m *Manifest) (name string, err error) {
 		d.Dir = relIfInside(filepath.Dir(path), d.Dir)
 		out.Delta = &d
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	name, err := stageWith(path, 0o644, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 64<<10)
+		if err := out.WriteJSON(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 	if err != nil {
 		return "", fmt.Errorf("write manifest: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 64<<10)
-	if err := out.WriteJSON(bw); err != nil {
-		return "", fmt.Errorf("write manifest: %w", err)
-	}
-	if err := bw.Flush(); err != nil {
-		return "", fmt.Errorf("write manifest: %w", err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return "", fmt.Errorf("write manifest: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return "", fmt.Errorf("write manifest: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("write manifest: %w", err)
-	}
-	return tmp.Name(), nil
+	return name, nil
 }
 
 // WriteJSON writes m as json.MarshalIndent(m, "", "  ") would, and a
@@ -388,10 +372,23 @@ func replaceFile(path string, data []byte, perm os.FileMode) error {
 
 // stageFile writes data to a synced temp file beside path and returns its
 // name; commitFile renames it into place.
-func stageFile(path string, data []byte, perm os.FileMode) (name string, err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+func stageFile(path string, data []byte, perm os.FileMode) (string, error) {
+	name, err := stageWith(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return name, nil
+}
+
+// stageWith is stageFile with the content from write: a temp file beside
+// path, given perm and synced, or no file when an error comes.
+func stageWith(path string, perm os.FileMode, write func(io.Writer) error) (name string, err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return "", err
 	}
 	defer func() {
 		if err != nil {
@@ -399,17 +396,17 @@ func stageFile(path string, data []byte, perm os.FileMode) (name string, err err
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err := tmp.Write(data); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
+	if err := write(tmp); err != nil {
+		return "", err
 	}
 	if err := tmp.Chmod(perm); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
+		return "", err
 	}
 	if err := tmp.Sync(); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
+		return "", err
 	}
 	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
+		return "", err
 	}
 	return tmp.Name(), nil
 }
