@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"capship/server"
 )
 
 const commandTimeout = time.Minute
@@ -34,30 +36,11 @@ func capshipBinary(t *testing.T) string {
 	return bin
 }
 
-// syncBuffer is an io.Writer safe for a child process's output copier and
-// the test reading it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serveProcess is a running `capship serve`.
 type serveProcess struct {
 	URL    string
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *server.SyncBuffer
 	done   chan error
 	once   sync.Once
 	err    error
@@ -69,7 +52,7 @@ func startServe(t *testing.T, bin, db string) *serveProcess {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--json", "--db", db)
 	cmd.Dir = t.TempDir() // no Capacitor config around
-	s := &serveProcess{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	s := &serveProcess{cmd: cmd, stderr: &server.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = s.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

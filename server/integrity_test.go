@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,7 +26,7 @@ func TestDamagedRegistryFailsReadiness(t *testing.T) {
 	reg.Close()
 	storetest.DamageTable(t, path, "releases")
 
-	logs := &lockedLog{}
+	logs := &syncBuffer{}
 	reg = openDSN(t, path)
 	h2 := newHarness(t, reg, Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	h2.app, h2.key = h.app, h.key
@@ -48,22 +47,4 @@ func TestDamagedRegistryFailsReadiness(t *testing.T) {
 	if !strings.Contains(logs.String(), "registry file is damaged") {
 		t.Fatalf("damage not logged:\n%s", logs)
 	}
-}
-
-// lockedLog is a log destination safe for the server's goroutines.
-type lockedLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

@@ -38,7 +38,8 @@ func (f *flakyRegistry) RecordEvents(ctx context.Context, events []store.StatEve
 	return f.Registry.RecordEvents(ctx, events)
 }
 
-// syncBuffer is a log destination safe for the writer's goroutine.
+// syncBuffer is an io.Writer safe for concurrent writers (the server's
+// goroutines, a child process's output copier) and the test reading it.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
