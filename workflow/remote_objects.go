@@ -126,7 +126,7 @@ func deltaObjects(d *Delta) ([]*deltaObject, error) {
 	var out []*deltaObject
 	for _, f := range d.Files {
 		switch {
-		case f.Object == "" || f.Object == "." || f.Object == ".." || url.PathEscape(f.Object) != f.Object:
+		case !validObjectName(f.Object):
 			return nil, fmt.Errorf("%w: file %q: object name %q is not a flat, URL-safe name", ErrManifest, f.Path, f.Object)
 		case f.Size <= 0:
 			return nil, fmt.Errorf("%w: file %q: object size %d is not positive", ErrManifest, f.Path, f.Size)
@@ -305,11 +305,10 @@ func checkObject(ctx context.Context, client *http.Client, base string, o *delta
 }
 
 func joinNotes(problem string, notes []string) string {
-	all := append([]string{}, notes...)
 	if problem != "" {
-		all = append([]string{problem}, notes...)
+		notes = append([]string{problem}, notes...)
 	}
-	return strings.Join(all, "; ")
+	return strings.Join(notes, "; ")
 }
 
 // unwrapURLError drops the "Get URL:" prefix, which the problem's URL
