@@ -1,5 +1,7 @@
 package workflow
 
+import "strings"
+
 // Delta is the per-file form of a bundle that plugin 8.51 installs file by
 // file (spec §6): every file of the web folder, each distinct content as
 // one object, brotli-compressed where that pays, then encrypted with the
@@ -60,7 +62,5 @@ func (d *Delta) Summary() DeltaSummary {
 
 // DeltaDirName is the name of the folder of a bundle's delta objects.
 func DeltaDirName(appID, version string) string {
-	return trimZip(BundleFileName(appID, version)) + ".files"
+	return strings.TrimSuffix(BundleFileName(appID, version), ".zip") + ".files"
 }
-
-func trimZip(name string) string { return name[:len(name)-len(".zip")] }

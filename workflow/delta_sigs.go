@@ -84,7 +84,7 @@ func (c *sigCache) load(want map[[sha256.Size]byte]int, out [][]byte) (found int
 	}
 	m := hmac.New(sha256.New, c.mac)
 	for _, p := range c.packs() {
-		c.readPack(p, m, func(r []byte) {
+		c.readPack(p, func(r []byte) {
 			var sum [sha256.Size]byte
 			copy(sum[:], r)
 			if i, ok := want[sum]; ok && out[i] == nil && c.valid(m, r) {
@@ -103,7 +103,7 @@ func (c *sigCache) valid(m hash.Hash, r []byte) bool {
 }
 
 // readPack calls each with every whole record of the pack at p.
-func (c *sigCache) readPack(p string, m hash.Hash, each func(record []byte)) {
+func (c *sigCache) readPack(p string, each func(record []byte)) {
 	f, err := os.Open(p)
 	if err != nil {
 		return
@@ -180,7 +180,7 @@ func (c *sigCache) merge(packs []string) {
 	seen := map[[sha256.Size]byte]bool{}
 	var keep []sigRecord
 	for i := len(packs) - 1; i >= 0 && len(keep) < sigRecordsMax; i-- {
-		c.readPack(packs[i], m, func(r []byte) {
+		c.readPack(packs[i], func(r []byte) {
 			var sum [sha256.Size]byte
 			copy(sum[:], r)
 			if len(keep) < sigRecordsMax && !seen[sum] && c.valid(m, r) {
