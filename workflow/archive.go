@@ -429,7 +429,6 @@ func (z *zipper) prepareCached(ctx context.Context, j *zipJob, fw *flate.Writer,
 	crc, digest := j.crc, j.sum
 	if hit := z.cache.lookup(digest, j.e.Size); hit != nil {
 		if hit.raw {
-			hit.f.Close()
 			j.method = zip.Store
 			return nil
 		}

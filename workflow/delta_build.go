@@ -404,7 +404,6 @@ func (w *deltaWorker) do(ctx context.Context, j *deltaJob, mayDefer bool) error 
 	cache := w.b.caches[quality]
 	if hit := cache.lookup(j.sum, j.size); hit != nil {
 		if hit.raw {
-			hit.f.Close()
 			if !forced {
 				w.b.stats.CacheHits.Add(1)
 				return w.writePlain(ctx, j)

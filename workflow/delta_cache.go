@@ -146,10 +146,11 @@ func (c *objectCache) encodeHeader(h *objectHeader) []byte {
 	return b
 }
 
-// cachedObject is an open cache entry whose header matched.
+// cachedObject is a cache entry whose header matched: open for copyTo,
+// unless raw.
 type cachedObject struct {
-	f          *os.File
-	raw        bool // the content does not shrink: it goes plain
+	f          *os.File // nil when raw
+	raw        bool     // the content does not shrink: it goes plain
 	size       int64
 	payloadSum [sha256.Size]byte
 }
@@ -190,7 +191,11 @@ func (c *objectCache) lookup(sum [sha256.Size]byte, plainSize int64) *cachedObje
 	if now := c.now(); now.Sub(st.ModTime()) > touchAfter {
 		_ = os.Chtimes(p, now, now) // its place in the least-recently-used order; best effort
 	}
-	o := &cachedObject{f: f, raw: hdr[8] == objectKindRaw, size: size}
+	if hdr[8] == objectKindRaw {
+		f.Close() // no stream to read
+		return &cachedObject{raw: true}
+	}
+	o := &cachedObject{f: f, size: size}
 	copy(o.payloadSum[:], hdr[64:96])
 	return o
 }
