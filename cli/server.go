@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -22,7 +23,7 @@ const serveGCPercent = 400
 // serverCommands lists the "serve" command: the update server devices talk to.
 func serverCommands() []Command {
 	return []Command{
-		{Name: "serve", Usage: "[--addr 127.0.0.1:8080] [--db PATH | --db postgres://…] [--tls-cert FILE --tls-key FILE] [--cache-ttl 2s] [--stats-retention 2160h] [--json]",
+		{Name: "serve", Usage: "[--addr 127.0.0.1:8080] [--db PATH | --db postgres://…] [--tls-cert FILE --tls-key FILE] [--cache-ttl 2s] [--stats-retention 2160h] [--storage DIR [--public-url URL] [--max-object-size BYTES]] [--json]",
 			Summary: "run the update server for devices and the admin API", Run: runServe},
 	}
 }
@@ -36,6 +37,9 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	keyFile := fs.String("tls-key", "", "private key of --tls-cert (PEM)")
 	cacheTTL := fs.Duration("cache-ttl", 2*time.Second, "how long device channel overrides set through other server instances may take to apply (releases and channels apply at the next check)")
 	retention := fs.Duration("stats-retention", 90*24*time.Hour, "delete device stats events older than this (hourly, in small batches); 0 keeps them all")
+	storage := fs.String("storage", "", "host bundles and delta objects in this folder (uploads: PUT /admin/v1/objects/KEY with a token; downloads: GET /bundles/KEY)")
+	publicURL := fs.String("public-url", "", "the address at which devices reach /bundles, e.g. https://updates.example.com/bundles behind a TLS proxy (default: the listen address)")
+	maxObject := fs.Int64("max-object-size", 1<<30, "largest object --storage takes, in bytes")
 	asJSON := fs.Bool("json", false, "print {\"url\": …} on stdout once listening")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
@@ -49,6 +53,12 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	}
 	if *cacheTTL <= 0 || *cacheTTL > time.Hour {
 		return usageError("--cache-ttl must be between 1ms and 1h, not %s", *cacheTTL)
+	}
+	if *storage == "" && *publicURL != "" {
+		return usageError("--public-url goes with --storage DIR")
+	}
+	if *maxObject <= 0 {
+		return usageError("--max-object-size must be a positive number of bytes, not %d", *maxObject)
 	}
 	if *retention < 0 {
 		return usageError("--stats-retention must be 0 (keep every event) or positive, not %s", *retention)
@@ -85,7 +95,8 @@ func runServe(ctx context.Context, s IO, args []string) error {
 		defer stopHUP()
 		certs.watchSIGHUP(hupCtx, logger)
 	}
-	srv, err := server.New(server.Config{Registry: reg, Logger: logger, AccessLog: logs, CacheTTL: *cacheTTL, StatsRetention: *retention, TLSConfig: tlsConfig})
+	srv, err := server.New(server.Config{Registry: reg, Logger: logger, AccessLog: logs, CacheTTL: *cacheTTL, StatsRetention: *retention, TLSConfig: tlsConfig,
+		Storage: *storage, PublicURL: *publicURL, MaxObjectSize: *maxObject})
 	if err != nil {
 		return err
 	}
@@ -111,6 +122,9 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	}
 	if tlsConfig == nil && !loopbackAddr(ln.Addr()) {
 		fmt.Fprintln(s.Err, "  warning: plain HTTP on a public address; devices need HTTPS: pass --tls-cert/--tls-key or put a TLS reverse proxy in front")
+	}
+	if *storage != "" {
+		fmt.Fprintf(s.Err, "  hosting bundles from %s at %s\n", *storage, cmp.Or(*publicURL, base+"/bundles"))
 	}
 	if *asJSON {
 		if err := writeJSON(s.Out, map[string]string{"url": base}); err != nil {

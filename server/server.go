@@ -59,6 +59,14 @@ type Config struct {
 	ShutdownTimeout   time.Duration // grace period for in-flight requests; default 10s
 
 	TLSConfig *tls.Config // serve HTTPS with it when set
+
+	// Storage is the folder where the server keeps the bundles and delta
+	// objects it hosts (storage*.go); empty: it hosts none.
+	Storage string
+	// PublicURL is the address at which devices reach /bundles (behind a
+	// TLS proxy, say); default: the listen address.
+	PublicURL     string
+	MaxObjectSize int64 // largest upload; default 1 GiB
 }
 
 func (c *Config) defaults() {
@@ -82,6 +90,7 @@ func (c *Config) defaults() {
 	setN(&c.MaxBodyBytes, 64<<10)
 	setN(&c.MaxStatsBodyBytes, 512<<10)
 	setN(&c.MaxAdminBodyBytes, 16<<20)
+	setN(&c.MaxObjectSize, 1<<30)
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 2048
 	}
@@ -111,6 +120,9 @@ type Server struct {
 	handler http.Handler
 	closeMu sync.Once
 
+	storage   *objectStore           // nil without Config.Storage
+	listenURL atomic.Pointer[string] // default public URL, set by Serve
+
 	inFlight atomic.Int64
 	health   registryHealth // is the registry file damaged (integrity.go)
 }
@@ -122,6 +134,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("new server: no registry")
 	}
 	cfg.defaults()
+	storage, err := storageSettings(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	// Without a watch (PostgreSQL, or a folder that cannot be watched)
 	// every check reads the revision; answers are as fresh, only dearer.
 	watch, err := store.WatchChanges(cfg.Registry)
@@ -135,6 +151,8 @@ func New(cfg Config) (*Server, error) {
 		watch:  watch,
 		access: newAccessLog(cfg.AccessLog),
 		apps:   newAppCache(cfg.Registry, watch, cfg.Logger, cfg.CacheTTL),
+
+		storage: storage,
 	}
 	s.stats = newStatsWriter(cfg.Registry, cfg.Logger, cfg.StatsQueue, cfg.StatsBatch, cfg.StatsFlushInterval, cfg.StatsRetention)
 	s.handler = s.routes()
@@ -152,6 +170,9 @@ func (s *Server) Close() error {
 		err = s.stats.close()
 		if s.watch != nil {
 			s.watch.Close()
+		}
+		if s.storage != nil {
+			s.storage.close()
 		}
 	})
 	return err
@@ -172,6 +193,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	s.setListenURL(ln)
 	errc := make(chan error, 1)
 	go func() {
 		if s.cfg.TLSConfig != nil {
@@ -214,6 +236,7 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`+"\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
+	s.storageRoutes(mux)
 	s.adminRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow, ok := allowedMethods[r.URL.Path]; ok {

@@ -46,6 +46,11 @@ func validName(what, name string) error {
 	return nil
 }
 
+// ValidAppID checks an app id by the registry's rule, for the parts of
+// capship that take one from a request before the registry sees it (the
+// server's object storage keys).
+func ValidAppID(appID string) error { return validName("app id", appID) }
+
 // Validate checks the fields Register records, the way a device will use
 // them, so that a release that could never install is refused up front.
 func (in *RegisterInput) Validate() error {
