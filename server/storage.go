@@ -322,7 +322,9 @@ func (st *objectStore) put(key string, size int64, sum string, body io.Reader) (
 	}
 	switch err := st.place(tmp, key); {
 	case errors.Is(err, fs.ErrExist): // another upload of the key won
-		if _, have, err := st.stat(key); err != nil {
+		if _, have, err := st.stat(key); errors.Is(err, errObjectNotFound) {
+			return false, fmt.Errorf("store object %s: the path is taken by something other than a file inside the storage folder (a symlink?)", key)
+		} else if err != nil {
 			return false, err
 		} else if have != sum {
 			return false, errObjectConflict

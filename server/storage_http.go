@@ -95,7 +95,7 @@ func (s *Server) objectKey(w http.ResponseWriter, r *http.Request) (key, appID s
 	if r.URL.RawPath != "" {
 		// A key is made of characters that never need escaping, so an
 		// escape ("%2e%2e", "%2f") is an attempt to smuggle a path.
-		adminError(w, http.StatusBadRequest, "invalid_key", "object key: percent-escapes are not allowed; keys are APP_ID/ZIP_SHA256.zip or APP_ID/ZIP_SHA256.files/OBJECT")
+		adminError(w, http.StatusBadRequest, "invalid_key", "object key: escaped or unsafe characters (such as %2f, %2e or a backslash) are not allowed; keys are APP_ID/ZIP_SHA256.zip or APP_ID/ZIP_SHA256.files/OBJECT")
 		return "", "", false
 	}
 	appID, err := parseObjectKey(key)
