@@ -47,10 +47,10 @@ type serveProcess struct {
 }
 
 // startServe runs `capship serve` on a free loopback port over the
-// registry db, until stop or the end of the test.
-func startServe(t *testing.T, bin, db string) *serveProcess {
+// registry db (with more flags, if any), until stop or the end of the test.
+func startServe(t *testing.T, bin, db string, flags ...string) *serveProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--json", "--db", db)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--json", "--db", db}, flags...)...)
 	cmd.Dir = t.TempDir() // no Capacitor config around
 	s := &serveProcess{cmd: cmd, stderr: &server.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = s.stderr
