@@ -246,10 +246,9 @@ func (st *objectStore) writeSidecar(key, sum string, fi fs.FileInfo) error {
 	if err != nil {
 		return err
 	}
+	// No fsync: a sidecar lost or cut short in a crash does not parse
+	// or match, and the object is hashed again.
 	_, err = f.WriteString(sidecarLine(sum, fi))
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -317,6 +316,15 @@ func (st *objectStore) put(key string, size int64, sum string, body io.Reader) (
 	if err != nil {
 		return false, st.writeErr(key, err)
 	}
+	// The folders to fsync once the object is in: its own, and the
+	// parent of each one MkdirAll creates.
+	top := path.Dir(key)
+	for d := top; d != "."; d = path.Dir(d) {
+		if _, err := st.root.Lstat(d); err == nil {
+			break
+		}
+		top = path.Dir(d)
+	}
 	if err := st.root.MkdirAll(path.Dir(key), 0o755); err != nil {
 		return false, st.writeErr(key, err)
 	}
@@ -333,12 +341,11 @@ func (st *objectStore) put(key string, size int64, sum string, body io.Reader) (
 	case err != nil:
 		return false, st.writeErr(key, err)
 	}
-	// The object's folder, its parent and DIR may all be new.
 	for d := path.Dir(key); ; d = path.Dir(d) {
 		if err := st.syncDir(d); err != nil {
 			return true, st.writeErr(key, err)
 		}
-		if d == "." {
+		if d == top {
 			break
 		}
 	}

@@ -523,3 +523,101 @@ func TestStorageKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestStorageConcurrentUploadsOfOneObject(t *testing.T) {
+	h := newStorageHarness(t, Config{})
+	o := newObject(256 << 10)
+	key := h.zipKey(o)
+	statuses := make(chan int, 8)
+	for range cap(statuses) {
+		go func() {
+			req, _ := http.NewRequest("PUT", h.url+"/admin/v1/objects/"+key, bytes.NewReader(o.data))
+			req.Header.Set("Authorization", "Bearer "+h.token)
+			req.Header.Set("X-Capship-Sha256", o.sum)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			statuses <- res.StatusCode
+		}()
+	}
+	count := map[int]int{}
+	for range cap(statuses) {
+		count[<-statuses]++
+	}
+	if count[201] != 1 || count[200] != cap(statuses)-1 {
+		t.Errorf("8 uploads of one object at once: statuses %v, want one 201 and seven 200", count)
+	}
+	if res, body := h.get(key); !bytes.Equal(body, o.data) {
+		t.Errorf("GET after the uploads: HTTP %d, other bytes", res.StatusCode)
+	}
+	if left := h.leftovers(); len(left) != 0 {
+		t.Errorf("temp files left: %v", left)
+	}
+}
+
+// slowReader hands out its bytes in small pieces with a pause before each.
+type slowReader struct {
+	data  []byte
+	piece int
+	pause time.Duration
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	if len(s.data) == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(s.pause)
+	n := copy(p[:min(len(p), s.piece)], s.data)
+	s.data = s.data[n:]
+	return n, nil
+}
+
+// A slow but steady upload takes longer than ReadTimeout and still goes
+// through: the deadline moves on as bytes arrive.
+func TestStorageSlowUploadOutlastsReadTimeout(t *testing.T) {
+	h := newStorageHarness(t, Config{ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
+	o := newObject(40 << 10)
+	req, _ := http.NewRequest("PUT", h.url+"/admin/v1/objects/"+h.zipKey(o), &slowReader{data: o.data, piece: 4 << 10, pause: 100 * time.Millisecond})
+	req.ContentLength = int64(len(o.data))
+	req.Header.Set("Authorization", "Bearer "+h.token)
+	req.Header.Set("X-Capship-Sha256", o.sum)
+	start := time.Now()
+	res, body := h.request(req)
+	if took := time.Since(start); res.StatusCode != 201 || took < 600*time.Millisecond {
+		t.Errorf("upload over %v (ReadTimeout 300ms): HTTP %d %s", took, res.StatusCode, body)
+	}
+}
+
+// A slow but steady download takes longer than WriteTimeout and still
+// completes: the deadline moves on with every chunk sent.
+func TestStorageSlowDownloadOutlastsWriteTimeout(t *testing.T) {
+	h := newStorageHarness(t, Config{WriteTimeout: 300 * time.Millisecond})
+	o := newObject(12 << 20) // more than loopback's socket buffers hold
+	key := h.zipKey(o)
+	if res, body := h.put(key, h.token, o.data, o.sum); res.StatusCode != 201 {
+		t.Fatalf("PUT: HTTP %d %s", res.StatusCode, body)
+	}
+	res, err := http.Get(h.url + "/bundles/" + key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	start := time.Now()
+	var got bytes.Buffer
+	buf := make([]byte, 256<<10)
+	for {
+		n, err := io.ReadFull(res.Body, buf)
+		got.Write(buf[:n])
+		if err != nil {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if took := time.Since(start); !bytes.Equal(got.Bytes(), o.data) || took < 600*time.Millisecond {
+		t.Errorf("download over %v (WriteTimeout 300ms): %d of %d bytes", took, got.Len(), len(o.data))
+	}
+}
