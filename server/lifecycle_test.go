@@ -177,14 +177,11 @@ func TestEndToEndRealBundle(t *testing.T) {
 }
 
 // TestServeTLS: with a TLS config the same listener speaks HTTPS only.
-func TestServeTLS(t *testing.T) {
-	// httptest makes a certificate for 127.0.0.1 and a client that trusts it.
-	donor := httptest.NewUnstartedServer(http.NotFoundHandler())
-	donor.StartTLS()
-	defer donor.Close()
-	client := donor.Client()
-
-	srv, err := New(Config{Registry: openRegistry(t, "sqlite"), TLSConfig: &tls.Config{Certificates: donor.TLS.Certificates}})
+// serveLoopback runs Serve on a free loopback port until the test ends
+// (then checks that it stopped cleanly) and returns host:port.
+func serveLoopback(t *testing.T, cfg Config) string {
+	t.Helper()
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,13 +192,24 @@ func TestServeTLS(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, ln) }()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-served; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
-	}()
-	res, err := client.Get("https://" + ln.Addr().String() + "/livez")
+	})
+	return ln.Addr().String()
+}
+
+func TestServeTLS(t *testing.T) {
+	// httptest makes a certificate for 127.0.0.1 and a client that trusts it.
+	donor := httptest.NewUnstartedServer(http.NotFoundHandler())
+	donor.StartTLS()
+	defer donor.Close()
+	client := donor.Client()
+
+	addr := serveLoopback(t, Config{Registry: openRegistry(t, "sqlite"), TLSConfig: &tls.Config{Certificates: donor.TLS.Certificates}})
+	res, err := client.Get("https://" + addr + "/livez")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +217,7 @@ func TestServeTLS(t *testing.T) {
 	if res.StatusCode != 200 || res.TLS == nil {
 		t.Fatalf("https /livez: HTTP %d, TLS %v", res.StatusCode, res.TLS != nil)
 	}
-	res, err = http.Get("http://" + ln.Addr().String() + "/livez")
+	res, err = http.Get("http://" + addr + "/livez")
 	if err == nil {
 		res.Body.Close()
 		if res.StatusCode == 200 {

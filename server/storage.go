@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"capship/store"
+	"capship/workflow"
 )
 
 // Object storage (`capship serve --storage DIR`): bundles and delta objects
@@ -123,7 +124,7 @@ func parseObjectKey(key string) (string, error) {
 	suffix := ".zip"
 	if len(parts) == 3 {
 		suffix = ".files"
-		if !validObjectName(parts[2]) {
+		if !workflow.ValidObjectName(parts[2]) {
 			return bad("the object name uses letters, digits, '.', '_', '-' and '~' (up to 255, not . or ..)")
 		}
 	}
@@ -132,22 +133,6 @@ func parseObjectKey(key string) (string, error) {
 		return bad("the bundle part is 64 lowercase hex digits then " + suffix)
 	}
 	return parts[0], nil
-}
-
-// validObjectName is the manifest's rule for object names (workflow's
-// validObjectName): URL-safe characters only, not "." or "..", at most 255
-// bytes, so that a name stands as is in a URL and as a file name.
-func validObjectName(s string) bool {
-	if s == "" || s == "." || s == ".." || len(s) > 255 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' || c == '~') {
-			return false
-		}
-	}
-	return true
 }
 
 func isSHA256Hex(s string) bool {

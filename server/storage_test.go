@@ -39,28 +39,12 @@ func newStorageHarness(t *testing.T, cfg Config) *storageHarness {
 	if cfg.Storage == "" {
 		cfg.Storage = t.TempDir()
 	}
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	addr := serveLoopback(t, cfg)
 	secret, _, err := reg.CreateToken(context.Background(), "uploader", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &storageHarness{t: t, reg: reg, url: "http://" + ln.Addr().String(), dir: cfg.Storage, token: secret, app: "com.example.shop"}
+	return &storageHarness{t: t, reg: reg, url: "http://" + addr, dir: cfg.Storage, token: secret, app: "com.example.shop"}
 }
 
 // object is random bytes with their sha256.

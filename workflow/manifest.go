@@ -190,6 +190,10 @@ func (d *Delta) check() error {
 	return nil
 }
 
+// ValidObjectName is validObjectName for the server, whose storage keys
+// end in the manifest's object names.
+func ValidObjectName(s string) bool { return validObjectName(s) }
+
 // validObjectName reports whether an object name can stand as is after
 // BASE/ in a URL and as a file name: unreserved URL characters only, not
 // "." or "..", at most 255 bytes.
