@@ -605,3 +605,19 @@ func TestStorageSlowDownloadOutlastsWriteTimeout(t *testing.T) {
 		t.Errorf("download over %v (WriteTimeout 300ms): %d of %d bytes", took, got.Len(), len(o.data))
 	}
 }
+
+func TestStoragePublicURL(t *testing.T) {
+	h := newStorageHarness(t, Config{PublicURL: "https://updates.example.com/bundles/"})
+	o := newObject(100)
+	res, body := h.put(h.zipKey(o), h.token, o.data, o.sum)
+	var ans objectAnswer
+	json.Unmarshal(body, &ans)
+	if want := "https://updates.example.com/bundles/" + h.zipKey(o); res.StatusCode != 201 || ans.URL != want {
+		t.Errorf("PUT with --public-url: HTTP %d, url %q, want %q", res.StatusCode, ans.URL, want)
+	}
+	for _, bad := range []string{"updates.example.com/bundles", "ftp://x/bundles", "https:///bundles", "https://x/bundles?a=1"} {
+		if _, err := New(Config{Registry: h.reg, Storage: t.TempDir(), PublicURL: bad}); err == nil || !strings.Contains(err.Error(), "https://updates.example.com/bundles") {
+			t.Errorf("public url %q: %v, want an error showing the form", bad, err)
+		}
+	}
+}
