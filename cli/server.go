@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"capship/server"
 	"capship/store"
 )
@@ -19,45 +21,55 @@ import (
 // serveGCPercent is the garbage collector's target for `capship serve`.
 const serveGCPercent = 400
 
-// serverCommands lists the "serve" command: the update server devices talk to.
-func serverCommands() []Command {
-	return []Command{
-		{Name: "serve", Usage: "[--addr 127.0.0.1:8080] [--db PATH | --db postgres://…] [--tls-cert FILE --tls-key FILE] [--cache-ttl 2s] [--stats-retention 2160h] [--json]",
-			Summary: "run the update server for devices and the admin API", Run: runServe},
-	}
+// serveOptions are the flags of serve.
+type serveOptions struct {
+	addr, db, certFile, keyFile string
+	cacheTTL, retention         time.Duration
+	json                        bool
 }
 
-func runServe(ctx context.Context, s IO, args []string) error {
-	fs := newFlags(s, "serve", serverCommands()[0].Usage, "Run the update server that devices running @capgo/capacitor-updater talk to.\n"+
-		"Point an app at it with 'capship config set-server URL'. Stops cleanly on Ctrl-C or SIGTERM.")
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
-	db := fs.String("db", "", "registry: SQLite file or postgres:// URL (default $CAPSHIP_DB, else "+store.DefaultDBPath()+")")
-	certFile := fs.String("tls-cert", "", "serve HTTPS with this certificate chain (PEM)")
-	keyFile := fs.String("tls-key", "", "private key of --tls-cert (PEM)")
-	cacheTTL := fs.Duration("cache-ttl", 2*time.Second, "how long device channel overrides set through other server instances may take to apply (releases and channels apply at the next check)")
-	retention := fs.Duration("stats-retention", 90*24*time.Hour, "delete device stats events older than this (hourly, in small batches); 0 keeps them all")
-	asJSON := fs.Bool("json", false, "print {\"url\": …} on stdout once listening")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
+// newServeCmd is "serve": the update server devices talk to.
+func newServeCmd(s IO) *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the update server for devices and the admin API",
+		Long: "Run the update server that devices running @capgo/capacitor-updater talk to, and the\n" +
+			"admin API that 'release register --server' uses. Point an app at it with\n" +
+			"'capship config set-server URL'. Stops cleanly on Ctrl-C or SIGTERM; SIGHUP reloads the\n" +
+			"TLS certificate.",
+		Example: "  capship serve --addr :443 --tls-cert fullchain.pem --tls-key privkey.pem --db postgres://capship@db/capship\n" +
+			"  capship serve --addr 127.0.0.1:0 --json     # prints {\"url\": …} once listening",
+		GroupID: groupServer,
+		Args:    noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), s, o) },
 	}
-	if len(rest) > 0 {
-		return usageError("unexpected argument %q", rest[0])
-	}
-	if (*certFile == "") != (*keyFile == "") {
+	fs := cmd.Flags()
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	addDBFlag(fs, &o.db)
+	fs.StringVar(&o.certFile, "tls-cert", "", "serve HTTPS with this certificate chain (PEM `file`)")
+	fs.StringVar(&o.keyFile, "tls-key", "", "private key of --tls-cert (PEM `file`)")
+	fs.DurationVar(&o.cacheTTL, "cache-ttl", 2*time.Second, "how long device channel overrides set through other server instances may take to apply (releases and channels apply at the next check)")
+	fs.DurationVar(&o.retention, "stats-retention", 90*24*time.Hour, "delete device stats events older than this (hourly, in small batches); 0 keeps them all")
+	addJSONFlag(fs, &o.json, "print {\"url\": …} on stdout once listening")
+	return cmd
+}
+
+func runServe(ctx context.Context, s IO, o *serveOptions) error {
+	if (o.certFile == "") != (o.keyFile == "") {
 		return usageError("--tls-cert and --tls-key go together")
 	}
-	if *cacheTTL <= 0 || *cacheTTL > time.Hour {
-		return usageError("--cache-ttl must be between 1ms and 1h, not %s", *cacheTTL)
+	if o.cacheTTL <= 0 || o.cacheTTL > time.Hour {
+		return usageError("--cache-ttl must be between 1ms and 1h, not %s", o.cacheTTL)
 	}
-	if *retention < 0 {
-		return usageError("--stats-retention must be 0 (keep every event) or positive, not %s", *retention)
+	if o.retention < 0 {
+		return usageError("--stats-retention must be 0 (keep every event) or positive, not %s", o.retention)
 	}
 	var tlsConfig *tls.Config
 	var certs *certReloader // reloaded on SIGHUP
-	if *certFile != "" {
+	if o.certFile != "" {
 		var err error
-		if certs, err = loadCertReloader(*certFile, *keyFile); err != nil {
+		if certs, err = loadCertReloader(o.certFile, o.keyFile); err != nil {
 			return err
 		}
 		tlsConfig = &tls.Config{GetCertificate: certs.getCertificate, MinVersion: tls.VersionTLS12}
@@ -70,7 +82,7 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(serveGCPercent)
 	}
-	dsn := dbLocation(s, *db)
+	dsn := dbLocation(s, o.db)
 	reg, err := store.Open(ctx, dsn)
 	if err != nil {
 		return err // store names the registry (never a password) and says what to check
@@ -85,18 +97,18 @@ func runServe(ctx context.Context, s IO, args []string) error {
 		defer stopHUP()
 		certs.watchSIGHUP(hupCtx, logger)
 	}
-	srv, err := server.New(server.Config{Registry: reg, Logger: logger, AccessLog: logs, CacheTTL: *cacheTTL, StatsRetention: *retention, TLSConfig: tlsConfig})
+	srv, err := server.New(server.Config{Registry: reg, Logger: logger, AccessLog: logs, CacheTTL: o.cacheTTL, StatsRetention: o.retention, TLSConfig: tlsConfig})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		srv.Close()
 		hint := "give --addr as host:port, such as 127.0.0.1:8080 or :443"
 		if errors.Is(err, syscall.EADDRINUSE) {
 			hint = "another program uses that port: pick another with --addr"
 		}
-		return fmt.Errorf("listen on %s: %w (%s)", *addr, err, hint)
+		return fmt.Errorf("listen on %s: %w (%s)", o.addr, err, hint)
 	}
 	scheme := "http"
 	if tlsConfig != nil {
@@ -112,7 +124,7 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	if tlsConfig == nil && !loopbackAddr(ln.Addr()) {
 		fmt.Fprintln(s.Err, "  warning: plain HTTP on a public address; devices need HTTPS: pass --tls-cert/--tls-key or put a TLS reverse proxy in front")
 	}
-	if *asJSON {
+	if o.json {
 		if err := writeJSON(s.Out, map[string]string{"url": base}); err != nil {
 			ln.Close()
 			srv.Close()
