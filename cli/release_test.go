@@ -139,6 +139,7 @@ func runIO(t *testing.T, env map[string]string, stdoutTTY bool, args ...string) 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	code := Run(ctx, args, s)
+	checkJSONOutput(t, args, code, out.String())
 	return runResult{code, out.String(), errb.String()}
 }
 

@@ -111,11 +111,11 @@ do the same, step by step.`,
 		newServeCmd(s), newTokenCmd(s), newRegistryCmd(s),
 		newManCmd(s), newVersionCmd(s),
 	)
+	root.SetIn(s.In)
+	root.SetOut(s.Out) // before the completion command, which keeps the writer
+	root.SetErr(s.Err)
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd() // now, so that 'capship man' documents it too
-	root.SetIn(s.In)
-	root.SetOut(s.Out)
-	root.SetErr(s.Err)
 	return root
 }
 
