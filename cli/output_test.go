@@ -108,8 +108,8 @@ func TestJSONErrors(t *testing.T) {
 		{[]string{"channel", "create", "production"}, 1, "duplicate_channel"},
 		{[]string{"channel", "history", "nightly"}, 1, "not_found"},
 		{[]string{"channel", "set", "production", "--rollout", "150"}, 1, "invalid"},
-		{[]string{"release", "rollback"}, 2, "usage"},           // no --channel
-		{[]string{"release", "list", "--bogus"}, 2, "usage"},    // --json after the bad flag
+		{[]string{"release", "rollback"}, 2, "usage"},        // no --channel
+		{[]string{"release", "list", "--bogus"}, 2, "usage"}, // --json after the bad flag
 		{[]string{"release", "list", "--server", "https://updates.example.com", "--token", "t", "--db", "x.db"}, 2, "usage"},
 		{[]string{"stats", "--server", "https://updates.example.com", "--token", "t"}, 1, "not_supported"},
 	} {
