@@ -268,7 +268,7 @@ func newBundleVerifyCmd(s IO) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.File, "file", "", "encrypted bundle (default: the file named by the manifest)")
-	fs.StringVar(&o.manifest, "manifest", "", "manifest `file` written by 'capship bundle build'")
+	addManifestFlag(fs, &o.manifest, "")
 	fs.StringVar(&o.SessionKey, "session-key", "", "session key IV:KEY, instead of --manifest (e.g. from the Capgo CLI)")
 	fs.StringVar(&o.Checksum, "checksum", "", "encrypted V3 checksum, instead of --manifest")
 	fs.StringVar(&o.publicKey, "public-key", "", "public key PEM `file` (BEGIN RSA PUBLIC KEY)")

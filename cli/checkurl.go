@@ -26,7 +26,7 @@ func newCheckURLCmd(s IO) *cobra.Command {
 		Args:    noArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runCheckURL(cmd.Context(), s, o) },
 	}
-	cmd.Flags().StringVar(&o.manifest, "manifest", "", "the manifest `file` 'capship bundle build' wrote next to the bundle")
+	addManifestFlag(cmd.Flags(), &o.manifest, " (required)")
 	cmd.Flags().StringVar(&o.url, "url", "", "where the encrypted bundle was uploaded (https://, or http:// on a loopback host)")
 	addJSONFlag(cmd.Flags(), &o.json, "")
 	return cmd

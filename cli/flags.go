@@ -43,6 +43,12 @@ func addChannelFlag(fs *pflag.FlagSet, v *string, def, usage string) {
 	fs.StringVar(v, "channel", def, usage)
 }
 
+// addManifestFlag adds --manifest, the manifest of a built bundle; note
+// ends its usage (" (required)").
+func addManifestFlag(fs *pflag.FlagSet, v *string, note string) {
+	fs.StringVar(v, "manifest", "", "manifest `file` written by 'capship bundle build' next to the bundle"+note)
+}
+
 // registryOptions are the flags of every registry command: which app,
 // which registry (or server), and how to print.
 type registryOptions struct {

@@ -87,7 +87,7 @@ server (--server). The channel (production unless --channel) then serves it.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runReleaseRegister(cmd.Context(), s, o) },
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&o.manifest, "manifest", "", "manifest `file` written by 'capship bundle build' (required)")
+	addManifestFlag(fs, &o.manifest, " (required)")
 	fs.StringVar(&o.url, "url", "", "https:// address where devices download the encrypted bundle (required)")
 	fs.StringVar(&o.filesURL, "files-url", "", "https:// address of the folder the bundle's per-file objects were uploaded to: devices fetch BASE/OBJECT, only for the files they lack")
 	addChannelFlag(fs, &o.channel, "production", "channel to point at the release (\"\" for none)")
