@@ -50,9 +50,26 @@ func writeManPages(root *cobra.Command, dir string) (int, error) {
 		return 0, fmt.Errorf("write man pages: %w", err)
 	}
 	for _, p := range pages {
-		if err := os.Rename(filepath.Join(tmp, p.Name()), filepath.Join(dir, p.Name())); err != nil {
+		from := filepath.Join(tmp, p.Name())
+		if err := syncFile(from); err != nil {
+			return 0, fmt.Errorf("write man pages: %w", err)
+		}
+		if err := os.Rename(from, filepath.Join(dir, p.Name())); err != nil {
 			return 0, fmt.Errorf("write man pages: %w", err)
 		}
 	}
 	return len(pages), nil
+}
+
+// syncFile flushes a file cobra wrote to disk before it is moved into place.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
