@@ -261,8 +261,8 @@ func newBundleVerifyCmd(s IO) *cobra.Command {
 		Use:   "verify --public-key FILE (--manifest FILE | --file FILE --session-key IV:KEY --checksum HEX)",
 		Short: "Decrypt and check a bundle as a device would",
 		Long:  "Decrypt a bundle, check its checksum and its zip as a device would, and optionally extract it.",
-		Example: "  capship bundle verify --manifest capship-out/com.example.shop-1.2.0.json --public-key shop.pub.pem\n" +
-			"  capship bundle verify --file b.zip.enc --session-key IV:KEY --checksum HEX --public-key shop.pub.pem --extract /tmp/b",
+		Example: "  capship bundle verify --manifest capship-out/com.example.shop-1.2.0.manifest.json --public-key shop.pub.pem\n" +
+			"  capship bundle verify --file bundle.zip --session-key IV:KEY --checksum HEX --public-key shop.pub.pem --extract /tmp/b",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBundleVerify(cmd.Context(), s, o) },
 	}

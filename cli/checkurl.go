@@ -22,7 +22,7 @@ func newCheckURLCmd(s IO) *cobra.Command {
 		Use:     "check-url --manifest FILE --url URL",
 		Short:   "Prove the uploaded bundle is the one that was built",
 		Long:    "Download the bundle from URL and compare its size and SHA-256 with the manifest. Exits 1 when they differ.",
-		Example: "  capship bundle check-url --manifest capship-out/com.example.shop-1.2.0.json --url https://cdn.example.com/shop-1.2.0.zip.enc",
+		Example: "  capship bundle check-url --manifest capship-out/com.example.shop-1.2.0.manifest.json --url https://cdn.example.com/com.example.shop-1.2.0.zip",
 		Args:    noArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runCheckURL(cmd.Context(), s, o) },
 	}

@@ -79,8 +79,8 @@ func newReleaseRegisterCmd(s IO) *cobra.Command {
 		Long: `Download the hosted bundle (and, with --files-url, every per-file object) back, prove it
 is the one 'capship bundle build' made, and register it in the registry (--db) or on a capship
 server (--server). The channel (production unless --channel) then serves it.`,
-		Example: `  capship release register --manifest capship-out/com.example.shop-1.2.0.json \
-    --url https://cdn.example.com/com.example.shop-1.2.0.zip.enc \
+		Example: `  capship release register --manifest capship-out/com.example.shop-1.2.0.manifest.json \
+    --url https://cdn.example.com/com.example.shop-1.2.0.zip \
     --files-url https://cdn.example.com/com.example.shop-1.2.0.files
   CAPSHIP_SERVER=https://updates.example.com CAPSHIP_TOKEN=… capship release register --manifest M --url URL`,
 		Args: noArgs,
