@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"github.com/spf13/cobra"
 
 	"capship/store"
 	"capship/workflow"
@@ -23,37 +24,50 @@ const envPrivateKey = "CAPSHIP_PRIVATE_KEY"
 // buildGCPercent is the garbage collector's target while a bundle builds.
 const buildGCPercent = 50
 
-// bundleCommands lists the "bundle" commands.
-func bundleCommands() []Command {
-	return []Command{
-		{Name: "bundle build", Usage: "--out OUTDIR [--dir DIR] [--app APP_ID] [--version SEMVER] [--key-file PRIVATE_PEM] [--no-code-check] [--no-delta] [--force] [--json]",
-			Summary: "zip and encrypt a web build folder into a Capgo bundle (and its files, for delta updates)", Run: runBundleBuild},
-		{Name: "bundle verify", Usage: "--manifest MANIFEST --public-key PUB_PEM [--file ENCRYPTED] [--extract DIR] [--json]\n       capship bundle verify --file ENCRYPTED --session-key IV:KEY --checksum HEX --public-key PUB_PEM [--extract DIR] [--json]",
-			Summary: "decrypt and check a bundle as a device would", Run: runBundleVerify},
-	}
+// newBundleCmd is "bundle": build, verify, check-url.
+func newBundleCmd(s IO) *cobra.Command {
+	return newParentCmd("bundle", "Build, verify and check bundles",
+		"Zip and encrypt a web build into a bundle devices accept, check it as a device would,\nand prove the uploaded copy is the built one.",
+		groupShip, newBundleBuildCmd(s), newBundleVerifyCmd(s), newCheckURLCmd(s))
 }
 
-func runBundleBuild(ctx context.Context, s IO, args []string) error {
-	const name, summary = "bundle build", "Zip and encrypt a web build folder into a bundle devices accept, and write each of its\n" +
-		"files, compressed, encrypted and signed, into OUTDIR/APP-VERSION.files/ for delta updates (phones\n" +
-		"then download only the files that changed). Compressed files and signatures are cached in the\n" +
-		"user cache folder (capship/), so a rebuild redoes only what changed."
-	fs := newFlags(s, name, bundleCommands()[0].Usage, summary)
-	var opts workflow.BuildOptions
-	var keyFile string
-	var asJSON bool
-	fs.StringVar(&opts.Dir, "dir", "", "web build folder (default: webDir of the Capacitor config in this folder)")
-	fs.StringVar(&opts.AppID, "app", "", "app id (default: appId of the Capacitor config)")
-	fs.StringVar(&opts.Version, "version", "", "bundle version, semver (default: version in package.json)")
-	fs.StringVar(&opts.OutDir, "out", "", "folder for the encrypted bundle, its manifest and its files (created if missing)")
-	fs.StringVar(&keyFile, "key-file", "", "private key PEM file (default: the PEM text in $"+envPrivateKey+", else the app's key in the OS keychain)")
-	fs.BoolVar(&opts.NoCodeCheck, "no-code-check", false, "do not require notifyAppReady in the code")
-	fs.BoolVar(&opts.NoDelta, "no-delta", false, "write the zip only, not the files for delta updates (phones then download the whole zip for every release)")
-	fs.BoolVar(&opts.Force, "force", false, "replace an existing bundle of the same app and version (and its files)")
-	fs.BoolVar(&asJSON, "json", false, "print the manifest as JSON on stdout, with its delta_summary")
-	if err := parseOnlyFlags(fs, args); err != nil {
-		return err
+// buildOptions are the flags of bundle build.
+type buildOptions struct {
+	workflow.BuildOptions
+	keyFile string
+	json    bool
+}
+
+func newBundleBuildCmd(s IO) *cobra.Command {
+	o := &buildOptions{}
+	cmd := &cobra.Command{
+		Use:   "build --out DIR",
+		Short: "Zip and encrypt a web build folder into a Capgo bundle (and its files, for delta updates)",
+		Long: "Zip and encrypt a web build folder into a bundle devices accept, and write each of its\n" +
+			"files, compressed, encrypted and signed, into OUTDIR/APP-VERSION.files/ for delta updates (phones\n" +
+			"then download only the files that changed). Compressed files and signatures are cached in the\n" +
+			"user cache folder (capship/), so a rebuild redoes only what changed.\n\n" +
+			"The private key comes from --key-file, else the PEM text in $" + envPrivateKey + ", else the OS keychain.",
+		Example: "  capship bundle build --out capship-out                  # in the app's folder\n" +
+			"  CAPSHIP_PRIVATE_KEY=\"$(cat key.pem)\" capship bundle build --out dist --app com.example.shop --dir www --version 1.2.0",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBundleBuild(cmd.Context(), s, o) },
 	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.Dir, "dir", "", "web build folder (default: webDir of the Capacitor config in this folder)")
+	addAppFlag(fs, &o.AppID, "app id (default: appId of the Capacitor config)")
+	fs.StringVar(&o.Version, "version", "", "bundle version, semver (default: version in package.json)")
+	fs.StringVar(&o.OutDir, "out", "", "folder for the encrypted bundle, its manifest and its files (created if missing)")
+	fs.StringVar(&o.keyFile, "key-file", "", "private key PEM `file` (default: the PEM text in $"+envPrivateKey+", else the app's key in the OS keychain)")
+	fs.BoolVar(&o.NoCodeCheck, "no-code-check", false, "do not require notifyAppReady in the code")
+	fs.BoolVar(&o.NoDelta, "no-delta", false, "write the zip only, not the files for delta updates (phones then download the whole zip for every release)")
+	fs.BoolVar(&o.Force, "force", false, "replace an existing bundle of the same app and version (and its files)")
+	addJSONFlag(fs, &o.json, "print the manifest as JSON on stdout, with its delta_summary")
+	return cmd
+}
+
+func runBundleBuild(ctx context.Context, s IO, o *buildOptions) error {
+	opts, keyFile, asJSON := o.BuildOptions, o.keyFile, o.json
 	if opts.OutDir == "" {
 		return usageError("--out is required: the folder for the bundle and its manifest")
 	}
@@ -234,22 +248,37 @@ func checkAppKey(p *workflow.Project, appID string, key *rsa.PrivateKey) (warnin
 	return "", nil
 }
 
-func runBundleVerify(ctx context.Context, s IO, args []string) error {
-	const name, summary = "bundle verify", "Decrypt a bundle, check its checksum and its zip as a device would, and optionally extract it."
-	fs := newFlags(s, name, bundleCommands()[1].Usage, summary)
-	var opts workflow.OpenOptions
-	var manifestPath, pubFile string
-	var asJSON bool
-	fs.StringVar(&opts.File, "file", "", "encrypted bundle (default: the file named by the manifest)")
-	fs.StringVar(&manifestPath, "manifest", "", "manifest written by 'capship bundle build'")
-	fs.StringVar(&opts.SessionKey, "session-key", "", "session key IV:KEY, instead of --manifest (e.g. from the Capgo CLI)")
-	fs.StringVar(&opts.Checksum, "checksum", "", "encrypted V3 checksum, instead of --manifest")
-	fs.StringVar(&pubFile, "public-key", "", "public key PEM file (BEGIN RSA PUBLIC KEY)")
-	fs.StringVar(&opts.ExtractDir, "extract", "", "extract the verified files into this new or empty folder")
-	fs.BoolVar(&asJSON, "json", false, "print the result as JSON on stdout")
-	if err := parseOnlyFlags(fs, args); err != nil {
-		return err
+// verifyOptions are the flags of bundle verify.
+type verifyOptions struct {
+	workflow.OpenOptions
+	manifest, publicKey string
+	json                bool
+}
+
+func newBundleVerifyCmd(s IO) *cobra.Command {
+	o := &verifyOptions{}
+	cmd := &cobra.Command{
+		Use:   "verify --public-key FILE (--manifest FILE | --file FILE --session-key IV:KEY --checksum HEX)",
+		Short: "Decrypt and check a bundle as a device would",
+		Long:  "Decrypt a bundle, check its checksum and its zip as a device would, and optionally extract it.",
+		Example: "  capship bundle verify --manifest capship-out/com.example.shop-1.2.0.manifest.json --public-key shop.pub.pem\n" +
+			"  capship bundle verify --file bundle.zip --session-key IV:KEY --checksum HEX --public-key shop.pub.pem --extract /tmp/b",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBundleVerify(cmd.Context(), s, o) },
 	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.File, "file", "", "encrypted bundle (default: the file named by the manifest)")
+	addManifestFlag(fs, &o.manifest, "")
+	fs.StringVar(&o.SessionKey, "session-key", "", "session key IV:KEY, instead of --manifest (e.g. from the Capgo CLI)")
+	fs.StringVar(&o.Checksum, "checksum", "", "encrypted V3 checksum, instead of --manifest")
+	fs.StringVar(&o.publicKey, "public-key", "", "public key PEM `file` (BEGIN RSA PUBLIC KEY)")
+	fs.StringVar(&o.ExtractDir, "extract", "", "extract the verified files into this new or empty `folder`")
+	addJSONFlag(fs, &o.json, "")
+	return cmd
+}
+
+func runBundleVerify(ctx context.Context, s IO, o *verifyOptions) error {
+	opts, manifestPath, pubFile, asJSON := o.OpenOptions, o.manifest, o.publicKey, o.json
 	if pubFile == "" {
 		return usageError("--public-key is required")
 	}

@@ -25,6 +25,7 @@ func runBundleCLI(t *testing.T, env map[string]string, stderrTTY bool, args ...s
 		In: strings.NewReader(""), Out: &out, Err: &errb, StderrTTY: stderrTTY,
 		Getenv: func(k string) string { return env[k] },
 	})
+	checkJSONOutput(t, args, code, out.String())
 	return bundleRun{code, out.String(), errb.String()}
 }
 

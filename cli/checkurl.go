@@ -4,41 +4,47 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/spf13/cobra"
+
 	"capship/workflow"
 )
 
-// checkURLCommands lists "bundle check-url": step 3 of a release, on its own.
-func checkURLCommands() []Command {
-	return []Command{{
-		Name:    "bundle check-url",
-		Usage:   "--manifest MANIFEST --url URL [--json]",
-		Summary: "prove the uploaded bundle is the one that was built",
-		Run:     runCheckURL,
-	}}
+// checkURLOptions are the flags of bundle check-url.
+type checkURLOptions struct {
+	manifest, url string
+	json          bool
 }
 
-func runCheckURL(ctx context.Context, s IO, args []string) error {
-	const name = "bundle check-url"
-	fs := newFlags(s, name, checkURLCommands()[0].Usage,
-		"Download the bundle from URL and compare its size and SHA-256 with the manifest.")
-	manifest := fs.String("manifest", "", "the manifest 'capship bundle build' wrote next to the bundle")
-	rawURL := fs.String("url", "", "where the encrypted bundle was uploaded (https://, or http:// on a loopback host)")
-	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
-	if err := parseOnlyFlags(fs, args); err != nil {
-		return err
+// newCheckURLCmd is "bundle check-url": step 3 of a release, on its own.
+func newCheckURLCmd(s IO) *cobra.Command {
+	o := &checkURLOptions{}
+	cmd := &cobra.Command{
+		Use:     "check-url --manifest FILE --url URL",
+		Short:   "Prove the uploaded bundle is the one that was built",
+		Long:    "Download the bundle from URL and compare its size and SHA-256 with the manifest. Exits 1 when they differ.",
+		Example: "  capship bundle check-url --manifest capship-out/com.example.shop-1.2.0.manifest.json --url https://cdn.example.com/com.example.shop-1.2.0.zip",
+		Args:    noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runCheckURL(cmd.Context(), s, o) },
 	}
-	if *manifest == "" || *rawURL == "" {
+	addManifestFlag(cmd.Flags(), &o.manifest, " (required)")
+	cmd.Flags().StringVar(&o.url, "url", "", "where the encrypted bundle was uploaded (https://, or http:// on a loopback host)")
+	addJSONFlag(cmd.Flags(), &o.json, "")
+	return cmd
+}
+
+func runCheckURL(ctx context.Context, s IO, o *checkURLOptions) error {
+	if o.manifest == "" || o.url == "" {
 		return usageError("--manifest and --url are required")
 	}
-	m, err := workflow.ReadManifest(*manifest)
+	m, err := workflow.ReadManifest(o.manifest)
 	if err != nil {
 		return err
 	}
-	check, err := checkHostedBundle(ctx, s, m, *rawURL)
+	check, err := checkHostedBundle(ctx, s, m, o.url)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if o.json {
 		if err := writeJSON(s.Out, urlCheckJSON(check)); err != nil {
 			return err
 		}
@@ -86,25 +92,13 @@ func orNone(contentType string) string {
 	return "content type " + contentType
 }
 
-// urlCheckJSON is the --json shape of a URL check.
-func urlCheckJSON(c *workflow.URLCheck) map[string]any {
-	return map[string]any{
-		"ok":           c.OK(),
-		"url":          c.URL,
-		"final_url":    c.FinalURL,
-		"status":       c.Status,
-		"content_type": c.ContentType,
-		"size":         c.Size,
-		"want_size":    c.WantSize,
-		"sha256":       c.SHA256,
-		"want_sha256":  c.WantSHA256,
-		"problems":     nonNil(c.Problems),
-	}
+// urlCheckResult is the --json shape of a URL check.
+type urlCheckResult struct {
+	OK bool `json:"ok"`
+	*workflow.URLCheck
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
+func urlCheckJSON(c *workflow.URLCheck) urlCheckResult {
+	c.Problems = nonNil(c.Problems)
+	return urlCheckResult{OK: c.OK(), URLCheck: c}
 }

@@ -4,38 +4,64 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/spf13/cobra"
+
 	"capship/workflow"
 )
 
-// configCommands lists the "config" commands, which edit the app's
-// Capacitor config in place.
-func configCommands() []Command {
-	return []Command{
-		{Name: "config set-server", Usage: "[--config PATH] [--json] URL",
-			Summary: "point the app's updater plugin at a capship server", Run: runConfigSetServer},
-		{Name: "config set-key", Usage: "[--app APP_ID] [--config PATH]",
-			Summary: "write the keychain key's public half into the config", Run: runConfigSetKey},
-	}
+// newConfigCmd is "config", which edits the app's Capacitor config in
+// place.
+func newConfigCmd(s IO) *cobra.Command {
+	return newParentCmd("config", "Edit the app's Capacitor config",
+		"Write what devices need into plugins.CapacitorUpdater of the app's Capacitor config.",
+		groupSetup, newConfigSetServerCmd(s), newConfigSetKeyCmd(s))
 }
 
-func runConfigSetServer(ctx context.Context, s IO, args []string) error {
-	const name, summary = "config set-server", "Point the app's updater plugin at the capship server at URL: writes\nplugins.CapacitorUpdater.updateUrl (URL/updates), statsUrl (URL/stats) and channelUrl\n(URL/channel_self). Without statsUrl the plugin sends its statistics to Capgo's cloud."
-	fs := newFlags(s, name, configCommands()[0].Usage, summary)
-	kf := addKeyFlags(fs, configFlag)
-	asJSON := fs.Bool("json", false, "print the URLs written as JSON on stdout")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
+// configOptions are the flags of the config commands.
+type configOptions struct {
+	keyFlags
+	json bool
+}
+
+func newConfigSetServerCmd(s IO) *cobra.Command {
+	o := &configOptions{}
+	cmd := &cobra.Command{
+		Use:   "set-server URL",
+		Short: "Point the app's updater plugin at a capship server",
+		Long: "Point the app's updater plugin at the capship server at URL: writes\n" +
+			"plugins.CapacitorUpdater.updateUrl (URL/updates), statsUrl (URL/stats) and channelUrl\n" +
+			"(URL/channel_self). Without statsUrl the plugin sends its statistics to Capgo's cloud.",
+		Example: "  capship config set-server https://updates.example.com && npx cap sync",
+		Args:    exactlyOne("server URL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runConfigSetServer(cmd.Context(), s, o, args[0])
+		},
 	}
-	base, err := one(rest, "server URL")
-	if err != nil {
-		return err
+	addKeyFlags(cmd.Flags(), &o.keyFlags, configFlag)
+	addJSONFlag(cmd.Flags(), &o.json, "print the URLs written as JSON on stdout")
+	return cmd
+}
+
+func newConfigSetKeyCmd(s IO) *cobra.Command {
+	o := &configOptions{}
+	cmd := &cobra.Command{
+		Use:   "set-key",
+		Short: "Write the keychain key's public half into the config",
+		Long: "Write the public half of the app's key in the OS keychain into the Capacitor config\n" +
+			"(plugins.CapacitorUpdater.publicKey), replacing whatever public key is there.",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runConfigSetKey(cmd.Context(), s, o) },
 	}
+	addKeyFlags(cmd.Flags(), &o.keyFlags, appFlag|configFlag)
+	return cmd
+}
+
+func runConfigSetServer(ctx context.Context, s IO, o *configOptions, base string) error {
 	urls, warning, err := workflow.ServerURLsFor(base)
 	if err != nil {
 		return usageError("%s", err)
 	}
-	p, err := kf.project()
+	p, err := o.project()
 	if err != nil {
 		return fmt.Errorf("set server: %w", err)
 	}
@@ -51,7 +77,7 @@ func runConfigSetServer(ctx context.Context, s IO, args []string) error {
 	fmt.Fprintf(s.Err, "wrote to %s (plugins.CapacitorUpdater):\n  updateUrl:  %s\n  statsUrl:   %s\n  channelUrl: %s\n",
 		p.ConfigPath, urls.UpdateURL, urls.StatsURL, urls.ChannelURL)
 	fmt.Fprintf(s.Err, "next: run 'npx cap sync' so the native projects pick it up\n")
-	if *asJSON {
+	if o.json {
 		return writeJSON(s.Out, struct {
 			Config string `json:"config"`
 			workflow.ServerURLs
@@ -60,14 +86,8 @@ func runConfigSetServer(ctx context.Context, s IO, args []string) error {
 	return nil
 }
 
-func runConfigSetKey(ctx context.Context, s IO, args []string) error {
-	const name, summary = "config set-key", "Write the public half of the app's key in the OS keychain into the Capacitor config\n(plugins.CapacitorUpdater.publicKey), replacing whatever public key is there."
-	fs := newFlags(s, name, configCommands()[1].Usage, summary)
-	kf := addKeyFlags(fs, appFlag|configFlag)
-	if err := parseOnlyFlags(fs, args); err != nil {
-		return err
-	}
-	p, appID, err := kf.configApp("set key")
+func runConfigSetKey(ctx context.Context, s IO, o *configOptions) error {
+	p, appID, err := o.configApp("set key")
 	if err != nil {
 		return err
 	}

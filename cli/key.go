@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"capship/store"
 	"capship/workflow"
 )
@@ -20,23 +23,110 @@ import (
 // to keep a staging key apart from production.
 const envKeychainService = "CAPSHIP_KEYCHAIN_SERVICE"
 
-// keyCommands lists the "key" commands that work with the OS keychain.
-// ("key generate", which writes files, lives in keygen.go.)
-func keyCommands() []Command {
-	return []Command{
-		{Name: "key create", Usage: "[--app APP_ID] [--config PATH] [--force] [--json]",
-			Summary: "make an app's key pair (keychain + Capacitor config)", Run: runKeyCreate},
-		{Name: "key import", Usage: "[--app APP_ID] [--config PATH] [--force] [--json] FILE",
-			Summary: "move a key file (e.g. .capgo_key_v2) into the keychain", Run: runKeyImport},
-		{Name: "key export", Usage: "[--app APP_ID] [--private --out FILE] [--json]",
-			Summary: "print the public key, or save the private key to a file", Run: runKeyExport},
-		{Name: "key show", Usage: "[--app APP_ID] [--config PATH] [--json]",
-			Summary: "an app's key id, fingerprint and config match", Run: runKeyShow},
-		{Name: "key list", Usage: "[--config PATH] [--json]",
-			Summary: "every key in the OS keychain, archived ones included", Run: runKeyList},
-		{Name: "key delete", Usage: "[--app APP_ID] --yes",
-			Summary: "remove a key (or an archived key) from the keychain", Run: runKeyDelete},
+// newKeyCmd is "key": an app's signing key in the OS keychain, and
+// "key generate" (keygen.go), which writes files instead.
+func newKeyCmd(s IO) *cobra.Command {
+	return newParentCmd("key", "Make, import and inspect the apps' signing keys",
+		"Every app has an RSA-2048 key pair: the private key seals bundles and stays in the OS\n"+
+			"keychain (or $CAPSHIP_PRIVATE_KEY in CI), the public key goes into the app's Capacitor config.\n"+
+			"$CAPSHIP_KEYCHAIN_SERVICE picks another keychain service than \"capship\".",
+		groupSetup,
+		newKeyCreateCmd(s), newKeyImportCmd(s), newKeyExportCmd(s), newKeyShowCmd(s), newKeyListCmd(s),
+		newKeyDeleteCmd(s), newKeyGenerateCmd(s))
+}
+
+// keyOptions are the flags of the key commands.
+type keyOptions struct {
+	keyFlags
+	force, json, private, yes bool
+	out                       string
+}
+
+// newKeyLeaf completes a key command: the shared flags which says, --force
+// and --json when asked for, and run.
+func newKeyLeaf(s IO, cmd *cobra.Command, which int, run func(ctx context.Context, s IO, o *keyOptions, args []string) error) (*cobra.Command, *keyOptions) {
+	o := &keyOptions{}
+	addKeyFlags(cmd.Flags(), &o.keyFlags, which)
+	if which&forceFlag != 0 {
+		cmd.Flags().BoolVar(&o.force, "force", false, "replace the app's key; the old key is archived in the keychain, never deleted")
 	}
+	if which&jsonFlag != 0 {
+		addJSONFlag(cmd.Flags(), &o.json, "")
+	}
+	if cmd.Args == nil {
+		cmd.Args = noArgs
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error { return run(cmd.Context(), s, o, args) }
+	return cmd, o
+}
+
+func newKeyCreateCmd(s IO) *cobra.Command {
+	cmd, _ := newKeyLeaf(s, &cobra.Command{
+		Use:   "create",
+		Short: "Make an app's key pair (keychain + Capacitor config)",
+		Long: "Make a new RSA-2048 key pair for an app: the private key goes into the OS keychain\n" +
+			"(never a file), the public key into the app's Capacitor config.",
+		Example: "  capship key create                 # in the app's folder\n  capship key create --app com.example.shop --config ../shop/capacitor.config.ts",
+	}, appFlag|configFlag|forceFlag|jsonFlag, runKeyCreate)
+	return cmd
+}
+
+func newKeyImportCmd(s IO) *cobra.Command {
+	cmd, _ := newKeyLeaf(s, &cobra.Command{
+		Use:   "import FILE",
+		Short: "Move a key file (e.g. .capgo_key_v2) into the keychain",
+		Long: "Move an existing RSA-2048 private key (PKCS#1 PEM, such as Capgo's .capgo_key_v2) into the OS keychain.\n" +
+			"If the Capacitor config here has no publicKey yet, its public half is written there.",
+		Example: "  capship key import .capgo_key_v2 && rm .capgo_key_v2",
+		Args:    exactlyOne("private key FILE"),
+	}, appFlag|configFlag|forceFlag|jsonFlag, runKeyImport)
+	return cmd
+}
+
+func newKeyExportCmd(s IO) *cobra.Command {
+	cmd, o := newKeyLeaf(s, &cobra.Command{
+		Use:   "export",
+		Short: "Print the public key, or save the private key to a file",
+		Long: "Print an app's public key (PKCS#1 PEM) on stdout. With --private, write the private key\n" +
+			"into a NEW file with mode 0600 (never to stdout, never over an existing file).",
+		Example: "  capship key export > shop.pub.pem\n  capship key export --private --out backup.pem",
+	}, keyNameFlag, runKeyExport)
+	cmd.Flags().BoolVar(&o.private, "private", false, "export the private key (needs --out)")
+	cmd.Flags().StringVar(&o.out, "out", "", "new `file` to write the key to (created with mode 0600)")
+	addJSONFlag(cmd.Flags(), &o.json, "print key id, fingerprint and the public key as JSON on stdout")
+	return cmd
+}
+
+func newKeyShowCmd(s IO) *cobra.Command {
+	cmd, _ := newKeyLeaf(s, &cobra.Command{
+		Use:   "show",
+		Short: "An app's key id, fingerprint and config match",
+		Long: "Show an app's key: key id, fingerprint, where it is stored, whether the Capacitor\n" +
+			"config in this folder carries the matching public key, and its archived keys.",
+	}, keyNameFlag|configFlag|jsonFlag, runKeyShow)
+	return cmd
+}
+
+func newKeyListCmd(s IO) *cobra.Command {
+	cmd, _ := newKeyLeaf(s, &cobra.Command{
+		Use:   "list",
+		Short: "Every key in the OS keychain, archived ones included",
+		Long: "List the keys in the OS keychain: key id, fingerprint, where each is stored, and whether\n" +
+			"the Capacitor config in this folder carries the matching public key.",
+	}, configFlag|jsonFlag, runKeyList)
+	return cmd
+}
+
+func newKeyDeleteCmd(s IO) *cobra.Command {
+	cmd, o := newKeyLeaf(s, &cobra.Command{
+		Use:   "delete --yes",
+		Short: "Remove a key (or an archived key) from the keychain",
+		Long: "Remove a key from the OS keychain. Without its private key no update can reach the\n" +
+			"apps that carry its public key again: export it first if in doubt.",
+		Example: "  capship key export --app com.example.shop --private --out shop.pem && capship key delete --app com.example.shop --yes",
+	}, keyNameFlag, runKeyDelete)
+	cmd.Flags().BoolVar(&o.yes, "yes", false, "really delete the key")
+	return cmd
 }
 
 // openKeychain returns the keychain capship uses.
@@ -63,22 +153,26 @@ const (
 	appFlag     = 1 << iota // --app: an app id
 	keyNameFlag             // --app: an app id or an archived key's name
 	configFlag              // --config
+	forceFlag               // --force
+	jsonFlag                // --json
 )
 
-func addKeyFlags(fs interface {
-	StringVar(*string, string, string, string)
-}, which int) *keyFlags {
-	f := &keyFlags{}
+// addKeyFlags adds the --app and --config flags which says to fs.
+func addKeyFlags(fs *pflag.FlagSet, f *keyFlags, which int) {
 	switch {
 	case which&keyNameFlag != 0:
-		fs.StringVar(&f.app, "app", "", "app id, or an archived key's name from 'key list' (default: appId of the Capacitor config in this folder)")
+		addAppFlag(fs, &f.app, "app id, or an archived key's name from 'key list' (default: appId of the Capacitor config in this folder)")
 	case which&appFlag != 0:
-		fs.StringVar(&f.app, "app", "", "app id (default: appId of the Capacitor config in this folder)")
+		addAppFlag(fs, &f.app, "")
 	}
 	if which&configFlag != 0 {
-		fs.StringVar(&f.config, "config", "", "Capacitor config file (default: capacitor.config.ts/.js/.json in this folder)")
+		addConfigFlag(fs, &f.config)
 	}
-	return f
+}
+
+// addConfigFlag adds --config, the app's Capacitor config file.
+func addConfigFlag(fs *pflag.FlagSet, v *string) {
+	fs.StringVar(v, "config", "", "Capacitor config `file` (default: capacitor.config.ts/.js/.json in the app's folder)")
 }
 
 // project loads the Capacitor config named by --config, or the one in the
@@ -263,16 +357,8 @@ func writePublicKey(s IO, configPath string, pub *rsa.PublicKey) error {
 	return nil
 }
 
-func runKeyCreate(ctx context.Context, s IO, args []string) error {
-	const name, summary = "key create", "Make a new RSA-2048 key pair for an app: the private key goes into the OS keychain\n(never a file), the public key into the app's Capacitor config."
-	fs := newFlags(s, name, keyCommands()[0].Usage, summary)
-	kf := addKeyFlags(fs, appFlag|configFlag)
-	force := fs.Bool("force", false, "replace the app's key; the old key is archived in the keychain, never deleted")
-	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
-	if err := parseOnlyFlags(fs, args); err != nil {
-		return err
-	}
-	p, appID, err := kf.configApp("create key")
+func runKeyCreate(ctx context.Context, s IO, o *keyOptions, args []string) error {
+	p, appID, err := o.configApp("create key")
 	if err != nil {
 		return err
 	}
@@ -281,7 +367,7 @@ func runKeyCreate(ctx context.Context, s IO, args []string) error {
 	if err != nil && !errors.Is(err, store.ErrNoKey) {
 		return fmt.Errorf("create key: %w", err)
 	}
-	if err == nil && !*force {
+	if err == nil && !o.force {
 		id := "of unknown id"
 		if k, perr := workflow.ParsePrivateKey(old); perr == nil {
 			id = workflow.KeyID(&k.PublicKey) + " (" + workflow.Fingerprint(&k.PublicKey) + ")"
@@ -317,31 +403,19 @@ func runKeyCreate(ctx context.Context, s IO, args []string) error {
 		return err
 	}
 	fmt.Fprintf(s.Err, "key id %s, fingerprint %s\n", res.KeyID, res.KeyFingerprint)
-	if *asJSON {
+	if o.json {
 		return writeJSON(s.Out, res)
 	}
 	return nil
 }
 
-func runKeyImport(ctx context.Context, s IO, args []string) error {
-	const name, summary = "key import", "Move an existing RSA-2048 private key (PKCS#1 PEM, such as Capgo's .capgo_key_v2) into the OS keychain.\nIf the Capacitor config here has no publicKey yet, its public half is written there."
-	fs := newFlags(s, name, keyCommands()[1].Usage, summary)
-	kf := addKeyFlags(fs, appFlag|configFlag)
-	force := fs.Bool("force", false, "replace the app's key; the old key is archived in the keychain, never deleted")
-	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	file, err := one(rest, "private key FILE")
-	if err != nil {
-		return err
-	}
-	p, err := kf.project()
-	if err != nil && kf.app == "" {
+func runKeyImport(ctx context.Context, s IO, o *keyOptions, args []string) error {
+	file := args[0]
+	p, err := o.project()
+	if err != nil && o.app == "" {
 		return fmt.Errorf("import key: %w", err)
 	}
-	appID, err := kf.appID(p)
+	appID, err := o.appID(p)
 	if err != nil {
 		return err
 	}
@@ -363,7 +437,7 @@ func runKeyImport(ctx context.Context, s IO, args []string) error {
 	}
 	switch {
 	case already:
-	case *force:
+	case o.force:
 		archived, err = kc.Replace(appID, pemText)
 	default:
 		err = kc.Set(appID, pemText)
@@ -395,26 +469,17 @@ func runKeyImport(ctx context.Context, s IO, args []string) error {
 	}
 	warnLoudly(s.Err, r.Warning)
 	fmt.Fprintf(s.Err, "the key is safe in the keychain: you can now delete %s (it is one 'git add .' away from a leak)\n", file)
-	if *asJSON {
+	if o.json {
 		return writeJSON(s.Out, r)
 	}
 	return nil
 }
 
-func runKeyExport(ctx context.Context, s IO, args []string) error {
-	const name, summary = "key export", "Print an app's public key (PKCS#1 PEM) on stdout. With --private, write the private key\ninto a NEW file with mode 0600 (never to stdout, never over an existing file)."
-	fs := newFlags(s, name, keyCommands()[2].Usage, summary)
-	kf := addKeyFlags(fs, keyNameFlag)
-	private := fs.Bool("private", false, "export the private key (needs --out)")
-	out := fs.String("out", "", "new file to write the key to (created with mode 0600)")
-	asJSON := fs.Bool("json", false, "print key id, fingerprint and the public key as JSON on stdout")
-	if err := parseOnlyFlags(fs, args); err != nil {
-		return err
-	}
-	if *private && *out == "" {
+func runKeyExport(ctx context.Context, s IO, o *keyOptions, args []string) error {
+	if o.private && o.out == "" {
 		return usageError("--private needs --out FILE: capship never prints a private key")
 	}
-	appID, err := kf.keyName("export key")
+	appID, err := o.keyName("export key")
 	if err != nil {
 		return err
 	}
@@ -430,47 +495,40 @@ func runKeyExport(ctx context.Context, s IO, args []string) error {
 		PublicKey      string `json:"public_key"`
 		File           string `json:"file,omitempty"`
 		Private        bool   `json:"private"`
-	}{appID, workflow.KeyID(&key.PublicKey), workflow.Fingerprint(&key.PublicKey), string(pub), *out, *private}
-	if *out != "" {
+	}{appID, workflow.KeyID(&key.PublicKey), workflow.Fingerprint(&key.PublicKey), string(pub), o.out, o.private}
+	if o.out != "" {
 		data := pub
-		if *private {
+		if o.private {
 			data = workflow.EncodePrivateKey(key)
 		}
-		if err := workflow.WriteKeyFile(*out, data); err != nil {
+		if err := workflow.WriteKeyFile(o.out, data); err != nil {
 			if errors.Is(err, os.ErrExist) {
-				return fmt.Errorf("export key: %s already exists; capship never overwrites a key file: pick a new name", *out)
+				return fmt.Errorf("export key: %s already exists; capship never overwrites a key file: pick a new name", o.out)
 			}
 			return fmt.Errorf("export key: %w", err)
 		}
 		what := "public"
-		if *private {
+		if o.private {
 			what = "PRIVATE"
 		}
-		fmt.Fprintf(s.Err, "wrote the %s key of %s (key id %s) to %s, mode 0600\n", what, appID, res.KeyID, *out)
-		if *private {
+		fmt.Fprintf(s.Err, "wrote the %s key of %s (key id %s) to %s, mode 0600\n", what, appID, res.KeyID, o.out)
+		if o.private {
 			fmt.Fprintf(s.Err, "keep that file out of your repository, and delete it when you no longer need it\n")
 		}
 	}
-	if *asJSON {
+	if o.json {
 		return writeJSON(s.Out, res)
 	}
-	if *out == "" {
+	if o.out == "" {
 		_, err := s.Out.Write(pub)
 		return err
 	}
 	return nil
 }
 
-func runKeyShow(ctx context.Context, s IO, args []string) error {
-	const name, summary = "key show", "Show an app's key: key id, fingerprint, where it is stored, whether the Capacitor\nconfig in this folder carries the matching public key, and its archived keys."
-	fs := newFlags(s, name, keyCommands()[3].Usage, summary)
-	kf := addKeyFlags(fs, keyNameFlag|configFlag)
-	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
-	if err := parseOnlyFlags(fs, args); err != nil {
-		return err
-	}
-	p, perr := kf.project()
-	appID, err := kf.appID(p)
+func runKeyShow(ctx context.Context, s IO, o *keyOptions, args []string) error {
+	p, perr := o.project()
+	appID, err := o.appID(p)
 	if err != nil {
 		if perr != nil {
 			return fmt.Errorf("show key: %w", perr)
@@ -505,38 +563,31 @@ func runKeyShow(ctx context.Context, s IO, args []string) error {
 			archived = append(archived, a)
 		}
 	}
-	if *asJSON {
+	if o.json {
 		return writeJSON(s.Out, struct {
 			keyReport
 			ArchivedKeys []keyReport `json:"archived_keys"`
 		}{r, archived})
 	}
-	fmt.Fprintf(s.Err, "key:          %s\n", r.Name)
+	fmt.Fprintf(s.Out, "key:          %s\n", r.Name)
 	if r.Problem != "" {
-		fmt.Fprintf(s.Err, "problem:      %s\n", r.Problem)
+		fmt.Fprintf(s.Out, "problem:      %s\n", r.Problem)
 	} else {
-		fmt.Fprintf(s.Err, "key id:       %s\nfingerprint:  %s\n", r.KeyID, r.KeyFingerprint)
+		fmt.Fprintf(s.Out, "key id:       %s\nfingerprint:  %s\n", r.KeyID, r.KeyFingerprint)
 	}
-	fmt.Fprintf(s.Err, "stored in:    %s\n", r.StoredIn)
+	fmt.Fprintf(s.Out, "stored in:    %s\n", r.StoredIn)
 	if !r.Archived {
-		fmt.Fprintf(s.Err, "config:       %s\n", statusText(r))
+		fmt.Fprintf(s.Out, "config:       %s\n", statusText(r))
 	}
 	for _, a := range archived {
-		fmt.Fprintf(s.Err, "archived:     %s  %s  %s\n", a.Name, dash(a.KeyID), dash(a.KeyFingerprint))
+		fmt.Fprintf(s.Out, "archived:     %s  %s  %s\n", a.Name, dash(a.KeyID), dash(a.KeyFingerprint))
 	}
 	warnLoudly(s.Err, r.Warning)
 	return nil
 }
 
-func runKeyList(ctx context.Context, s IO, args []string) error {
-	const name, summary = "key list", "List the keys in the OS keychain: key id, fingerprint, where each is stored, and whether\nthe Capacitor config in this folder carries the matching public key."
-	fs := newFlags(s, name, keyCommands()[4].Usage, summary)
-	kf := addKeyFlags(fs, configFlag)
-	asJSON := fs.Bool("json", false, "print the keys as JSON on stdout")
-	if err := parseOnlyFlags(fs, args); err != nil {
-		return err
-	}
-	p, perr := kf.project()
+func runKeyList(ctx context.Context, s IO, o *keyOptions, args []string) error {
+	p, perr := o.project()
 	if perr != nil {
 		fmt.Fprintf(s.Err, "warning: cannot compare with the Capacitor config: %v\n", perr)
 	}
@@ -564,7 +615,7 @@ func runKeyList(ctx context.Context, s IO, args []string) error {
 		}
 		reports = append(reports, r)
 	}
-	if *asJSON {
+	if o.json {
 		if err := writeJSON(s.Out, struct {
 			Keys []keyReport `json:"keys"`
 		}{reports}); err != nil {
@@ -582,7 +633,7 @@ func runKeyList(ctx context.Context, s IO, args []string) error {
 			rows = append(rows, []string{r.Name, id, fp, statusText(r)})
 		}
 		fmt.Fprintf(s.Err, "stored in the %s\n", kc.Where())
-		table(s.Err, "KEY\tKEY ID\tFINGERPRINT\tCONFIG", rows)
+		table(s, "KEY\tKEY ID\tFINGERPRINT\tCONFIG", rows)
 	}
 	for _, r := range reports {
 		warnLoudly(s.Err, r.Warning)
@@ -590,15 +641,8 @@ func runKeyList(ctx context.Context, s IO, args []string) error {
 	return nil
 }
 
-func runKeyDelete(ctx context.Context, s IO, args []string) error {
-	const name, summary = "key delete", "Remove a key from the OS keychain. Without its private key no update can reach the\napps that carry its public key again: export it first if in doubt."
-	fs := newFlags(s, name, keyCommands()[5].Usage, summary)
-	kf := addKeyFlags(fs, keyNameFlag)
-	yes := fs.Bool("yes", false, "really delete the key")
-	if err := parseOnlyFlags(fs, args); err != nil {
-		return err
-	}
-	appID, err := kf.keyName("delete key")
+func runKeyDelete(ctx context.Context, s IO, o *keyOptions, args []string) error {
+	appID, err := o.keyName("delete key")
 	if err != nil {
 		return err
 	}
@@ -611,7 +655,7 @@ func runKeyDelete(ctx context.Context, s IO, args []string) error {
 	if key, err := workflow.ParsePrivateKey(pemText); err == nil {
 		id = workflow.KeyID(&key.PublicKey) + " " + workflow.Fingerprint(&key.PublicKey)
 	}
-	if !*yes {
+	if !o.yes {
 		return usageError("this would delete key %s of %s for good; apps carrying its public key could never be updated again. "+
 			"Keep a copy with 'capship key export --app %s --private --out FILE', then add --yes", id, appID, appID)
 	}

@@ -7,28 +7,37 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/spf13/cobra"
+
 	"capship/workflow"
 )
 
-// keygenCommands lists "key generate", which writes a new pair to files.
-func keygenCommands() []Command {
-	return []Command{
-		{Name: "key generate", Usage: "--private-out FILE --public-out FILE [--json]",
-			Summary: "make an RSA-2048 key pair in two files (Capgo format)", Run: runKeyGenerate},
-	}
+// keygenOptions are the flags of key generate.
+type keygenOptions struct {
+	privOut, pubOut string
+	json            bool
 }
 
-func runKeyGenerate(ctx context.Context, s IO, args []string) error {
-	const name, summary = "key generate", "Create an RSA-2048 key pair in PKCS#1 PEM files, as Capgo's .capgo_key_v2 and .capgo_key_v2.pub.\nBoth files are created with mode 0600; existing files are never overwritten."
-	fs := newFlags(s, name, keygenCommands()[0].Usage, summary)
-	var privOut, pubOut string
-	var asJSON bool
-	fs.StringVar(&privOut, "private-out", "", "new file for the private key (keep it secret, never commit it)")
-	fs.StringVar(&pubOut, "public-out", "", "new file for the public key (it goes into the app's Capacitor config)")
-	fs.BoolVar(&asJSON, "json", false, "print the result as JSON on stdout")
-	if err := parseOnlyFlags(fs, args); err != nil {
-		return err
+// newKeyGenerateCmd is "key generate", which writes a new pair to files.
+func newKeyGenerateCmd(s IO) *cobra.Command {
+	o := &keygenOptions{}
+	cmd := &cobra.Command{
+		Use:   "generate --private-out FILE --public-out FILE",
+		Short: "Make an RSA-2048 key pair in two files (Capgo format)",
+		Long: "Create an RSA-2048 key pair in PKCS#1 PEM files, as Capgo's .capgo_key_v2 and .capgo_key_v2.pub.\n" +
+			"Both files are created with mode 0600; existing files are never overwritten.",
+		Example: "  capship key generate --private-out .capgo_key_v2 --public-out .capgo_key_v2.pub",
+		Args:    noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runKeyGenerate(cmd.Context(), s, o) },
 	}
+	cmd.Flags().StringVar(&o.privOut, "private-out", "", "new `file` for the private key (keep it secret, never commit it)")
+	cmd.Flags().StringVar(&o.pubOut, "public-out", "", "new `file` for the public key (it goes into the app's Capacitor config)")
+	addJSONFlag(cmd.Flags(), &o.json, "")
+	return cmd
+}
+
+func runKeyGenerate(ctx context.Context, s IO, o *keygenOptions) error {
+	privOut, pubOut := o.privOut, o.pubOut
 	if privOut == "" || pubOut == "" {
 		return usageError("--private-out and --public-out are both required")
 	}
@@ -63,7 +72,7 @@ func runKeyGenerate(ctx context.Context, s IO, args []string) error {
 		KeyID          string `json:"key_id"`
 		KeyFingerprint string `json:"key_fingerprint"`
 	}{privOut, pubOut, workflow.KeyID(&key.PublicKey), workflow.Fingerprint(&key.PublicKey)}
-	if asJSON {
+	if o.json {
 		return writeJSON(s.Out, result)
 	}
 	fmt.Fprintf(s.Err, "wrote private key to %s (mode 0600: keep it secret, never commit it)\n", privOut)

@@ -5,8 +5,25 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/spf13/cobra"
+
 	"capship/store"
 )
+
+// newRegistryCmd is "registry": maintenance of the registry file.
+func newRegistryCmd(s IO) *cobra.Command {
+	o := &registryOptions{}
+	check := &cobra.Command{
+		Use:     "check",
+		Short:   "Run SQLite's integrity check on the registry file",
+		Long:    "Run SQLite's integrity check on the registry file, reading it only. Exits 1 when the file is damaged.",
+		Example: "  capship registry check --db /var/lib/capship/registry.db",
+		Args:    noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runRegistryCheck(cmd.Context(), s, o) },
+	}
+	addRegistryFlags(check.Flags(), o, 0)
+	return newParentCmd("registry", "Check the registry file", "", groupServer, check)
+}
 
 type registryCheckResult struct {
 	DB       string   `json:"db"`
@@ -16,13 +33,7 @@ type registryCheckResult struct {
 
 // runRegistryCheck runs SQLite's integrity_check on the registry, read-only.
 // A damaged file exits 1 and lists what SQLite found.
-func runRegistryCheck(ctx context.Context, s IO, args []string) error {
-	cmd := regCmd{name: "registry check", usage: "[--db PATH] [--json]",
-		summary: "Run SQLite's integrity check on the registry file, reading it only. Exits 1 when the file is damaged.", readOnly: true}
-	rf, _, err := cmd.parse(s, args, nil)
-	if err != nil {
-		return err
-	}
+func runRegistryCheck(ctx context.Context, s IO, rf *registryOptions) error {
 	if err := rf.mustExist(s); err != nil {
 		return err
 	}

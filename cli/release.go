@@ -2,263 +2,29 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/spf13/cobra"
 
 	"capship/store"
 	"capship/store/release"
 	"capship/workflow"
-
-	"github.com/dustin/go-humanize"
 )
 
-// releaseCommands lists the registry commands: releases, channels, admin
-// tokens and device stats.
-func releaseCommands() []Command {
-	return []Command{
-		{Name: "release register", Usage: "--manifest MANIFEST --url URL [--files-url BASE] [--channel production] [--min-native VERSION] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]",
-			Summary: "check the hosted bundle (and its per-file objects) and register it as a release", Run: runReleaseRegister},
-		{Name: "release list", Usage: "[--app APP_ID] [--db PATH | --server URL --token TOKEN] [--json]",
-			Summary: "list an app's releases and the channels serving them", Run: runReleaseList},
-		{Name: "release promote", Usage: "VERSION --channel CHANNEL [--app APP_ID] [--db PATH] [--json]",
-			Summary: "point a channel at a newer registered release", Run: runReleasePromote},
-		{Name: "release rollback", Usage: "--channel CHANNEL [--app APP_ID] [--db PATH] [--json]",
-			Summary: "move a channel back to its previous release", Run: runReleaseRollback},
-		{Name: "channel create", Usage: "NAME [settings] [--app APP_ID] [--db PATH] [--json]",
-			Summary: "add a release channel", Run: runChannelCreate},
-		{Name: "channel list", Usage: "[--app APP_ID] [--db PATH] [--json]",
-			Summary: "list an app's channels and their settings", Run: runChannelList},
-		{Name: "channel set", Usage: "NAME [settings] [--app APP_ID] [--db PATH] [--json]",
-			Summary: "change a channel's rollout, default and filters", Run: runChannelSet},
-		{Name: "channel history", Usage: "NAME [--app APP_ID] [--db PATH] [--json]",
-			Summary: "show what a channel served and when", Run: runChannelHistory},
-		{Name: "token create", Usage: "NAME [--app APP_ID] [--db PATH] [--json]",
-			Summary: "create an admin API token (shown once)", Run: runTokenCreate},
-		{Name: "token list", Usage: "[--db PATH] [--json]",
-			Summary: "list admin API tokens", Run: runTokenList},
-		{Name: "token revoke", Usage: "NAME|ID [--db PATH] [--json]",
-			Summary: "revoke an admin API token", Run: runTokenRevoke},
-		{Name: "stats", Usage: "[--since 24h|2006-01-02] [--app APP_ID] [--db PATH] [--json]",
-			Summary: "device downloads, installs and failures per release", Run: runStats},
-		{Name: "registry check", Usage: "[--db PATH] [--json]",
-			Summary: "run SQLite's integrity check on the registry file", Run: runRegistryCheck},
-	}
-}
-
-// dbLocation is the registry to open: --db, else $CAPSHIP_DB, else the
-// default file.
-func dbLocation(s IO, flagValue string) string {
-	if flagValue != "" {
-		return flagValue
-	}
-	if env := s.Getenv("CAPSHIP_DB"); env != "" {
-		return env
-	}
-	return store.DefaultDBPath()
-}
-
-// registryFlags are the flags every registry command shares.
-type registryFlags struct {
-	app, db string
-	json    bool
-}
-
-func addRegistryFlags(fs *flag.FlagSet, withApp bool) *registryFlags {
-	f := &registryFlags{}
-	if withApp {
-		fs.StringVar(&f.app, "app", "", "app id (default: appId of the Capacitor config in this folder)")
-	}
-	fs.StringVar(&f.db, "db", "", "registry: SQLite file or postgres:// URL (default $CAPSHIP_DB, else "+store.DefaultDBPath()+")")
-	fs.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
-	return f
-}
-
-// appID returns --app, or the appId of the Capacitor config in the current
-// folder.
-func (f *registryFlags) appID() (string, error) {
-	if f.app != "" {
-		return f.app, nil
-	}
-	p, err := workflow.LoadProject(".")
-	if err != nil || p.AppID == "" {
-		return "", usageError("no --app given and no Capacitor config with an appId in this folder: pass --app APP_ID or run in the app's folder")
-	}
-	return p.AppID, nil
-}
-
-// mustExist refuses a registry file named by --db or $CAPSHIP_DB that does
-// not exist, so that a mistyped path is not taken for an empty registry
-// (and left behind as a new file). The default file may be missing: no
-// release was registered yet.
-func (f *registryFlags) mustExist(s IO) error {
-	loc := dbLocation(s, f.db)
-	if loc == store.DefaultDBPath() || strings.HasPrefix(loc, "postgres://") || strings.HasPrefix(loc, "postgresql://") {
-		return nil
-	}
-	if _, err := os.Stat(loc); errors.Is(err, os.ErrNotExist) {
-		from := "--db"
-		if f.db == "" {
-			from = "$CAPSHIP_DB"
-		}
-		return fmt.Errorf("open registry: %s (from %s) does not exist: check the path; 'capship release register' creates it", loc, from)
-	}
-	return nil
-}
-
-func (f *registryFlags) open(ctx context.Context, s IO) (store.Registry, error) {
-	return store.Open(ctx, dbLocation(s, f.db))
-}
-
-// openReadOnly opens the registry for a command that only reads, so that
-// a read-only file or mount works. A missing default file is created as
-// before (no release was registered yet).
-func (f *registryFlags) openReadOnly(ctx context.Context, s IO) (store.Registry, error) {
-	loc := dbLocation(s, f.db)
-	if !store.IsPostgresDSN(loc) {
-		if _, err := os.Stat(loc); errors.Is(err, os.ErrNotExist) {
-			return store.Open(ctx, loc)
-		}
-	}
-	return store.OpenReadOnly(ctx, loc)
-}
-
-// regCmd describes the command line of one registry command.
-type regCmd struct {
-	name, usage, summary string
-	app                  bool         // takes --app (defaulting to the Capacitor config's appId)
-	arg                  string       // what its one positional argument is; "" for none
-	creates              bool         // may create the registry file (others refuse a --db file that does not exist)
-	readOnly             bool         // only reads: opens the registry read-only, never migrating it
-	remote               *serverFlags // takes --server and --token: a capship server's admin API instead of --db
-}
-
-// serverFlags choose a capship server's admin API instead of a registry.
-type serverFlags struct{ server, token string }
-
-func (f *serverFlags) add(fs *flag.FlagSet) {
-	fs.StringVar(&f.server, "server", "", "use the admin API of this capship server instead of --db (default $CAPSHIP_SERVER)")
-	fs.StringVar(&f.token, "token", "", "admin API token for --server (default $CAPSHIP_TOKEN)")
-}
-
-// resolve applies $CAPSHIP_SERVER (when no --db) and $CAPSHIP_TOKEN, as
-// the wizard does, and refuses flags that contradict each other.
-func (f *serverFlags) resolve(s IO, db string) error {
-	if f.server == "" && db == "" {
-		f.server = s.Getenv("CAPSHIP_SERVER")
-	}
-	switch {
-	case f.server != "" && db != "":
-		return usageError("--db and --server exclude each other")
-	case f.server == "" && f.token != "":
-		return usageError("--token goes with --server")
-	}
-	if f.token == "" {
-		f.token = s.Getenv("CAPSHIP_TOKEN")
-	}
-	return nil
-}
-
-// parse parses args; extra adds the command's own flags to the set.
-func (c regCmd) parse(s IO, args []string, extra func(*flag.FlagSet)) (*registryFlags, string, error) {
-	fs := newFlags(s, c.name, c.usage, c.summary)
-	rf := addRegistryFlags(fs, c.app)
-	if c.remote != nil {
-		c.remote.add(fs)
-	}
-	if extra != nil {
-		extra(fs)
-	}
-	positional, err := parseFlags(fs, args)
-	if err != nil {
-		return nil, "", err
-	}
-	if c.arg == "" {
-		return rf, "", none(positional)
-	}
-	arg, err := one(positional, c.arg)
-	return rf, arg, err
-}
-
-// regRun is a registry command ready to run: flags parsed, app resolved
-// (for commands with --app), registry open (the caller closes reg), or,
-// for a command with remote flags given a server, client set instead.
-type regRun struct {
-	*registryFlags
-	app, arg string
-	reg      store.Registry
-	client   *store.Client
-}
-
-// open parses args (extra adds the command's own flags, check validates
-// them; either may be nil), then resolves the app and opens the registry.
-func (c regCmd) open(ctx context.Context, s IO, args []string, extra func(*flag.FlagSet), check func() error) (*regRun, error) {
-	rf, arg, err := c.parse(s, args, extra)
-	if err != nil {
-		return nil, err
-	}
-	if check != nil {
-		if err := check(); err != nil {
-			return nil, err
-		}
-	}
-	if c.remote != nil {
-		if err := c.remote.resolve(s, rf.db); err != nil {
-			return nil, err
-		}
-	}
-	x := &regRun{registryFlags: rf, arg: arg}
-	if c.app {
-		if x.app, err = rf.appID(); err != nil {
-			return nil, err
-		}
-	}
-	if c.remote != nil && c.remote.server != "" {
-		if x.client, err = store.NewClient(c.remote.server, c.remote.token, nil); err != nil {
-			return nil, fmt.Errorf("%s: %w", c.name, err)
-		}
-		return x, nil
-	}
-	if !c.creates {
-		if err := rf.mustExist(s); err != nil {
-			return nil, err
-		}
-	}
-	if c.readOnly {
-		x.reg, err = rf.openReadOnly(ctx, s)
-	} else {
-		x.reg, err = rf.open(ctx, s)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return x, nil
-}
-
-// one returns the only positional argument, or a usage error naming it.
-func one(args []string, what string) (string, error) {
-	if len(args) != 1 {
-		return "", usageError("want exactly one %s, got %d arguments", what, len(args))
-	}
-	return args[0], nil
-}
-
-func table(w io.Writer, header string, rows [][]string) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, header)
-	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	tw.Flush()
+// newReleaseCmd is "release": register, list, promote, roll back.
+func newReleaseCmd(s IO) *cobra.Command {
+	return newParentCmd("release", "Register releases and move channels between them",
+		"Register hosted bundles as releases, list them, and point channels at newer or earlier ones.\n"+
+			"Every command works on the local registry (--db) or, for register and list, on a capship\n"+
+			"server's admin API (--server and --token, or $CAPSHIP_SERVER and $CAPSHIP_TOKEN).",
+		groupReleases,
+		newReleaseRegisterCmd(s), newReleaseListCmd(s), newReleasePromoteCmd(s), newReleaseRollbackCmd(s))
 }
 
 func versionOf(r *store.Release) string {
@@ -275,7 +41,14 @@ func when(t *time.Time) string {
 	return t.Local().Format("2006-01-02 15:04")
 }
 
-// --- release ---
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// --- release register ---
 
 type registerResult struct {
 	Release  *store.Release     `json:"release"`
@@ -291,47 +64,47 @@ type registerResult struct {
 	Warnings     []string               `json:"warnings,omitempty"`
 }
 
-// registerFlags are the flags of release register.
-type registerFlags struct {
-	*registryFlags
-	serverFlags
+// registerOptions are the flags of release register.
+type registerOptions struct {
+	registryOptions
 	manifest, url, filesURL, channel, minNative string
 	skipCheck                                   bool
 }
 
-func parseRegisterFlags(s IO, args []string) (*registerFlags, error) {
-	f := &registerFlags{}
-	rf, _, err := regCmd{name: "release register",
-		usage:   "--manifest MANIFEST --url URL [--files-url BASE] [--channel production] [--min-native VERSION] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]",
-		summary: "Download the hosted bundle (and, with --files-url, every per-file object) back, prove it is the built one, and register it.", app: true,
-		remote: &f.serverFlags,
-	}.parse(s, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&f.manifest, "manifest", "", "manifest written by 'capship bundle build' (required)")
-		fs.StringVar(&f.url, "url", "", "https:// address where devices download the encrypted bundle (required)")
-		fs.StringVar(&f.filesURL, "files-url", "", "https:// address of the folder the bundle's per-file objects were uploaded to: devices fetch BASE/OBJECT, only for the files they lack")
-		fs.StringVar(&f.channel, "channel", "production", "channel to point at the release (\"\" for none)")
-		fs.StringVar(&f.minNative, "min-native", "", "lowest native app version (version_build) that may get it")
-		fs.BoolVar(&f.skipCheck, "skip-url-check", false, "do not download the bundle and objects to compare sizes and SHA-256")
-	})
-	if err != nil {
-		return nil, err
+func newReleaseRegisterCmd(s IO) *cobra.Command {
+	o := &registerOptions{}
+	cmd := &cobra.Command{
+		Use:   "register --manifest FILE --url URL",
+		Short: "Check the hosted bundle (and its per-file objects) and register it as a release",
+		Long: `Download the hosted bundle (and, with --files-url, every per-file object) back, prove it
+is the one 'capship bundle build' made, and register it in the registry (--db) or on a capship
+server (--server). The channel (production unless --channel) then serves it.`,
+		Example: `  capship release register --manifest capship-out/com.example.shop-1.2.0.manifest.json \
+    --url https://cdn.example.com/com.example.shop-1.2.0.zip \
+    --files-url https://cdn.example.com/com.example.shop-1.2.0.files
+  CAPSHIP_SERVER=https://updates.example.com CAPSHIP_TOKEN=… capship release register --manifest M --url URL`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runReleaseRegister(cmd.Context(), s, o) },
 	}
-	f.registryFlags = rf
-	switch {
-	case f.manifest == "":
-		return nil, usageError("--manifest is required (the .json file 'capship bundle build' wrote)")
-	case f.url == "":
-		return nil, usageError("--url is required (where you uploaded the encrypted bundle)")
-	}
-	if err := f.resolve(s, f.db); err != nil {
-		return nil, err
-	}
-	return f, nil
+	fs := cmd.Flags()
+	addManifestFlag(fs, &o.manifest, " (required)")
+	fs.StringVar(&o.url, "url", "", "https:// address where devices download the encrypted bundle (required)")
+	fs.StringVar(&o.filesURL, "files-url", "", "https:// address of the folder the bundle's per-file objects were uploaded to: devices fetch BASE/OBJECT, only for the files they lack")
+	addChannelFlag(fs, &o.channel, "production", "channel to point at the release (\"\" for none)")
+	fs.StringVar(&o.minNative, "min-native", "", "lowest native app `version` (version_build) that may get it")
+	fs.BoolVar(&o.skipCheck, "skip-url-check", false, "do not download the bundle and objects to compare sizes and SHA-256")
+	addRegistryFlags(fs, &o.registryOptions, withApp|withServer)
+	return cmd
 }
 
-func runReleaseRegister(ctx context.Context, s IO, args []string) error {
-	f, err := parseRegisterFlags(s, args)
-	if err != nil {
+func runReleaseRegister(ctx context.Context, s IO, f *registerOptions) error {
+	switch {
+	case f.manifest == "":
+		return usageError("--manifest is required (the .json file 'capship bundle build' wrote)")
+	case f.url == "":
+		return usageError("--url is required (where you uploaded the encrypted bundle)")
+	}
+	if _, err := resolveServer(s, f.db, &f.server, &f.token); err != nil {
 		return err
 	}
 	m, err := workflow.ReadManifest(f.manifest)
@@ -371,7 +144,7 @@ func runReleaseRegister(ctx context.Context, s IO, args []string) error {
 		}
 		defer reg.Close()
 		if _, err := reg.Release(ctx, m.AppID, m.Version); err == nil {
-			return fmt.Errorf("register release: version %s of %s is already registered: bump the version (package.json) and build a new bundle", m.Version, m.AppID)
+			return fmt.Errorf("register release: version %s of %s: %w", m.Version, m.AppID, store.ErrDuplicateVersion)
 		}
 	}
 	res := registerResult{Channel: f.channel, Server: f.server, FilesURL: in.FilesURL, FileCount: len(in.Files)}
@@ -391,6 +164,12 @@ func runReleaseRegister(ctx context.Context, s IO, args []string) error {
 		return err
 	}
 	if f.json {
+		if res.URLCheck != nil {
+			res.URLCheck.Problems = nonNil(res.URLCheck.Problems)
+		}
+		if res.ObjectsCheck != nil {
+			res.ObjectsCheck.Problems = nonNil(res.ObjectsCheck.Problems)
+		}
 		return writeJSON(s.Out, res)
 	}
 	fmt.Fprintf(s.Err, "registered %s %s", m.AppID, m.Version)
@@ -413,7 +192,7 @@ func runReleaseRegister(ctx context.Context, s IO, args []string) error {
 
 // checkHosted validates the bundle URL and, unless --skip-url-check,
 // downloads it (with progress) to prove it serves exactly the built bytes.
-func checkHosted(ctx context.Context, s IO, f *registerFlags, m *workflow.Manifest) (*workflow.URLCheck, []string, error) {
+func checkHosted(ctx context.Context, s IO, f *registerOptions, m *workflow.Manifest) (*workflow.URLCheck, []string, error) {
 	_, warning, err := workflow.ValidateBundleURL(f.url)
 	if err != nil {
 		return nil, nil, fmt.Errorf("register release: %w", err)
@@ -464,7 +243,7 @@ func registerLocal(ctx context.Context, reg store.Registry, in store.RegisterInp
 // deltaInput adds the manifest's delta form to in when --files-url is
 // given, and says in one line when a manifest with a delta is registered
 // zip only.
-func deltaInput(s IO, f *registerFlags, m *workflow.Manifest, in *store.RegisterInput) error {
+func deltaInput(s IO, f *registerOptions, m *workflow.Manifest, in *store.RegisterInput) error {
 	if f.filesURL == "" {
 		if m.Delta != nil {
 			fmt.Fprintf(s.Err, "note: registering %s zip only (no --files-url): upload %s/ and pass --files-url BASE so that phones download only the files that changed\n",
@@ -535,14 +314,29 @@ func checkProjectKey(m *workflow.Manifest) error {
 	return nil
 }
 
+// --- release list ---
+
 type releaseRow struct {
 	store.Release
 	Channels []string `json:"channels"`
 }
 
-func runReleaseList(ctx context.Context, s IO, args []string) error {
-	x, err := regCmd{name: "release list", usage: "[--app APP_ID] [--db PATH | --server URL --token TOKEN] [--json]",
-		summary: "List an app's releases, newest first.", app: true, remote: &serverFlags{}, readOnly: true}.open(ctx, s, args, nil, nil)
+func newReleaseListCmd(s IO) *cobra.Command {
+	o := &registryOptions{}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List an app's releases and the channels serving them",
+		Long:    "List an app's releases, newest first, with the channels serving each. On a terminal the\ntable has a header; piped, it prints one tab-separated line per release.",
+		Example: "  capship release list --app com.example.shop\n  capship release list --json | jq -r '.releases[].version'",
+		Args:    noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runReleaseList(cmd.Context(), s, o) },
+	}
+	addRegistryFlags(cmd.Flags(), o, withApp|withServer)
+	return cmd
+}
+
+func runReleaseList(ctx context.Context, s IO, o *registryOptions) error {
+	x, err := regCmd{name: "release list", app: true, server: true, overServer: true, readOnly: true}.open(ctx, s, o)
 	if err != nil {
 		return err
 	}
@@ -574,7 +368,7 @@ func runReleaseList(ctx context.Context, s IO, args []string) error {
 	for _, r := range releases {
 		out = append(out, releaseRow{Release: r, Channels: append([]string{}, serving[r.Version]...)})
 	}
-	if x.json {
+	if o.json {
 		return writeJSON(s.Out, map[string]any{"app_id": app, "releases": out})
 	}
 	if len(out) == 0 {
@@ -590,16 +384,11 @@ func runReleaseList(ctx context.Context, s IO, args []string) error {
 		rows = append(rows, []string{r.Version, dash(strings.Join(r.Channels, ",")), strconv.FormatInt(r.Size, 10), files,
 			dash(r.MinNative), r.KeyID, when(&r.CreatedAt), r.URL})
 	}
-	table(s.Err, "VERSION\tCHANNELS\tSIZE\tFILES\tMIN NATIVE\tKEY ID\tREGISTERED\tURL", rows)
+	table(s, "VERSION\tCHANNELS\tSIZE\tFILES\tMIN NATIVE\tKEY ID\tREGISTERED\tURL", rows)
 	return nil
 }
 
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
+// --- release promote, release rollback ---
 
 type channelMove struct {
 	AppID   string         `json:"app_id"`
@@ -609,406 +398,82 @@ type channelMove struct {
 	State   *store.Channel `json:"state"`
 }
 
-func runReleasePromote(ctx context.Context, s IO, args []string) error {
-	return moveChannel(ctx, s, args, true)
+// moveOptions are the flags of promote and rollback.
+type moveOptions struct {
+	registryOptions
+	channel, version string
 }
 
-func runReleaseRollback(ctx context.Context, s IO, args []string) error {
-	return moveChannel(ctx, s, args, false)
-}
-
-// moveChannel runs promote (VERSION) or rollback (no argument).
-func moveChannel(ctx context.Context, s IO, args []string, promote bool) error {
-	cmd := regCmd{name: "release rollback", usage: "--channel CHANNEL [--app APP_ID] [--db PATH] [--json]",
-		summary: "Move a channel back to the release it served before.", app: true}
-	if promote {
-		cmd = regCmd{name: "release promote", usage: "VERSION --channel CHANNEL [--app APP_ID] [--db PATH] [--json]",
-			summary: "Point a channel at a registered release newer than what it serves.", app: true, arg: "VERSION"}
+func newReleasePromoteCmd(s IO) *cobra.Command {
+	o := &moveOptions{}
+	cmd := &cobra.Command{
+		Use:     "promote VERSION --channel CHANNEL",
+		Short:   "Point a channel at a newer registered release",
+		Long:    "Point a channel at a registered release newer than what it serves.",
+		Example: "  capship release promote 1.2.0 --channel production --app com.example.shop",
+		Args:    exactlyOne("VERSION"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.version = args[0]
+			return moveChannel(cmd.Context(), s, o, true)
+		},
 	}
-	var channel *string
-	x, err := cmd.open(ctx, s, args, func(fs *flag.FlagSet) {
-		channel = fs.String("channel", "", "channel to change (required)")
-	}, func() error {
-		if *channel == "" {
-			return usageError("--channel is required")
-		}
-		return nil
-	})
+	addMoveFlags(cmd, o)
+	return cmd
+}
+
+func newReleaseRollbackCmd(s IO) *cobra.Command {
+	o := &moveOptions{}
+	cmd := &cobra.Command{
+		Use:     "rollback --channel CHANNEL",
+		Short:   "Move a channel back to its previous release",
+		Long:    "Move a channel back to the release it served before. The release left is marked rolled\nback; 'capship release promote' brings it back.",
+		Example: "  capship release rollback --channel production --app com.example.shop",
+		Args:    noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return moveChannel(cmd.Context(), s, o, false) },
+	}
+	addMoveFlags(cmd, o)
+	return cmd
+}
+
+func addMoveFlags(cmd *cobra.Command, o *moveOptions) {
+	addChannelFlag(cmd.Flags(), &o.channel, "", "channel to change (required)")
+	addRegistryFlags(cmd.Flags(), &o.registryOptions, withApp|withServer)
+}
+
+// moveChannel runs promote (o.version) or rollback.
+func moveChannel(ctx context.Context, s IO, o *moveOptions, promote bool) error {
+	if o.channel == "" {
+		return usageError("--channel is required")
+	}
+	name := "release rollback"
+	if promote {
+		name = "release promote"
+	}
+	x, err := regCmd{name: name, app: true, server: true}.open(ctx, s, &o.registryOptions)
 	if err != nil {
 		return err
 	}
 	defer x.reg.Close()
-	app, reg, version := x.app, x.reg, x.arg
-	move := channelMove{AppID: app, Channel: *channel, From: "-"}
-	if before, err := reg.Channel(ctx, app, *channel); err == nil {
+	app, reg, channel := x.app, x.reg, o.channel
+	move := channelMove{AppID: app, Channel: channel, From: "-"}
+	if before, err := reg.Channel(ctx, app, channel); err == nil {
 		move.From = versionOf(before.Release)
 	}
 	if promote {
-		move.State, err = reg.Promote(ctx, app, *channel, version)
+		move.State, err = reg.Promote(ctx, app, channel, o.version)
 	} else {
-		move.State, err = reg.Rollback(ctx, app, *channel)
+		move.State, err = reg.Rollback(ctx, app, channel)
 	}
 	if err != nil {
 		return err
 	}
 	move.To = versionOf(move.State.Release)
-	if x.json {
+	if o.json {
 		return writeJSON(s.Out, move)
 	}
-	fmt.Fprintf(s.Err, "%s channel %s: %s -> %s\n", app, *channel, move.From, move.To)
+	fmt.Fprintf(s.Err, "%s channel %s: %s -> %s\n", app, channel, move.From, move.To)
 	if !promote {
-		fmt.Fprintf(s.Err, "%s is marked rolled back; 'capship release promote %s --channel %s' brings it back\n", move.From, move.From, *channel)
+		fmt.Fprintf(s.Err, "%s is marked rolled back; 'capship release promote %s --channel %s' brings it back\n", move.From, move.From, channel)
 	}
-	return nil
-}
-
-// --- channel ---
-
-// channelSettingFlags are the flags of channel create and set.
-type channelSettingFlags struct {
-	rollout                                            int
-	platforms                                          string
-	public, selfSet, emulator, dev, underNative, delta bool
-}
-
-// addChannelSettingFlags adds the settings flags; withDefaults shows the
-// defaults of a new channel (channel set changes only the flags given).
-func addChannelSettingFlags(fs *flag.FlagSet, withDefaults bool) *channelSettingFlags {
-	d, platforms := store.DefaultChannelSettings(), "ios,android,electron"
-	if !withDefaults {
-		d, platforms = store.Channel{}, ""
-	}
-	f := &channelSettingFlags{}
-	fs.IntVar(&f.rollout, "rollout", d.Rollout, "percentage of devices (stable by device id) that get the current release; the others keep the previous one")
-	fs.BoolVar(&f.public, "public", d.Public, "default channel for devices that name none (one per platform)")
-	fs.BoolVar(&f.selfSet, "self-set", d.AllowSelfSet, "devices may switch themselves to this channel")
-	fs.StringVar(&f.platforms, "platforms", platforms, "platforms the channel serves, comma-separated")
-	fs.BoolVar(&f.emulator, "emulator", d.AllowEmulator, "serve emulators and simulators")
-	fs.BoolVar(&f.dev, "dev", d.AllowDev, "serve development builds (is_prod false)")
-	fs.BoolVar(&f.underNative, "disable-under-native", d.DisableUnderNative, "never send a version lower than the native app's version")
-	fs.BoolVar(&f.delta, "delta", d.Delta, "send releases registered with --files-url file by file to plugins that can take it (--delta=false: always the zip)")
-	return f
-}
-
-// settings returns the settings whose flags were given on the command line.
-func (f *channelSettingFlags) settings(fs *flag.FlagSet) (store.ChannelSettings, error) {
-	var set store.ChannelSettings
-	var err error
-	fs.Visit(func(fl *flag.Flag) {
-		switch fl.Name {
-		case "rollout":
-			set.Rollout = &f.rollout
-		case "public":
-			set.Public = &f.public
-		case "self-set":
-			set.AllowSelfSet = &f.selfSet
-		case "emulator":
-			set.AllowEmulator = &f.emulator
-		case "dev":
-			set.AllowDev = &f.dev
-		case "disable-under-native":
-			set.DisableUnderNative = &f.underNative
-		case "delta":
-			set.Delta = &f.delta
-		case "platforms":
-			ios, android, electron := false, false, false
-			for _, p := range strings.Split(f.platforms, ",") {
-				switch strings.ToLower(strings.TrimSpace(p)) {
-				case store.PlatformIOS:
-					ios = true
-				case store.PlatformAndroid:
-					android = true
-				case store.PlatformElectron:
-					electron = true
-				case "":
-				default:
-					err = usageError("--platforms: unknown platform %q (use ios, android, electron)", p)
-				}
-			}
-			set.IOS, set.Android, set.Electron = &ios, &android, &electron
-		}
-	})
-	return set, err
-}
-
-func runChannelCreate(ctx context.Context, s IO, args []string) error {
-	return writeChannel(ctx, s, args, true)
-}
-
-func runChannelSet(ctx context.Context, s IO, args []string) error {
-	return writeChannel(ctx, s, args, false)
-}
-
-func writeChannel(ctx context.Context, s IO, args []string, create bool) error {
-	cmd := regCmd{name: "channel set", usage: "NAME [settings] [--app APP_ID] [--db PATH] [--json]",
-		summary: "Change a channel's settings; flags not given stay as they are.", app: true, arg: "channel NAME"}
-	if create {
-		cmd.name, cmd.summary, cmd.creates = "channel create", "Add a release channel; register or promote a release to it.", true
-	}
-	var fs *flag.FlagSet
-	var cf *channelSettingFlags
-	var set store.ChannelSettings
-	x, err := cmd.open(ctx, s, args, func(f *flag.FlagSet) { fs, cf = f, addChannelSettingFlags(f, create) }, func() (err error) {
-		if set, err = cf.settings(fs); err != nil {
-			return err
-		}
-		if !create && set == (store.ChannelSettings{}) {
-			return usageError("nothing to change: give at least one of --rollout, --public, --self-set, --platforms, --emulator, --dev, --disable-under-native, --delta")
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	defer x.reg.Close()
-	app, reg, channel := x.app, x.reg, x.arg
-	var c *store.Channel
-	if create {
-		c, err = reg.CreateChannel(ctx, app, channel, set)
-	} else {
-		c, err = reg.UpdateChannel(ctx, app, channel, set)
-	}
-	if err != nil {
-		return err
-	}
-	if x.json {
-		return writeJSON(s.Out, c)
-	}
-	verb := "changed"
-	if create {
-		verb = "created"
-	}
-	fmt.Fprintf(s.Err, "%s channel %s of %s\n", verb, channel, app)
-	printChannels(s.Err, []store.Channel{*c})
-	return nil
-}
-
-func runChannelList(ctx context.Context, s IO, args []string) error {
-	x, err := regCmd{name: "channel list", usage: "[--app APP_ID] [--db PATH] [--json]",
-		summary: "List an app's channels and their settings.", app: true, readOnly: true}.open(ctx, s, args, nil, nil)
-	if err != nil {
-		return err
-	}
-	defer x.reg.Close()
-	app := x.app
-	channels, err := x.reg.Channels(ctx, app)
-	if err != nil {
-		return err
-	}
-	if x.json {
-		if channels == nil {
-			channels = []store.Channel{}
-		}
-		return writeJSON(s.Out, map[string]any{"app_id": app, "channels": channels})
-	}
-	if len(channels) == 0 {
-		fmt.Fprintf(s.Err, "%s has no channels yet: 'capship release register' creates one\n", app)
-		return nil
-	}
-	printChannels(s.Err, channels)
-	return nil
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
-}
-
-func printChannels(w io.Writer, channels []store.Channel) {
-	rows := make([][]string, 0, len(channels))
-	for _, c := range channels {
-		var platforms []string
-		for _, p := range []string{store.PlatformIOS, store.PlatformAndroid, store.PlatformElectron} {
-			if c.ServesPlatform(p) {
-				platforms = append(platforms, p)
-			}
-		}
-		rows = append(rows, []string{c.Name, versionOf(c.Release), versionOf(c.Previous), strconv.Itoa(c.Rollout) + "%",
-			yesNo(c.Public), yesNo(c.AllowSelfSet), dash(strings.Join(platforms, ",")), yesNo(c.AllowEmulator),
-			yesNo(c.AllowDev), yesNo(c.DisableUnderNative), yesNo(c.Delta)})
-	}
-	table(w, "CHANNEL\tRELEASE\tPREVIOUS\tROLLOUT\tPUBLIC\tSELF-SET\tPLATFORMS\tEMULATOR\tDEV\tNOT UNDER NATIVE\tDELTA", rows)
-}
-
-func runChannelHistory(ctx context.Context, s IO, args []string) error {
-	x, err := regCmd{name: "channel history", usage: "NAME [--app APP_ID] [--db PATH] [--json]",
-		summary: "Show what a channel served and when, oldest first.", app: true, arg: "channel NAME", readOnly: true}.open(ctx, s, args, nil, nil)
-	if err != nil {
-		return err
-	}
-	defer x.reg.Close()
-	app, channel := x.app, x.arg
-	history, err := x.reg.History(ctx, app, channel)
-	if err != nil {
-		return err
-	}
-	if x.json {
-		if history == nil {
-			history = []store.HistoryEntry{}
-		}
-		return writeJSON(s.Out, map[string]any{"app_id": app, "channel": channel, "history": history})
-	}
-	rows := make([][]string, 0, len(history))
-	for _, h := range history {
-		rows = append(rows, []string{when(&h.At), h.Action, h.Version, when(h.RolledBackAt)})
-	}
-	table(s.Err, "WHEN\tACTION\tVERSION\tROLLED BACK", rows)
-	return nil
-}
-
-// --- tokens ---
-
-func runTokenCreate(ctx context.Context, s IO, args []string) error {
-	var app *string
-	x, err := regCmd{name: "token create", usage: "NAME [--app APP_ID] [--db PATH] [--json]",
-		summary: "Create a token for the admin API of 'capship serve'. The token is printed once, on stdout.",
-		arg:     "token NAME", creates: true}.open(ctx, s, args, func(fs *flag.FlagSet) {
-		app = fs.String("app", "", "limit the token to this app (default: every app)")
-	}, nil)
-	if err != nil {
-		return err
-	}
-	defer x.reg.Close()
-	name := x.arg
-	secret, tok, err := x.reg.CreateToken(ctx, name, *app)
-	if err != nil {
-		return err
-	}
-	if x.json {
-		return writeJSON(s.Out, struct {
-			*store.Token
-			Secret string `json:"token"`
-		}{tok, secret})
-	}
-	fmt.Fprintln(s.Out, secret)
-	fmt.Fprintf(s.Err, "created token %s (id %d); it is shown only this once: store it in your CI's secrets\n", name, tok.ID)
-	fmt.Fprintln(s.Err, "use it with: capship release register --server URL --token TOKEN (or CAPSHIP_TOKEN=TOKEN)")
-	return nil
-}
-
-func runTokenList(ctx context.Context, s IO, args []string) error {
-	x, err := regCmd{name: "token list", usage: "[--db PATH] [--json]",
-		summary: "List admin API tokens (never their secrets).", readOnly: true}.open(ctx, s, args, nil, nil)
-	if err != nil {
-		return err
-	}
-	defer x.reg.Close()
-	tokens, err := x.reg.Tokens(ctx)
-	if err != nil {
-		return err
-	}
-	if x.json {
-		if tokens == nil {
-			tokens = []store.Token{}
-		}
-		return writeJSON(s.Out, map[string]any{"tokens": tokens})
-	}
-	if len(tokens) == 0 {
-		fmt.Fprintln(s.Err, "no tokens: create one with 'capship token create NAME'")
-		return nil
-	}
-	rows := make([][]string, 0, len(tokens))
-	for _, t := range tokens {
-		status := "active"
-		if t.RevokedAt != nil {
-			status = "revoked " + when(t.RevokedAt)
-		}
-		rows = append(rows, []string{strconv.FormatInt(t.ID, 10), t.Name, dash(t.AppID), when(&t.CreatedAt), when(t.LastUsedAt), status})
-	}
-	table(s.Err, "ID\tNAME\tAPP\tCREATED\tLAST USED\tSTATUS", rows)
-	return nil
-}
-
-func runTokenRevoke(ctx context.Context, s IO, args []string) error {
-	x, err := regCmd{name: "token revoke", usage: "NAME|ID [--db PATH] [--json]",
-		summary: "Revoke an admin API token; servers refuse it from the next request on.", arg: "token NAME or ID"}.open(ctx, s, args, nil, nil)
-	if err != nil {
-		return err
-	}
-	defer x.reg.Close()
-	name := x.arg
-	if err := x.reg.RevokeToken(ctx, name); err != nil {
-		return err
-	}
-	if x.json {
-		return writeJSON(s.Out, map[string]any{"revoked": name})
-	}
-	fmt.Fprintf(s.Err, "revoked token %s\n", name)
-	return nil
-}
-
-// --- stats ---
-
-// parseSince reads --since: a duration back from now (24h, 90m) or a date.
-func parseSince(v string, now time.Time) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(v); err == nil && d > 0 {
-		return now.Add(-d), nil
-	}
-	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, usageError("--since %q: give a duration such as 24h or a date such as 2026-01-31", v)
-}
-
-func runStats(ctx context.Context, s IO, args []string) error {
-	var sinceFlag *string
-	var since time.Time
-	x, err := regCmd{name: "stats", usage: "[--since 24h|2006-01-02] [--app APP_ID] [--db PATH] [--json]",
-		summary: "Summarize what devices reported, per bundle version: downloads, installs, failures by kind.",
-		app:     true, readOnly: true}.open(ctx, s, args, func(fs *flag.FlagSet) {
-		sinceFlag = fs.String("since", "", "only events after this: a duration back from now (24h) or a date")
-	}, func() (err error) {
-		since, err = parseSince(*sinceFlag, time.Now())
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	defer x.reg.Close()
-	app, reg := x.app, x.reg
-	if _, err := reg.App(ctx, app); err != nil {
-		return err
-	}
-	stats, err := reg.Stats(ctx, app, since)
-	if err != nil {
-		return err
-	}
-	if x.json {
-		return writeJSON(s.Out, map[string]any{"app_id": app, "since": since, "releases": stats})
-	}
-	if len(stats) == 0 {
-		fmt.Fprintf(s.Err, "no device events for %s yet: devices report to the statsUrl of the app's Capacitor config ('capship config set-server URL' sets it to your server)\n", app)
-		return nil
-	}
-	failure := map[string]bool{}
-	for _, a := range store.FailureActions {
-		failure[a] = true
-	}
-	rows := make([][]string, 0, len(stats))
-	for _, st := range stats {
-		var kinds []string
-		for action, n := range st.ByAction {
-			if failure[action] {
-				kinds = append(kinds, fmt.Sprintf("%s %d", action, n))
-			}
-		}
-		sort.Strings(kinds)
-		// Delta downloads (spec §6): complete of started. Their failures
-		// are among FAILURES.
-		delta := "-"
-		if started, complete := st.ByAction["download_manifest_start"], st.ByAction["download_manifest_complete"]; started+complete > 0 {
-			delta = fmt.Sprintf("%d/%d", complete, started)
-		}
-		rows = append(rows, []string{st.Version, strconv.FormatInt(st.Devices, 10), strconv.FormatInt(st.Downloads, 10), delta,
-			strconv.FormatInt(st.Installs, 10), strconv.FormatInt(st.Failures, 10), dash(strings.Join(kinds, ", ")), when(&st.LastAt)})
-	}
-	table(s.Err, "VERSION\tDEVICES\tDOWNLOADS\tDELTA\tINSTALLS\tFAILURES\tFAILURES BY KIND\tLAST EVENT", rows)
 	return nil
 }

@@ -144,9 +144,9 @@ func TestRegisterDelta(t *testing.T) {
 	if len(list.Releases) != 2 || list.Releases[0].FileCount != 0 || list.Releases[1].FileCount != 5 || list.Releases[1].FilesURL != base {
 		t.Fatalf("release list %+v", list.Releases)
 	}
-	r = run(t, env, "release", "list", "--app", testApp)
-	if !strings.Contains(r.err, "FILES") || !regexpLine(r.err, `^1\.0\.0 .* 5 `) || !regexpLine(r.err, `^1\.1\.0 .* - `) {
-		t.Fatalf("release list table:\n%s", r.err)
+	r = runTerminal(t, env, "release", "list", "--app", testApp)
+	if !strings.Contains(r.out, "FILES") || !regexpLine(r.out, `^1\.0\.0 .* 5 `) || !regexpLine(r.out, `^1\.1\.0 .* - `) {
+		t.Fatalf("release list table:\n%s", r.out)
 	}
 
 	// Objects that are not the built ones: refused, each named, nothing
@@ -270,13 +270,13 @@ func TestChannelDeltaFlag(t *testing.T) {
 	if c.Delta || c.Rollout != 100 {
 		t.Fatalf("after --delta=false: %+v", c)
 	}
-	r := run(t, env, "channel", "set", "legacy", "--app", testApp, "--delta")
-	if r.code != 0 || !strings.Contains(r.err, "DELTA") || !regexpLine(r.err, `^legacy .* yes$`) {
-		t.Fatalf("channel set --delta:\n%s", r.err)
+	r := runTerminal(t, env, "channel", "set", "legacy", "--app", testApp, "--delta")
+	if r.code != 0 || !strings.Contains(r.out, "DELTA") || !regexpLine(r.out, `^legacy .* yes$`) {
+		t.Fatalf("channel set --delta:\n%s", r.out)
 	}
-	r = run(t, env, "channel", "list", "--app", testApp)
-	if !regexpLine(r.err, `^beta .* no$`) || !regexpLine(r.err, `^legacy .* yes$`) {
-		t.Fatalf("channel list:\n%s", r.err)
+	r = runTerminal(t, env, "channel", "list", "--app", testApp)
+	if !regexpLine(r.out, `^beta .* no$`) || !regexpLine(r.out, `^legacy .* yes$`) {
+		t.Fatalf("channel list:\n%s", r.out)
 	}
 	if r := run(t, env, "channel", "set", "beta", "--app", testApp); r.code != 2 || !strings.Contains(r.err, "--delta") {
 		t.Fatalf("nothing to change: %+v", r)
@@ -303,9 +303,9 @@ func TestStatsDeltaColumn(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg.Close()
-	r := run(t, map[string]string{"CAPSHIP_DB": db}, "stats", "--app", testApp)
-	if r.code != 0 || !strings.Contains(r.err, "DELTA") || !regexpLine(r.err, `^2\.0\.0 +2 +0 +1/2 +1 +1 +download_manifest_checksum_fail 1 `) ||
-		!regexpLine(r.err, `^1\.0\.0 +1 +1 +- +1 +0 +- `) {
-		t.Fatalf("stats table:\n%s", r.err)
+	r := runTerminal(t, map[string]string{"CAPSHIP_DB": db}, "stats", "--app", testApp)
+	if r.code != 0 || !strings.Contains(r.out, "DELTA") || !regexpLine(r.out, `^2\.0\.0 +2 +0 +1/2 +1 +1 +download_manifest_checksum_fail 1 `) ||
+		!regexpLine(r.out, `^1\.0\.0 +1 +1 +- +1 +0 +- `) {
+		t.Fatalf("stats table:\n%s", r.out)
 	}
 }

@@ -122,11 +122,24 @@ type runResult struct {
 
 func run(t *testing.T, env map[string]string, args ...string) runResult {
 	t.Helper()
+	return runIO(t, env, false, args...)
+}
+
+// runTerminal runs a command line as with stdout on a terminal: tables
+// then have a header and aligned columns.
+func runTerminal(t *testing.T, env map[string]string, args ...string) runResult {
+	t.Helper()
+	return runIO(t, env, true, args...)
+}
+
+func runIO(t *testing.T, env map[string]string, stdoutTTY bool, args ...string) runResult {
+	t.Helper()
 	var out, errb bytes.Buffer
-	s := IO{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(k string) string { return env[k] }}
+	s := IO{In: strings.NewReader(""), Out: &out, Err: &errb, StdoutTTY: stdoutTTY, Getenv: func(k string) string { return env[k] }}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	code := Run(ctx, args, s)
+	checkJSONOutput(t, args, code, out.String())
 	return runResult{code, out.String(), errb.String()}
 }
 
@@ -191,7 +204,7 @@ func TestReleaseLifecycle(t *testing.T) {
 		strings.Join(list.Releases[0].Channels, ",") != "production" || len(list.Releases[1].Channels) != 0 {
 		t.Fatalf("release list: %+v", list)
 	}
-	if r := run(t, env, "release", "list", "--app", testApp); r.code != 0 || !strings.Contains(r.err, "VERSION") || !strings.Contains(r.err, "production") {
+	if r := runTerminal(t, env, "release", "list", "--app", testApp); r.code != 0 || !strings.Contains(r.out, "VERSION") || !strings.Contains(r.out, "production") {
 		t.Fatalf("release list table: %+v", r)
 	}
 
@@ -252,7 +265,7 @@ func TestChannelCommands(t *testing.T) {
 	if len(list.Channels) != 1 || list.Channels[0].Name != "beta" {
 		t.Fatalf("channel list %+v", list)
 	}
-	if r := run(t, env, "channel", "list", "--app", testApp); r.code != 0 || !strings.Contains(r.err, "ios,android") || r.out != "" {
+	if r := run(t, env, "channel", "list", "--app", testApp); r.code != 0 || !strings.Contains(r.out, "ios,android") || r.err != "" {
 		t.Fatalf("channel list table: %+v", r)
 	}
 	for _, bad := range [][]string{
@@ -289,7 +302,7 @@ func TestTokenCommands(t *testing.T) {
 		t.Fatalf("token create --json: %+v", created)
 	}
 	r = run(t, env, "token", "list")
-	if r.code != 0 || strings.Contains(r.err, secret) || strings.Contains(r.out, secret) || !strings.Contains(r.err, "shop") {
+	if r.code != 0 || strings.Contains(r.err, secret) || strings.Contains(r.out, secret) || !strings.Contains(r.out, "shop") {
 		t.Fatalf("token list: %+v", r)
 	}
 	if r := run(t, env, "token", "revoke", "ci"); r.code != 0 {
@@ -337,8 +350,8 @@ func TestStatsCommand(t *testing.T) {
 		t.Fatalf("stats %+v", stats.Releases)
 	}
 	r := run(t, env, "stats", "--app", testApp)
-	if r.code != 0 || !strings.Contains(r.err, "download_fail 2") || !strings.Contains(r.err, "decrypt_fail 1") || !strings.Contains(r.err, "0.9.0") {
-		t.Fatalf("stats table: %s", r.err)
+	if r.code != 0 || !strings.Contains(r.out, "download_fail 2") || !strings.Contains(r.out, "decrypt_fail 1") || !strings.Contains(r.out, "0.9.0") {
+		t.Fatalf("stats table: %+v", r)
 	}
 	if r := run(t, env, "stats", "--app", testApp, "--since", "yesterday"); r.code != 2 {
 		t.Fatalf("bad --since: %+v", r)

@@ -1,29 +1,29 @@
 // Package cli turns command lines into calls to workflow, store, server and
-// ui. Each command group lives in its own file; this file dispatches.
+// ui. Each command group lives in its own file as a cobra command built
+// around its options; this file builds the root and maps errors to exit
+// codes.
 package cli
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"sort"
 	"strings"
 
 	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
 )
 
 // IO is the process's standard streams, injected so tests can drive commands
 // and so the interactive/non-interactive decision is testable.
 type IO struct {
 	In        io.Reader
-	Out       io.Writer // machine output (--json) only
-	Err       io.Writer // everything meant for a person
+	Out       io.Writer // what the person asked for: tables, lists, help, --json
+	Err       io.Writer // progress, warnings and errors
 	StdinTTY  bool
-	StdoutTTY bool
+	StdoutTTY bool // tables get a header and aligned columns only on a terminal
 	StderrTTY bool // progress lines are drawn only on a terminal
 	Getenv    func(string) string
 }
@@ -46,14 +46,6 @@ func (s IO) Interactive(noInput bool) bool {
 	return s.StdinTTY && s.StdoutTTY && !noInput
 }
 
-// Command is one leaf command, such as "bundle build".
-type Command struct {
-	Name    string // words after "capship", space-separated
-	Usage   string // argument synopsis shown in help
-	Summary string // one line
-	Run     func(ctx context.Context, s IO, args []string) error
-}
-
 // ErrUsage marks an error in the command line itself; it exits with code 2.
 var ErrUsage = errors.New("usage")
 
@@ -63,26 +55,124 @@ func usageError(format string, a ...any) error {
 }
 
 // silentError is returned when the command already told the user what went
-// wrong; Run then only sets the exit code.
+// wrong (on stderr, and on stdout with --json); Run then only sets the exit
+// code.
 type silentError struct{ code int }
 
 func (e silentError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-func commands() []Command {
-	var all []Command
-	for _, group := range [][]Command{
-		wizardCommands(),
-		keyCommands(),
-		keygenCommands(),
-		configCommands(),
-		bundleCommands(),
-		checkURLCommands(),
-		releaseCommands(),
-		serverCommands(),
-	} {
-		all = append(all, group...)
+// The groups of the root's help.
+const (
+	groupSetup    = "setup"
+	groupShip     = "ship"
+	groupReleases = "releases"
+	groupServer   = "server"
+)
+
+// newRootCmd builds the whole command tree around the injected streams.
+func newRootCmd(s IO) *cobra.Command {
+	var w wizardOptions
+	root := &cobra.Command{
+		Use:   "capship",
+		Short: "Self-hosted live updates for Capacitor apps",
+		Long: `capship builds, verifies, hosts and registers live updates for Capacitor apps
+running @capgo/capacitor-updater, on your own infrastructure.
+
+Without a command it runs the release wizard for the app in the current folder
+(or -C DIR); without a terminal, or with --no-input, it prints the commands that
+do the same, step by step.`,
+		Example: `  capship                          # the wizard, in the app's folder
+  capship -C examples/hello --no-input
+  capship release list --app com.example.shop
+  capship completion bash > /etc/bash_completion.d/capship`,
+		Version:           versionString(),
+		Args:              rootArgs,
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		DisableAutoGenTag: true, // man pages stay the same from one run to the next
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runWizard(cmd.Context(), s, &w)
+		},
 	}
-	return all
+	addWizardFlags(root, &w)
+	root.SetVersionTemplate("capship {{.Version}}\n")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%s", err) })
+	root.AddGroup(
+		&cobra.Group{ID: groupSetup, Title: "Set up:"},
+		&cobra.Group{ID: groupShip, Title: "Build and ship:"},
+		&cobra.Group{ID: groupReleases, Title: "Releases and channels:"},
+		&cobra.Group{ID: groupServer, Title: "Server:"},
+	)
+	root.AddCommand(
+		newWizardCmd(s),
+		newKeyCmd(s), newConfigCmd(s),
+		newBundleCmd(s),
+		newReleaseCmd(s), newChannelCmd(s), newStatsCmd(s),
+		newServeCmd(s), newTokenCmd(s), newRegistryCmd(s),
+		newManCmd(s), newVersionCmd(s),
+	)
+	root.SetIn(s.In)
+	root.SetOut(s.Out) // before the completion command, which keeps the writer
+	root.SetErr(s.Err)
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd() // now, so that 'capship man' documents it too
+	return root
+}
+
+// rootArgs refuses words that name no command, with cobra's suggestions.
+func rootArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	return unknownCommand(cmd, args[0])
+}
+
+// unknownCommand is the usage error for a word that names no subcommand of
+// cmd, with the nearest ones.
+func unknownCommand(cmd *cobra.Command, word string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", word, cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // what cobra's own lookup uses
+	}
+	if s := cmd.SuggestionsFor(word); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return usageError("%s", msg)
+}
+
+// newParentCmd makes a command that only groups others: alone, it prints
+// its help (the subcommands) on stdout and exits 0.
+func newParentCmd(use, short, long, group string, children ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{
+		Use: use, Short: short, Long: long, GroupID: group,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return unknownCommand(cmd, args[0])
+			}
+			return cmd.Help()
+		},
+	}
+	c.AddCommand(children...)
+	return c
+}
+
+// noArgs refuses positional arguments.
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError("unexpected argument %q", args[0])
+	}
+	return nil
+}
+
+// exactlyOne wants one positional argument, named what in the error.
+func exactlyOne(what string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usageError("want exactly one %s, got %d arguments", what, len(args))
+		}
+		return nil
+	}
 }
 
 // Run executes the command line and returns the process exit code.
@@ -90,156 +180,43 @@ func Run(ctx context.Context, args []string, s IO) int {
 	if s.Getenv == nil {
 		s.Getenv = func(string) string { return "" }
 	}
-	cmds := commands()
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		printHelp(s.Err, cmds, args[1:])
-		return 0
+	if args == nil {
+		args = []string{} // cobra would read os.Args
 	}
-	if len(args) > 0 && (args[0] == "--version" || args[0] == "version") {
-		fmt.Fprintln(s.Out, "capship", Version)
-		return 0
-	}
-	cmd, rest := find(cmds, args)
-	if cmd == nil {
-		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-			cmd, rest = find(cmds, []string{"wizard"})
-			rest = args
-		}
-	}
-	if cmd == nil {
-		fmt.Fprintf(s.Err, "capship: unknown command %q\n\n", strings.Join(args, " "))
-		printHelp(s.Err, cmds, args)
-		return 2
-	}
-	err := cmd.Run(ctx, s, rest)
+	root := newRootCmd(s)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	return exitCode(s, cmd, args, err)
+}
+
+// exitCode tells the person what went wrong (and, with --json, the program
+// reading stdout) and returns the exit code: 0, 1, 2 for a usage error,
+// 130 when cancelled.
+func exitCode(s IO, cmd *cobra.Command, args []string, err error) int {
 	var silent silentError
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
 	case errors.As(err, &silent):
 		return silent.code
+	}
+	name := "capship"
+	if cmd != nil {
+		name = cmd.CommandPath()
+	}
+	code, msg := 1, err.Error()
+	switch {
 	case errors.Is(err, ErrUsage):
-		fmt.Fprintf(s.Err, "capship %s: %s\n", cmd.Name, strings.TrimPrefix(err.Error(), ErrUsage.Error()+": "))
-		fmt.Fprintf(s.Err, "run 'capship %s --help' for usage\n", cmd.Name)
-		return 2
+		code, msg = 2, strings.TrimPrefix(msg, ErrUsage.Error()+": ")
+		fmt.Fprintf(s.Err, "%s: %s\nrun '%s --help' for usage\n", name, msg, name)
 	case errors.Is(err, context.Canceled):
-		fmt.Fprintf(s.Err, "capship %s: cancelled\n", cmd.Name)
-		return 130
+		code, msg = 130, "cancelled"
+		fmt.Fprintf(s.Err, "%s: %s\n", name, msg)
 	default:
-		fmt.Fprintf(s.Err, "capship %s: %s\n", cmd.Name, err)
-		return 1
+		fmt.Fprintf(s.Err, "%s: %s\n", name, msg)
 	}
-}
-
-// find returns the command whose name is the longest prefix of args.
-func find(cmds []Command, args []string) (*Command, []string) {
-	var best *Command
-	var bestLen int
-	for i := range cmds {
-		words := strings.Fields(cmds[i].Name)
-		if len(words) > len(args) || len(words) <= bestLen {
-			continue
-		}
-		match := true
-		for j, w := range words {
-			if args[j] != w {
-				match = false
-				break
-			}
-		}
-		if match {
-			best, bestLen = &cmds[i], len(words)
-		}
+	if cmd != nil && jsonRequested(cmd, args) {
+		writeJSONError(s.Out, errorCode(err), msg)
 	}
-	if best == nil {
-		return nil, args
-	}
-	return best, args[bestLen:]
-}
-
-func printHelp(w io.Writer, cmds []Command, prefix []string) {
-	fmt.Fprintln(w, "capship: self-hosted live updates for Capacitor apps")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Usage:")
-	fmt.Fprintln(w, "  capship                 start the release wizard (in a terminal)")
-	fmt.Fprintln(w, "  capship COMMAND [flags] run one step; add --help to any command")
-	fmt.Fprintln(w, "  capship version         print the version")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Commands:")
-	sorted := append([]Command(nil), cmds...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
-	if len(prefix) > 0 && !slices.ContainsFunc(sorted, func(c Command) bool { return inGroup(c, prefix[0]) }) {
-		prefix = nil // nothing in that group: list everything
-	}
-	for _, c := range sorted {
-		if len(prefix) > 0 && !inGroup(c, prefix[0]) {
-			continue
-		}
-		fmt.Fprintf(w, "  %-22s %s\n", c.Name, c.Summary)
-	}
-}
-
-// inGroup reports whether c's first word is word ("key" for "key create").
-func inGroup(c Command, word string) bool {
-	first, _, _ := strings.Cut(c.Name, " ")
-	return first == word
-}
-
-// newFlags returns a flag set for cmd whose -h prints the usage to s.Err.
-func newFlags(s IO, cmd, usage, summary string) *flag.FlagSet {
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(s.Err)
-	fs.Usage = func() {
-		fmt.Fprintf(s.Err, "%s\n\nUsage: capship %s %s\n\nFlags:\n", summary, cmd, usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses args, allowing flags after positional arguments, and
-// turns flag errors into usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	// The flag package prints its own error and the whole usage on a bad
-	// flag; Run prints one line and a hint instead, so keep it quiet and
-	// show the usage only when asked for (-h, --help).
-	out, usage := fs.Output(), fs.Usage
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	defer func() { fs.SetOutput(out); fs.Usage = usage }()
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(out)
-				usage()
-				return nil, err
-			}
-			return nil, usageError("%s", err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
-	}
-}
-
-// parseOnlyFlags parses args that must hold flags only.
-func parseOnlyFlags(fs *flag.FlagSet, args []string) error {
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	return none(rest)
-}
-
-// none refuses positional arguments.
-func none(args []string) error {
-	if len(args) > 0 {
-		return usageError("unexpected argument %q", args[0])
-	}
-	return nil
+	return code
 }

@@ -18,23 +18,27 @@ func TestBadFlagIsOneLine(t *testing.T) {
 		!strings.Contains(r.err, "run 'capship bundle build --help'") {
 		t.Errorf("bad flag: exit %d\n%s", r.code, r.err)
 	}
+	// Help is what was asked for: stdout.
 	r = run(t, nil, "bundle", "build", "--help")
-	if r.code != 0 || !strings.Contains(r.err, "Flags:") || !strings.Contains(r.err, "-out") {
-		t.Errorf("--help: exit %d\n%s", r.code, r.err)
+	if r.code != 0 || !strings.Contains(r.out, "Flags:") || !strings.Contains(r.out, "--out") || r.err != "" {
+		t.Errorf("--help: %+v", r)
 	}
 }
 
 func TestHelpListsGroupsAndVersion(t *testing.T) {
 	r := run(t, nil, "help", "key")
-	if r.code != 0 || !strings.Contains(r.err, "key create") || strings.Contains(r.err, "bundle build") {
-		t.Errorf("help key:\n%s", r.err)
+	if r.code != 0 || !regexpLine(r.out, `^  create +Make an app's key pair`) || strings.Contains(r.out, "check-url") {
+		t.Errorf("help key:\n%s", r.out)
 	}
 	r = run(t, nil, "bundel")
-	if r.code != 2 || !strings.Contains(r.err, `unknown command "bundel"`) || !strings.Contains(r.err, "bundle build") {
+	if r.code != 2 || !strings.Contains(r.err, `unknown command "bundel"`) || !strings.Contains(r.err, "did you mean bundle?") {
 		t.Errorf("unknown command: exit %d\n%s", r.code, r.err)
 	}
-	if r := run(t, nil, "--help"); !strings.Contains(r.err, "capship version") {
-		t.Errorf("--help does not mention 'capship version':\n%s", r.err)
+	r = run(t, nil, "--help")
+	for _, want := range []string{"Set up:", "Build and ship:", "Releases and channels:", "Server:", "--version", "\n  version "} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("--help lacks %q:\n%s", want, r.out)
+		}
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"capship/server"
 	"capship/store"
 )
@@ -20,54 +22,66 @@ import (
 // serveGCPercent is the garbage collector's target for `capship serve`.
 const serveGCPercent = 400
 
-// serverCommands lists the "serve" command: the update server devices talk to.
-func serverCommands() []Command {
-	return []Command{
-		{Name: "serve", Usage: "[--addr 127.0.0.1:8080] [--db PATH | --db postgres://…] [--tls-cert FILE --tls-key FILE] [--cache-ttl 2s] [--stats-retention 2160h] [--storage DIR [--public-url URL] [--max-object-size BYTES]] [--json]",
-			Summary: "run the update server for devices and the admin API", Run: runServe},
-	}
+// serveOptions are the flags of serve.
+type serveOptions struct {
+	addr, db, certFile, keyFile string
+	cacheTTL, retention         time.Duration
+	storage, publicURL          string
+	maxObject                   int64
+	json                        bool
 }
 
-func runServe(ctx context.Context, s IO, args []string) error {
-	fs := newFlags(s, "serve", serverCommands()[0].Usage, "Run the update server that devices running @capgo/capacitor-updater talk to.\n"+
-		"Point an app at it with 'capship config set-server URL'. Stops cleanly on Ctrl-C or SIGTERM.")
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
-	db := fs.String("db", "", "registry: SQLite file or postgres:// URL (default $CAPSHIP_DB, else "+store.DefaultDBPath()+")")
-	certFile := fs.String("tls-cert", "", "serve HTTPS with this certificate chain (PEM)")
-	keyFile := fs.String("tls-key", "", "private key of --tls-cert (PEM)")
-	cacheTTL := fs.Duration("cache-ttl", 2*time.Second, "how long device channel overrides set through other server instances may take to apply (releases and channels apply at the next check)")
-	retention := fs.Duration("stats-retention", 90*24*time.Hour, "delete device stats events older than this (hourly, in small batches); 0 keeps them all")
-	storage := fs.String("storage", "", "host bundles and delta objects in this folder (uploads: PUT /admin/v1/objects/KEY with a token; downloads: GET /bundles/KEY)")
-	publicURL := fs.String("public-url", "", "the address at which devices reach /bundles, e.g. https://updates.example.com/bundles behind a TLS proxy (default: the listen address)")
-	maxObject := fs.Int64("max-object-size", 1<<30, "largest object --storage takes, in bytes")
-	asJSON := fs.Bool("json", false, "print {\"url\": …} on stdout once listening")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
+// newServeCmd is "serve": the update server devices talk to.
+func newServeCmd(s IO) *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the update server for devices and the admin API",
+		Long: "Run the update server that devices running @capgo/capacitor-updater talk to, and the\n" +
+			"admin API that 'release register --server' uses. Point an app at it with\n" +
+			"'capship config set-server URL'. Stops cleanly on Ctrl-C or SIGTERM; SIGHUP reloads the\n" +
+			"TLS certificate.",
+		Example: "  capship serve --addr :443 --tls-cert fullchain.pem --tls-key privkey.pem --db postgres://capship@db/capship\n" +
+			"  capship serve --addr 127.0.0.1:0 --json     # prints {\"url\": …} once listening",
+		GroupID: groupServer,
+		Args:    noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), s, o) },
 	}
-	if len(rest) > 0 {
-		return usageError("unexpected argument %q", rest[0])
-	}
-	if (*certFile == "") != (*keyFile == "") {
+	fs := cmd.Flags()
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	addDBFlag(fs, &o.db)
+	fs.StringVar(&o.certFile, "tls-cert", "", "serve HTTPS with this certificate chain (PEM `file`)")
+	fs.StringVar(&o.keyFile, "tls-key", "", "private key of --tls-cert (PEM `file`)")
+	fs.DurationVar(&o.cacheTTL, "cache-ttl", 2*time.Second, "how long device channel overrides set through other server instances may take to apply (releases and channels apply at the next check)")
+	fs.DurationVar(&o.retention, "stats-retention", 90*24*time.Hour, "delete device stats events older than this (hourly, in small batches); 0 keeps them all")
+	fs.StringVar(&o.storage, "storage", "", "host bundles and delta objects in this `folder` (uploads: PUT /admin/v1/objects/KEY with a token; downloads: GET /bundles/KEY)")
+	fs.StringVar(&o.publicURL, "public-url", "", "the `URL` at which devices reach /bundles, e.g. https://updates.example.com/bundles behind a TLS proxy (default: the listen address)")
+	fs.Int64Var(&o.maxObject, "max-object-size", 1<<30, "largest object --storage takes, in `bytes`")
+	addJSONFlag(fs, &o.json, "print {\"url\": …} on stdout once listening")
+	return cmd
+}
+
+func runServe(ctx context.Context, s IO, o *serveOptions) error {
+	if (o.certFile == "") != (o.keyFile == "") {
 		return usageError("--tls-cert and --tls-key go together")
 	}
-	if *cacheTTL <= 0 || *cacheTTL > time.Hour {
-		return usageError("--cache-ttl must be between 1ms and 1h, not %s", *cacheTTL)
+	if o.cacheTTL <= 0 || o.cacheTTL > time.Hour {
+		return usageError("--cache-ttl must be between 1ms and 1h, not %s", o.cacheTTL)
 	}
-	if *storage == "" && *publicURL != "" {
+	if o.storage == "" && o.publicURL != "" {
 		return usageError("--public-url goes with --storage DIR")
 	}
-	if *maxObject <= 0 {
-		return usageError("--max-object-size must be a positive number of bytes, not %d", *maxObject)
+	if o.maxObject <= 0 {
+		return usageError("--max-object-size must be a positive number of bytes, not %d", o.maxObject)
 	}
-	if *retention < 0 {
-		return usageError("--stats-retention must be 0 (keep every event) or positive, not %s", *retention)
+	if o.retention < 0 {
+		return usageError("--stats-retention must be 0 (keep every event) or positive, not %s", o.retention)
 	}
 	var tlsConfig *tls.Config
 	var certs *certReloader // reloaded on SIGHUP
-	if *certFile != "" {
+	if o.certFile != "" {
 		var err error
-		if certs, err = loadCertReloader(*certFile, *keyFile); err != nil {
+		if certs, err = loadCertReloader(o.certFile, o.keyFile); err != nil {
 			return err
 		}
 		tlsConfig = &tls.Config{GetCertificate: certs.getCertificate, MinVersion: tls.VersionTLS12}
@@ -80,7 +94,7 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(serveGCPercent)
 	}
-	dsn := dbLocation(s, *db)
+	dsn := dbLocation(s, o.db)
 	reg, err := store.Open(ctx, dsn)
 	if err != nil {
 		return err // store names the registry (never a password) and says what to check
@@ -95,19 +109,19 @@ func runServe(ctx context.Context, s IO, args []string) error {
 		defer stopHUP()
 		certs.watchSIGHUP(hupCtx, logger)
 	}
-	srv, err := server.New(server.Config{Registry: reg, Logger: logger, AccessLog: logs, CacheTTL: *cacheTTL, StatsRetention: *retention, TLSConfig: tlsConfig,
-		Storage: *storage, PublicURL: *publicURL, MaxObjectSize: *maxObject})
+	srv, err := server.New(server.Config{Registry: reg, Logger: logger, AccessLog: logs, CacheTTL: o.cacheTTL, StatsRetention: o.retention, TLSConfig: tlsConfig,
+		Storage: o.storage, PublicURL: o.publicURL, MaxObjectSize: o.maxObject})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		srv.Close()
 		hint := "give --addr as host:port, such as 127.0.0.1:8080 or :443"
 		if errors.Is(err, syscall.EADDRINUSE) {
 			hint = "another program uses that port: pick another with --addr"
 		}
-		return fmt.Errorf("listen on %s: %w (%s)", *addr, err, hint)
+		return fmt.Errorf("listen on %s: %w (%s)", o.addr, err, hint)
 	}
 	scheme := "http"
 	if tlsConfig != nil {
@@ -123,10 +137,10 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	if tlsConfig == nil && !loopbackAddr(ln.Addr()) {
 		fmt.Fprintln(s.Err, "  warning: plain HTTP on a public address; devices need HTTPS: pass --tls-cert/--tls-key or put a TLS reverse proxy in front")
 	}
-	if *storage != "" {
-		fmt.Fprintf(s.Err, "  hosting bundles from %s at %s\n", *storage, cmp.Or(*publicURL, base+"/bundles"))
+	if o.storage != "" {
+		fmt.Fprintf(s.Err, "  hosting bundles from %s at %s\n", o.storage, cmp.Or(o.publicURL, base+"/bundles"))
 	}
-	if *asJSON {
+	if o.json {
 		if err := writeJSON(s.Out, map[string]string{"url": base}); err != nil {
 			ln.Close()
 			srv.Close()

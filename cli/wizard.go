@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,61 +12,60 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
+	"github.com/spf13/cobra"
 
 	"capship/store"
 	"capship/ui"
 	"capship/workflow"
 )
 
-// wizardCommands lists the "wizard" command; `capship` with no command
-// runs it too.
-func wizardCommands() []Command {
-	return []Command{{
-		Name:    "wizard",
-		Usage:   "[-C DIR] [--config PATH] [--db PATH | --server URL [--token TOKEN]] [--no-input]",
-		Summary: "guided release: key, build, upload, check, register",
-		Run:     runWizard,
-	}}
+// wizardOptions are the flags of the wizard, which the root takes too.
+type wizardOptions struct {
+	dir, config, db, server, token string
+	noInput                        bool
 }
 
-func runWizard(ctx context.Context, s IO, args []string) error {
-	fs := newFlags(s, "wizard", "[-C DIR] [--config PATH] [--db PATH | --server URL [--token TOKEN]] [--no-input]",
-		"Walks you through a release of the Capacitor app in the current folder.")
-	dir := fs.String("C", ".", "the app's `folder`")
-	config := fs.String("config", "", "the Capacitor config `file` (default: capacitor.config.ts/.js/.json in the app's folder)")
-	db := fs.String("db", "", "the release registry: an SQLite `file` or postgres:// URL (default $CAPSHIP_DB, else "+store.DefaultDBPath()+")")
-	srv := fs.String("server", "", "register through the admin API of this capship `URL` instead of a registry file (default $CAPSHIP_SERVER)")
-	token := fs.String("token", "", "admin API `token` for --server (default $CAPSHIP_TOKEN)")
-	noInput := fs.Bool("no-input", false, "never start the interactive wizard; print the equivalent commands")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
+// addWizardFlags adds the wizard's flags to cmd: "wizard" and the root.
+func addWizardFlags(cmd *cobra.Command, o *wizardOptions) {
+	fs := cmd.Flags()
+	fs.StringVarP(&o.dir, "app-dir", "C", ".", "the app's `folder`")
+	addConfigFlag(fs, &o.config)
+	addDBFlag(fs, &o.db)
+	addServerFlags(fs, &o.server, &o.token)
+	fs.BoolVar(&o.noInput, "no-input", false, "never start the interactive wizard; print the equivalent commands")
+}
+
+// newWizardCmd is "wizard"; 'capship' with no command runs it too.
+func newWizardCmd(s IO) *cobra.Command {
+	o := &wizardOptions{}
+	cmd := &cobra.Command{
+		Use:   "wizard",
+		Short: "Guided release: key, build, upload, check, register",
+		Long: "Walks you through a release of the Capacitor app in the current folder (or -C DIR).\n" +
+			"Without a terminal, or with --no-input, it prints the commands that do the same, on stdout.",
+		Example: "  capship wizard -C examples/hello\n  capship wizard --no-input > release.sh",
+		GroupID: groupShip,
+		Args:    noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runWizard(cmd.Context(), s, o) },
 	}
-	if len(rest) > 0 {
-		return usageError("unexpected argument %q", rest[0])
-	}
-	abs, err := filepath.Abs(*dir)
+	addWizardFlags(cmd, o)
+	return cmd
+}
+
+func runWizard(ctx context.Context, s IO, o *wizardOptions) error {
+	abs, err := filepath.Abs(o.dir)
 	if err != nil {
 		return fmt.Errorf("find app folder: %w", err)
 	}
 	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
-		return usageError("-C %s: no such folder: pass your Capacitor app's folder", *dir)
+		return usageError("-C %s: no such folder: pass your Capacitor app's folder", o.dir)
 	}
-	if *db != "" && *srv != "" {
-		return usageError("--db and --server exclude each other")
-	}
-	dsn, server, tok := *db, *srv, *token
-	if server == "" && dsn == "" {
-		server = s.Getenv("CAPSHIP_SERVER")
+	dsn, server, tok := o.db, o.server, o.token
+	if _, err := resolveServer(s, dsn, &server, &tok); err != nil {
+		return err
 	}
 	dsn = dbLocation(s, dsn)
-	if server == "" && tok != "" {
-		return usageError("--token goes with --server")
-	}
-	if server != "" && tok == "" {
-		tok = s.Getenv("CAPSHIP_TOKEN")
-	}
-	interactive := s.Interactive(*noInput)
+	interactive := s.Interactive(o.noInput)
 	if server != "" {
 		// Refuse a bad server or a missing token now, not after the pack.
 		// (The printed commands take the token from $CAPSHIP_TOKEN later.)
@@ -80,12 +78,12 @@ func runWizard(ctx context.Context, s IO, args []string) error {
 		}
 	}
 	if !interactive {
-		return printSteps(s.Err, abs, *config, dsn, server, *noInput)
+		return printSteps(s, abs, o.config, dsn, server, o.noInput)
 	}
 
 	runner := ui.NewRunner(ui.RunnerOptions{DB: dsn, Server: server, Token: tok, KeychainService: keychainService(s)})
 	defer runner.Close()
-	m := ui.New(ctx, runner, ui.Options{Dir: abs, ConfigPath: *config, Renderer: wizardRenderer(s)})
+	m := ui.New(ctx, runner, ui.Options{Dir: abs, ConfigPath: o.config, Renderer: wizardRenderer(s)})
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(s.In), tea.WithOutput(s.Out), tea.WithAltScreen())
 	_, err = p.Run()
 	// A job still running (a pack cancelled by SIGTERM, say) gets its context
@@ -138,16 +136,17 @@ func (e ioEnviron) Environ() []string {
 
 // printSteps tells a person without a terminal (or with --no-input) which
 // commands do what the wizard does, filled in with what the project says.
-func printSteps(w io.Writer, dir, config, dsn, server string, noInput bool) error {
+func printSteps(s IO, dir, config, dsn, server string, noInput bool) error {
+	w := s.Out
 	why := "stdin or stdout is not a terminal"
 	if noInput {
 		why = "--no-input was given"
 	}
-	fmt.Fprintf(w, "capship: not starting the wizard (%s). The same release, step by step:\n\n", why)
+	fmt.Fprintf(s.Err, "capship: not starting the wizard (%s). The same release, step by step:\n", why)
 	p, err := workflow.LoadProjectConfig(dir, config)
 	app, webDir, version := "APP_ID", "WEB_DIR", "VERSION"
 	if err != nil {
-		fmt.Fprintf(w, "capship: read project: %s\n(the commands below need APP_ID, WEB_DIR and VERSION filled in)\n\n", err)
+		fmt.Fprintf(s.Err, "capship: read project: %s\n(the commands below need APP_ID, WEB_DIR and VERSION filled in)\n", err)
 	} else {
 		if p.AppID != "" {
 			app = p.AppID

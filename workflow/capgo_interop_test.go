@@ -660,8 +660,13 @@ func TestCapshipOpensCapgoBundle(t *testing.T) {
 		copyFile(t, encPath, bad, fileSize(t, encPath)-1)
 		r, _ = verify(bad)
 		var exit *exec.ExitError
-		if !errors.As(r.err, &exit) || r.stdout != "" {
-			t.Errorf("capship bundle verify must fail on a flipped last byte, with nothing on stdout:\n%s", r)
+		var failed struct {
+			Error struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		}
+		if !errors.As(r.err, &exit) || json.Unmarshal([]byte(r.stdout), &failed) != nil || failed.Error.Code != "decrypt_failed" {
+			t.Errorf("capship bundle verify must fail on a flipped last byte, with {\"error\": {\"code\": \"decrypt_failed\"}} on stdout:\n%s", r)
 		}
 	})
 

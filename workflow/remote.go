@@ -62,15 +62,15 @@ func isLoopbackHost(host string) bool {
 
 // URLCheck is what capship found when it downloaded a hosted bundle back.
 type URLCheck struct {
-	URL         string // the URL as given
-	FinalURL    string // after redirects
-	Status      int    // HTTP status of the final response
-	ContentType string
-	Size        int64 // bytes received (capped at WantSize+1)
-	WantSize    int64
-	SHA256      string // of the bytes received; empty when the download was cut short
-	WantSHA256  string
-	Problems    []string // what differs, one sentence each; empty when the hosted file matches
+	URL         string   `json:"url"`       // the URL as given
+	FinalURL    string   `json:"final_url"` // after redirects
+	Status      int      `json:"status"`    // HTTP status of the final response
+	ContentType string   `json:"content_type"`
+	Size        int64    `json:"size"` // bytes received (capped at WantSize+1)
+	WantSize    int64    `json:"want_size"`
+	SHA256      string   `json:"sha256"` // of the bytes received; empty when the download was cut short
+	WantSHA256  string   `json:"want_sha256"`
+	Problems    []string `json:"problems"` // what differs, one sentence each; empty when the hosted file matches
 }
 
 // OK reports whether the hosted bytes are exactly the built ones.
