@@ -1,0 +1,359 @@
+package workflow
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// s3Server is the S3-protocol server scripts/test starts on loopback.
+type s3Server struct {
+	endpoint, access, secret string
+}
+
+// testS3 returns the server from CAPSHIP_TEST_S3_*, and points the SDK's
+// credential chain at it through the environment (nothing of the user's
+// ~/.aws is read). Without it the test skips, or fails under
+// CAPSHIP_TEST_STRICT=1.
+func testS3(t *testing.T) s3Server {
+	t.Helper()
+	s := s3Server{os.Getenv("CAPSHIP_TEST_S3_ENDPOINT"), os.Getenv("CAPSHIP_TEST_S3_ACCESS_KEY"), os.Getenv("CAPSHIP_TEST_S3_SECRET_KEY")}
+	if s.endpoint == "" || s.access == "" || s.secret == "" {
+		if os.Getenv("CAPSHIP_TEST_STRICT") == "1" {
+			t.Fatal("no S3 server: CAPSHIP_TEST_S3_ENDPOINT, _ACCESS_KEY and _SECRET_KEY are unset (scripts/test starts one)")
+		}
+		t.Skip("no S3 server: run scripts/test, which starts one")
+	}
+	s.useCredentials(t, s.secret)
+	return s
+}
+
+// useCredentials puts the access key and secret in the environment the
+// SDK's standard chain reads.
+func (s s3Server) useCredentials(t *testing.T, secret string) {
+	none := filepath.Join(t.TempDir(), "none")
+	t.Setenv("AWS_CONFIG_FILE", none)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_ACCESS_KEY_ID", s.access)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_REGION", "")
+}
+
+// newBucket creates a bucket of its own for the test, readable by anyone
+// (devices download without credentials), and returns its name.
+func (s s3Server) newBucket(t *testing.T) string {
+	t.Helper()
+	c := s3.New(s3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(s.endpoint),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(s.access, s.secret, ""),
+	})
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "capship-test-" + hex.EncodeToString(b)
+	if _, err := c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: &name}); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
+	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::%s/*"]}]}`, name)
+	if _, err := c.PutBucketPolicy(t.Context(), &s3.PutBucketPolicyInput{Bucket: &name, Policy: &policy}); err != nil {
+		t.Fatalf("make the bucket public: %v", err)
+	}
+	t.Cleanup(func() { emptyBucket(c, name) })
+	return name
+}
+
+// emptyBucket deletes the bucket and everything in it.
+func emptyBucket(c *s3.Client, name string) {
+	ctx := context.Background()
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &name})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return
+		}
+		for _, o := range page.Contents {
+			c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &name, Key: o.Key})
+		}
+	}
+	c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &name})
+}
+
+func (s s3Server) store(t *testing.T, endpoint, bucket string) *S3Store {
+	t.Helper()
+	st, err := NewS3Store(t.Context(), S3Options{Bucket: bucket, Prefix: "releases", Endpoint: endpoint, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestUploadS3(t *testing.T) {
+	s := testS3(t)
+	bucket := s.newBucket(t)
+	m := buildUploadBundle(t)
+	plan, err := UploadPlan(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.store(t, s.endpoint, bucket)
+	var last atomic.Pointer[Event]
+	opt := UploadOptions{Report: func(e Event) {
+		if e.Phase == PhaseUpload {
+			last.Store(&e)
+		}
+	}}
+	res, err := Upload(t.Context(), m, st, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zipKey, filesKey := UploadKeys(m)
+	base := strings.TrimRight(s.endpoint, "/") + "/" + bucket + "/releases/"
+	if res.URL != base+zipKey || res.FilesURL != base+filesKey {
+		t.Errorf("url %s files_url %s, want %s and %s", res.URL, res.FilesURL, base+zipKey, base+filesKey)
+	}
+	if res.Uploaded != len(plan) || res.Skipped != 0 || res.Bytes != res.TotalBytes {
+		t.Errorf("uploaded %d skipped %d bytes %d; want %d, 0, %d", res.Uploaded, res.Skipped, res.Bytes, len(plan), res.TotalBytes)
+	}
+	if !res.Checked() {
+		t.Errorf("download-back check failed: %+v %+v", res.Check, res.ObjectsCheck)
+	}
+	if e := last.Load(); e == nil || e.Bytes != res.TotalBytes || e.Files != len(plan) {
+		t.Errorf("last upload event %+v, want %d bytes, %d objects", e, res.TotalBytes, len(plan))
+	}
+
+	// The second run finds every object with its size and hash, and
+	// sends nothing.
+	res, err = Upload(t.Context(), m, s.store(t, s.endpoint, bucket), UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Skipped != len(plan) || res.Uploaded != 0 || !res.Checked() {
+		t.Errorf("second run: skipped %d uploaded %d checked %v; want %d, 0, true", res.Skipped, res.Uploaded, res.Checked(), len(plan))
+	}
+
+	// The check downloads over the public URLs: a --public-base that
+	// does not serve the objects fails it.
+	wrong, err := NewS3Store(t.Context(), S3Options{Bucket: bucket, Prefix: "releases", Endpoint: s.endpoint, PathStyle: true,
+		PublicBase: strings.TrimRight(s.endpoint, "/") + "/" + bucket + "/elsewhere"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = Upload(t.Context(), m, wrong, UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Checked() || res.Check.Status != http.StatusNotFound && res.Check.Status != http.StatusForbidden {
+		t.Errorf("check over a wrong public base passed or got HTTP %d", res.Check.Status)
+	}
+}
+
+func TestUploadS3Multipart(t *testing.T) {
+	s := testS3(t)
+	bucket := s.newBucket(t)
+	path := filepath.Join(t.TempDir(), "big")
+	data := make([]byte, 11<<20+123) // three parts of 5 MiB
+	rand.Read(data)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	o := UploadObject{Key: "app/big.zip", Path: path, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+	st, err := NewS3Store(t.Context(), S3Options{Bucket: bucket, Endpoint: s.endpoint, PathStyle: true, PartSize: 5 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &uploadProgress{report: func(Event) {}, total: o.Size, objects: 1}
+	if _, _, err := uploadOne(t.Context(), st, o, &UploadOptions{Attempts: 1}, p, false); err != nil {
+		t.Fatal(err)
+	}
+	if p.bytes != o.Size {
+		t.Errorf("progress counted %d bytes, want %d", p.bytes, o.Size)
+	}
+	head, err := st.client.HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String(o.Key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if etag := aws.ToString(head.ETag); !strings.HasSuffix(strings.Trim(etag, `"`), "-3") {
+		t.Errorf("ETag %s: not a multipart upload of 3 parts", etag)
+	}
+	info, err := st.Stat(t.Context(), o.Key)
+	if err != nil || info.Size != o.Size || info.SHA256 != o.SHA256 {
+		t.Errorf("stat %+v, %v; want %d bytes, sha256 %s", info, err, o.Size, o.SHA256)
+	}
+	u, _ := st.PublicURL(o.Key)
+	check, err := CheckURL(t.Context(), nil, u, o.Size, o.SHA256, nil)
+	if err != nil || !check.OK() {
+		t.Errorf("download back: %v %+v", err, check)
+	}
+}
+
+// dropProxy forwards loopback TCP connections to target, counting them,
+// but cuts the first drops connections that start with a PUT after
+// reading cut bytes of it.
+type dropProxy struct {
+	ln           net.Listener
+	conns, drops atomic.Int64
+	wg           sync.WaitGroup
+}
+
+func newDropProxy(t *testing.T, target string, drops int64, cut int64) *dropProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &dropProxy{ln: ln}
+	p.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.conns.Add(1)
+			p.wg.Go(func() {
+				defer c.Close()
+				head := make([]byte, 4)
+				if _, err := io.ReadFull(c, head); err != nil {
+					return
+				}
+				if string(head) == "PUT " && p.drops.Add(1) <= drops {
+					c.SetReadDeadline(time.Now().Add(2 * time.Second))
+					io.CopyN(io.Discard, c, cut)
+					return
+				}
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go func() {
+					io.Copy(up, io.MultiReader(bytes.NewReader(head), c))
+					up.(*net.TCPConn).CloseWrite()
+				}()
+				io.Copy(c, up)
+			})
+		}
+	})
+	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
+	return p
+}
+
+// oneRequestPerConnection makes the SDK open a connection for each
+// request, so that a proxy's connections count requests.
+func oneRequestPerConnection() aws.HTTPClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) { tr.DisableKeepAlives = true })
+}
+
+func (p *dropProxy) url() string { return "http://" + p.ln.Addr().String() }
+
+func TestUploadS3DroppedConnection(t *testing.T) {
+	s := testS3(t)
+	bucket := s.newBucket(t)
+	m := buildUploadBundle(t)
+	target := strings.TrimPrefix(strings.TrimPrefix(s.endpoint, "http://"), "https://")
+	proxy := newDropProxy(t, strings.TrimRight(target, "/"), 2, 700)
+	// The uploads go through the proxy; the check downloads directly.
+	st, err := NewS3Store(t.Context(), S3Options{Bucket: bucket, Endpoint: proxy.url(), PathStyle: true,
+		PublicBase: strings.TrimRight(s.endpoint, "/") + "/" + bucket, HTTPClient: oneRequestPerConnection()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Upload(t.Context(), m, st, UploadOptions{Parallel: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Checked() {
+		t.Errorf("download-back check failed: %+v %+v", res.Check, res.ObjectsCheck)
+	}
+	if n := proxy.drops.Load(); n < 3 {
+		t.Errorf("%d PUTs, want the 2 dropped and more", n)
+	}
+}
+
+func TestUploadS3Refused(t *testing.T) {
+	s := testS3(t)
+	bucket := s.newBucket(t)
+	m := buildUploadBundle(t)
+	s.useCredentials(t, s.secret+"-wrong")
+	target := strings.TrimPrefix(s.endpoint, "http://")
+	proxy := newDropProxy(t, strings.TrimRight(target, "/"), 0, 0)
+	st, err := NewS3Store(t.Context(), S3Options{Bucket: bucket, Endpoint: proxy.url(), PathStyle: true, HTTPClient: oneRequestPerConnection()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Upload(t.Context(), m, st, UploadOptions{Parallel: 1})
+	if !errors.Is(err, ErrAccessDenied) {
+		t.Fatalf("err %v, want ErrAccessDenied", err)
+	}
+	if !strings.Contains(err.Error(), "AWS_SECRET_ACCESS_KEY") {
+		t.Errorf("err %q does not say what to check", err)
+	}
+	if n := proxy.conns.Load(); n != 1 {
+		t.Errorf("%d requests for a refused bucket, want 1: a 403 is not retried", n)
+	}
+	t.Log(err)
+}
+
+func TestS3PublicBase(t *testing.T) {
+	for _, c := range []struct {
+		opt  S3Options
+		want string
+	}{
+		{S3Options{Bucket: "b", Region: "eu-west-3"}, "https://b.s3.eu-west-3.amazonaws.com"},
+		{S3Options{Bucket: "b", Endpoint: "https://acc.r2.cloudflarestorage.com/"}, "https://b.acc.r2.cloudflarestorage.com"},
+		{S3Options{Bucket: "b", Endpoint: "http://127.0.0.1:9000", PathStyle: true}, "http://127.0.0.1:9000/b"},
+		{S3Options{Bucket: "b", Endpoint: "http://127.0.0.1:9000", PublicBase: "https://cdn.example.com/x/"}, "https://cdn.example.com/x"},
+	} {
+		got, err := s3PublicBase(c.opt)
+		if err != nil || got != c.want {
+			t.Errorf("%+v: %q, %v; want %q", c.opt, got, err, c.want)
+		}
+	}
+	if _, err := s3PublicBase(S3Options{Bucket: "b", Endpoint: "not a url"}); !errors.Is(err, ErrBadURL) {
+		t.Errorf("bad endpoint: %v", err)
+	}
+}
+
+func TestParseS3URL(t *testing.T) {
+	for raw, want := range map[string][2]string{
+		"s3://bucket":             {"bucket", ""},
+		"s3://bucket/":            {"bucket", ""},
+		"s3://bucket/a/b/":        {"bucket", "a/b"},
+		"https://bucket/a":        {},
+		"s3:///a":                 {},
+		"s3://bucket/a?versionId": {},
+	} {
+		b, p, err := ParseS3URL(raw)
+		if want[0] == "" {
+			if !errors.Is(err, ErrBadURL) {
+				t.Errorf("%s: %q %q %v, want ErrBadURL", raw, b, p, err)
+			}
+			continue
+		}
+		if err != nil || b != want[0] || p != want[1] {
+			t.Errorf("%s: %q %q %v, want %q %q", raw, b, p, err, want[0], want[1])
+		}
+	}
+}
