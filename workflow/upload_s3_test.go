@@ -2,12 +2,10 @@ package workflow
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -21,87 +19,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"capship/workflow/uploadtest"
 )
 
-// s3Server is the S3-protocol server scripts/test starts on loopback.
-type s3Server struct {
-	endpoint, access, secret string
-}
-
-// testS3 returns the server from CAPSHIP_TEST_S3_*, and points the SDK's
-// credential chain at it through the environment (nothing of the user's
-// ~/.aws is read). Without it the test skips, or fails under
-// CAPSHIP_TEST_STRICT=1.
-func testS3(t *testing.T) s3Server {
-	t.Helper()
-	s := s3Server{os.Getenv("CAPSHIP_TEST_S3_ENDPOINT"), os.Getenv("CAPSHIP_TEST_S3_ACCESS_KEY"), os.Getenv("CAPSHIP_TEST_S3_SECRET_KEY")}
-	if s.endpoint == "" || s.access == "" || s.secret == "" {
-		if os.Getenv("CAPSHIP_TEST_STRICT") == "1" {
-			t.Fatal("no S3 server: CAPSHIP_TEST_S3_ENDPOINT, _ACCESS_KEY and _SECRET_KEY are unset (scripts/test starts one)")
-		}
-		t.Skip("no S3 server: run scripts/test, which starts one")
-	}
-	s.useCredentials(t, s.secret)
-	return s
-}
-
-// useCredentials puts the access key and secret in the environment the
-// SDK's standard chain reads.
-func (s s3Server) useCredentials(t *testing.T, secret string) {
-	none := filepath.Join(t.TempDir(), "none")
-	t.Setenv("AWS_CONFIG_FILE", none)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_ACCESS_KEY_ID", s.access)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_REGION", "")
-}
-
-// newBucket creates a bucket of its own for the test, readable by anyone
-// (devices download without credentials), and returns its name.
-func (s s3Server) newBucket(t *testing.T) string {
-	t.Helper()
-	c := s3.New(s3.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(s.endpoint),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(s.access, s.secret, ""),
-	})
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "capship-test-" + hex.EncodeToString(b)
-	if _, err := c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: &name}); err != nil {
-		t.Fatalf("create bucket: %v", err)
-	}
-	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::%s/*"]}]}`, name)
-	if _, err := c.PutBucketPolicy(t.Context(), &s3.PutBucketPolicyInput{Bucket: &name, Policy: &policy}); err != nil {
-		t.Fatalf("make the bucket public: %v", err)
-	}
-	t.Cleanup(func() { emptyBucket(c, name) })
-	return name
-}
-
-// emptyBucket deletes the bucket and everything in it.
-func emptyBucket(c *s3.Client, name string) {
-	ctx := context.Background()
-	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &name})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return
-		}
-		for _, o := range page.Contents {
-			c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &name, Key: o.Key})
-		}
-	}
-	c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &name})
-}
-
-func (s s3Server) store(t *testing.T, endpoint, bucket string) *S3Store {
+func s3Store(t *testing.T, endpoint, bucket string) *S3Store {
 	t.Helper()
 	st, err := NewS3Store(t.Context(), S3Options{Bucket: bucket, Prefix: "releases", Endpoint: endpoint, PathStyle: true})
 	if err != nil {
@@ -111,14 +34,14 @@ func (s s3Server) store(t *testing.T, endpoint, bucket string) *S3Store {
 }
 
 func TestUploadS3(t *testing.T) {
-	s := testS3(t)
-	bucket := s.newBucket(t)
+	s := uploadtest.S3(t)
+	bucket := s.NewBucket(t)
 	m := buildUploadBundle(t)
 	plan, err := UploadPlan(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := s.store(t, s.endpoint, bucket)
+	st := s3Store(t, s.Endpoint, bucket)
 	var last atomic.Pointer[Event]
 	opt := UploadOptions{Report: func(e Event) {
 		if e.Phase == PhaseUpload {
@@ -130,7 +53,7 @@ func TestUploadS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	zipKey, filesKey := UploadKeys(m)
-	base := strings.TrimRight(s.endpoint, "/") + "/" + bucket + "/releases/"
+	base := strings.TrimRight(s.Endpoint, "/") + "/" + bucket + "/releases/"
 	if res.URL != base+zipKey || res.FilesURL != base+filesKey {
 		t.Errorf("url %s files_url %s, want %s and %s", res.URL, res.FilesURL, base+zipKey, base+filesKey)
 	}
@@ -146,7 +69,7 @@ func TestUploadS3(t *testing.T) {
 
 	// The second run finds every object with its size and hash, and
 	// sends nothing.
-	res, err = Upload(t.Context(), m, s.store(t, s.endpoint, bucket), UploadOptions{})
+	res, err = Upload(t.Context(), m, s3Store(t, s.Endpoint, bucket), UploadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,8 +79,8 @@ func TestUploadS3(t *testing.T) {
 
 	// The check downloads over the public URLs: a --public-base that
 	// does not serve the objects fails it.
-	wrong, err := NewS3Store(t.Context(), S3Options{Bucket: bucket, Prefix: "releases", Endpoint: s.endpoint, PathStyle: true,
-		PublicBase: strings.TrimRight(s.endpoint, "/") + "/" + bucket + "/elsewhere"})
+	wrong, err := NewS3Store(t.Context(), S3Options{Bucket: bucket, Prefix: "releases", Endpoint: s.Endpoint, PathStyle: true,
+		PublicBase: strings.TrimRight(s.Endpoint, "/") + "/" + bucket + "/elsewhere"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +94,8 @@ func TestUploadS3(t *testing.T) {
 }
 
 func TestUploadS3Multipart(t *testing.T) {
-	s := testS3(t)
-	bucket := s.newBucket(t)
+	s := uploadtest.S3(t)
+	bucket := s.NewBucket(t)
 	path := filepath.Join(t.TempDir(), "big")
 	data := make([]byte, 11<<20+123) // three parts of 5 MiB
 	rand.Read(data)
@@ -181,7 +104,7 @@ func TestUploadS3Multipart(t *testing.T) {
 	}
 	sum := sha256.Sum256(data)
 	o := UploadObject{Key: "app/big.zip", Path: path, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
-	st, err := NewS3Store(t.Context(), S3Options{Bucket: bucket, Endpoint: s.endpoint, PathStyle: true, PartSize: 5 << 20})
+	st, err := NewS3Store(t.Context(), S3Options{Bucket: bucket, Endpoint: s.Endpoint, PathStyle: true, PartSize: 5 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,14 +192,14 @@ func oneRequestPerConnection() aws.HTTPClient {
 func (p *dropProxy) url() string { return "http://" + p.ln.Addr().String() }
 
 func TestUploadS3DroppedConnection(t *testing.T) {
-	s := testS3(t)
-	bucket := s.newBucket(t)
+	s := uploadtest.S3(t)
+	bucket := s.NewBucket(t)
 	m := buildUploadBundle(t)
-	target := strings.TrimPrefix(strings.TrimPrefix(s.endpoint, "http://"), "https://")
+	target := strings.TrimPrefix(strings.TrimPrefix(s.Endpoint, "http://"), "https://")
 	proxy := newDropProxy(t, strings.TrimRight(target, "/"), 2, 700)
 	// The uploads go through the proxy; the check downloads directly.
 	st, err := NewS3Store(t.Context(), S3Options{Bucket: bucket, Endpoint: proxy.url(), PathStyle: true,
-		PublicBase: strings.TrimRight(s.endpoint, "/") + "/" + bucket, HTTPClient: oneRequestPerConnection()})
+		PublicBase: strings.TrimRight(s.Endpoint, "/") + "/" + bucket, HTTPClient: oneRequestPerConnection()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,11 +216,11 @@ func TestUploadS3DroppedConnection(t *testing.T) {
 }
 
 func TestUploadS3Refused(t *testing.T) {
-	s := testS3(t)
-	bucket := s.newBucket(t)
+	s := uploadtest.S3(t)
+	bucket := s.NewBucket(t)
 	m := buildUploadBundle(t)
-	s.useCredentials(t, s.secret+"-wrong")
-	target := strings.TrimPrefix(s.endpoint, "http://")
+	s.UseCredentials(t, s.Secret+"-wrong")
+	target := strings.TrimPrefix(s.Endpoint, "http://")
 	proxy := newDropProxy(t, strings.TrimRight(target, "/"), 0, 0)
 	st, err := NewS3Store(t.Context(), S3Options{Bucket: bucket, Endpoint: proxy.url(), PathStyle: true, HTTPClient: oneRequestPerConnection()})
 	if err != nil {
