@@ -77,6 +77,7 @@ func commands() []Command {
 		configCommands(),
 		bundleCommands(),
 		checkURLCommands(),
+		uploadCommands(),
 		releaseCommands(),
 		serverCommands(),
 	} {
