@@ -92,7 +92,7 @@ func runBundleUpload(ctx context.Context, s IO, o uploadOptions) error {
 	}
 	st, err := uploadStore(ctx, o)
 	if err != nil {
-		return err
+		return uploadHint(err, o)
 	}
 	plan, err := workflow.UploadPlan(m)
 	if err != nil {
@@ -153,7 +153,9 @@ func uploadStore(ctx context.Context, o uploadOptions) (workflow.ObjectStore, er
 func uploadHint(err error, o uploadOptions) error {
 	switch {
 	case errors.Is(err, workflow.ErrAccessDenied) && o.Server != "":
-		return fmt.Errorf("%w (check --token: an admin token of this app, see 'capship token create')", err)
+		return fmt.Errorf("%w (check --token or $CAPSHIP_TOKEN: an admin token of this app, see 'capship token create')", err)
+	case errors.Is(err, workflow.ErrWrongRegion), errors.Is(err, workflow.ErrNoRegion):
+		return fmt.Errorf("%w (pass the bucket's --region)", err)
 	case errors.Is(err, workflow.ErrObjectConflict):
 		return fmt.Errorf("%w (the bundle's objects are named by its zip's SHA-256: a different object under the same name is damaged)", err)
 	}

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"capship/workflow"
@@ -83,5 +86,25 @@ func TestBundleUploadS3(t *testing.T) {
 	r = run(t, nil, args...)
 	if r.code != 1 || !strings.Contains(r.err, "access denied") || !strings.Contains(r.err, "AWS_SECRET_ACCESS_KEY") {
 		t.Errorf("wrong secret: exit %d\n%s", r.code, r.err)
+	}
+}
+
+func TestBundleUploadServerRefused(t *testing.T) {
+	manifest, _ := writeBundle(t, t.TempDir(), "1.0.0", testKey(t, 0))
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if !strings.HasPrefix(r.URL.Path, "/admin/v1/objects/"+testApp+"/") {
+			t.Errorf("request to %s", r.URL.Path)
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	r := run(t, map[string]string{"CAPSHIP_SERVER": srv.URL, "CAPSHIP_TOKEN": "wrong"}, "bundle", "upload", "--manifest", manifest)
+	if r.code != 1 || !strings.Contains(r.err, "refused the admin token") || !strings.Contains(r.err, "check --token") {
+		t.Errorf("exit %d\n%s", r.code, r.err)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("%d requests, want 1: a 401 is not retried", n)
 	}
 }

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -160,7 +161,7 @@ func Upload(ctx context.Context, m *Manifest, st ObjectStore, opt UploadOptions)
 		return nil, err
 	}
 	zipKey, filesKey := UploadKeys(m)
-	if err := learnURL(ctx, st, plan, &opt, p, res); err != nil {
+	if err := learnURL(ctx, st, plan, &opt, res); err != nil {
 		return nil, err
 	}
 	res.URL, _ = st.PublicURL(zipKey)
@@ -234,12 +235,14 @@ func uploadAll(ctx context.Context, st ObjectStore, plan []UploadObject, opt *Up
 // capship server only says it in its answer to an upload, so when every
 // object was skipped, the smallest is sent again (the server keeps it as
 // it is).
-func learnURL(ctx context.Context, st ObjectStore, plan []UploadObject, opt *UploadOptions, p *uploadProgress, res *UploadResult) error {
+func learnURL(ctx context.Context, st ObjectStore, plan []UploadObject, opt *UploadOptions, res *UploadResult) error {
 	if _, ok := st.PublicURL(plan[0].Key); ok {
 		return nil
 	}
-	smallest := slices.MinFunc(plan, func(a, b UploadObject) int { return int(min(max(a.Size-b.Size, -1), 1)) })
-	_, retries, err := uploadOne(ctx, st, smallest, opt, p, true)
+	smallest := slices.MinFunc(plan, func(a, b UploadObject) int { return cmp.Compare(a.Size, b.Size) })
+	// Its bytes and its object were counted already: report them apart.
+	quiet := &uploadProgress{report: func(Event) {}, total: smallest.Size, objects: 1}
+	_, retries, err := uploadOne(ctx, st, smallest, opt, quiet, true)
 	res.Retries += retries
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package workflow
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // capshipObjectsPath is where a capship server takes uploads, below its
@@ -141,9 +144,23 @@ func (c *CapshipStore) Retryable(err error) bool {
 	if errors.As(err, &se) {
 		return se.status == http.StatusTooManyRequests || se.status >= 500 && se.status != http.StatusInsufficientStorage
 	}
+	if isCertError(err) {
+		return false
+	}
 	var ne net.Error
-	var ue *url.Error
-	return errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF)
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// isCertError reports whether err is a TLS certificate that is not
+// trusted: retrying does not help.
+func isCertError(err error) bool {
+	var (
+		unknown  x509.UnknownAuthorityError
+		invalid  x509.CertificateInvalidError
+		hostname x509.HostnameError
+		verify   *tls.CertificateVerificationError
+	)
+	return errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify)
 }
 
 // do sends one request; an answer other than 2xx comes back as a
@@ -192,9 +209,9 @@ func (c *CapshipStore) do(ctx context.Context, method, key string, o *UploadObje
 func capshipStatusHint(status int, host string) string {
 	switch status {
 	case http.StatusUnauthorized:
-		return "the server refused the token: check --token or $CAPSHIP_TOKEN"
+		return "the server refused the admin token"
 	case http.StatusForbidden:
-		return "the token may not upload for this app: use a token of this app"
+		return "the admin token may not upload for this app: use a token of this app"
 	case http.StatusRequestEntityTooLarge, http.StatusLengthRequired:
 		return "the server refused the size of the upload: raise its limit"
 	case http.StatusInsufficientStorage:

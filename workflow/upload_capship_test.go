@@ -228,7 +228,7 @@ func TestUploadCapshipRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Upload(t.Context(), m, st, UploadOptions{Parallel: 1, Backoff: time.Millisecond})
-	if !errors.Is(err, ErrAccessDenied) || !strings.Contains(err.Error(), "--token") {
+	if !errors.Is(err, ErrAccessDenied) || !strings.Contains(err.Error(), "refused the admin token") {
 		t.Fatalf("err %v, want ErrAccessDenied saying what to check", err)
 	}
 	if n := h.heads.Load() + h.puts.Load(); n != 1 {

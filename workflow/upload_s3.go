@@ -45,6 +45,13 @@ type S3Options struct {
 	HTTPClient aws.HTTPClient
 }
 
+// ErrWrongRegion means a bucket lives in another region than the one the
+// requests were signed for.
+var ErrWrongRegion = errors.New("wrong region")
+
+// ErrNoRegion means no region was given for AWS S3, nor configured.
+var ErrNoRegion = errors.New("no region")
+
 // ParseS3URL splits s3://BUCKET/PREFIX.
 func ParseS3URL(raw string) (bucket, prefix string, err error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
@@ -93,7 +100,7 @@ func NewS3Store(ctx context.Context, opt S3Options) (*S3Store, error) {
 	}
 	if cfg.Region == "" {
 		if opt.Endpoint == "" {
-			return nil, errors.New("s3: no region: pass --region or set AWS_REGION")
+			return nil, fmt.Errorf("s3: %w: give the bucket's region, or set AWS_REGION", ErrNoRegion)
 		}
 		cfg.Region = "us-east-1" // what most S3-compatible services accept
 	}
@@ -205,18 +212,18 @@ func (s *S3Store) explain(err error) error {
 	case code == "SignatureDoesNotMatch":
 		return fmt.Errorf("%w: the signature was refused (%s): the secret key does not belong to the access key; check AWS_SECRET_ACCESS_KEY or the profile's credentials", ErrAccessDenied, what)
 	case code == "InvalidAccessKeyId":
-		return fmt.Errorf("%w: the access key is unknown there (%s): check AWS_ACCESS_KEY_ID or the profile, and --endpoint", ErrAccessDenied, what)
+		return fmt.Errorf("%w: the access key is unknown there (%s): check AWS_ACCESS_KEY_ID or the profile, and the endpoint", ErrAccessDenied, what)
 	case code == "NoSuchBucket":
-		return fmt.Errorf("the bucket does not exist (%s): create it, or check the bucket name and --endpoint", what)
+		return fmt.Errorf("the bucket does not exist (%s): create it, or check the bucket name and the endpoint", what)
 	case status == http.StatusForbidden || status == http.StatusUnauthorized || code == "AccessDenied":
 		return fmt.Errorf("%w: the bucket refused the request (%s): check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE), that they may s3:PutObject and s3:GetObject there, and the bucket policy", ErrAccessDenied, what)
 	case status == http.StatusMovedPermanently || code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed":
-		return fmt.Errorf("the bucket is in another region (%s): pass its --region", what)
+		return fmt.Errorf("%w: the bucket is in another region (%s)", ErrWrongRegion, what)
 	}
 	if status != 0 {
 		return errors.New(what)
 	}
-	return fmt.Errorf("%w (check --endpoint and that it is reachable from here)", err)
+	return fmt.Errorf("%w (check the endpoint and that it is reachable from here)", err)
 }
 
 // sentKey carries a Put's progress callback down to countingDoer.
