@@ -347,5 +347,8 @@ func progressText(e workflow.Event) string {
 	} else if e.Bytes > 0 {
 		parts = append(parts, humanize.IBytes(uint64(e.Bytes)))
 	}
+	if e.Skipped > 0 {
+		parts = append(parts, fmt.Sprintf("%d already there", e.Skipped))
+	}
 	return strings.Join(parts, "  ")
 }

@@ -168,7 +168,7 @@ func Upload(ctx context.Context, m *Manifest, st ObjectStore, opt UploadOptions)
 	if m.Delta != nil {
 		res.FilesURL, _ = st.PublicURL(filesKey)
 	}
-	opt.Report(Event{Phase: PhaseDone, Files: len(plan), TotalFiles: len(plan), Bytes: res.TotalBytes, TotalBytes: res.TotalBytes})
+	opt.Report(Event{Phase: PhaseDone, Files: len(plan), TotalFiles: len(plan), Bytes: res.TotalBytes, TotalBytes: res.TotalBytes, Skipped: res.Skipped})
 	if opt.NoCheck {
 		return res, nil
 	}
@@ -320,27 +320,31 @@ type uploadProgress struct {
 	mu       sync.Mutex
 	bytes    int64 // sent or skipped so far
 	finished int
+	skipped  int
 }
 
-func (p *uploadProgress) send(add int64, object bool) {
+func (p *uploadProgress) send(add int64, object, skipped bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.bytes += add
 	if object {
 		p.finished++
 	}
-	p.report(Event{Phase: PhaseUpload, Files: p.finished, TotalFiles: p.objects, Bytes: p.bytes, TotalBytes: p.total})
+	if skipped {
+		p.skipped++
+	}
+	p.report(Event{Phase: PhaseUpload, Files: p.finished, TotalFiles: p.objects, Bytes: p.bytes, TotalBytes: p.total, Skipped: p.skipped})
 }
 
-func (p *uploadProgress) add(n int64) { p.send(n, false) }
+func (p *uploadProgress) add(n int64) { p.send(n, false, false) }
 
 // object counts one object done; a skipped one counts its bytes as done.
 func (p *uploadProgress) object(skipped bool, size int64) {
 	if skipped {
-		p.send(size, true)
+		p.send(size, true, true)
 		return
 	}
-	p.send(0, true)
+	p.send(0, true, false)
 }
 
 // countingReader calls sent with the bytes of each Read.

@@ -69,12 +69,16 @@ func TestUploadS3(t *testing.T) {
 
 	// The second run finds every object with its size and hash, and
 	// sends nothing.
-	res, err = Upload(t.Context(), m, s3Store(t, s.Endpoint, bucket), UploadOptions{})
+	last.Store(nil)
+	res, err = Upload(t.Context(), m, s3Store(t, s.Endpoint, bucket), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Skipped != len(plan) || res.Uploaded != 0 || !res.Checked() {
 		t.Errorf("second run: skipped %d uploaded %d checked %v; want %d, 0, true", res.Skipped, res.Uploaded, res.Checked(), len(plan))
+	}
+	if e := last.Load(); e == nil || e.Skipped != len(plan) || e.Bytes != res.TotalBytes {
+		t.Errorf("second run's last upload event %+v, want %d skipped and %d bytes done", e, len(plan), res.TotalBytes)
 	}
 
 	// The check downloads over the public URLs: a --public-base that
