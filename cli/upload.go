@@ -100,13 +100,19 @@ func runBundleUpload(ctx context.Context, s IO, o uploadOptions) error {
 	}
 	fmt.Fprintf(s.Err, "uploading %s %s to %s: the bundle and %d delta objects\n", m.AppID, m.Version, st.Describe(), len(plan)-1)
 	res, err := workflow.Upload(ctx, m, st, workflow.UploadOptions{Parallel: o.Parallel, NoCheck: o.NoCheck, Report: newProgress(s)})
-	if err != nil {
+	if res == nil {
 		return uploadHint(err, o)
 	}
 	fmt.Fprintf(s.Err, "uploaded %d objects (%s), %d already there\n", res.Uploaded, humanize.IBytes(uint64(res.Bytes)), res.Skipped)
 	fmt.Fprintf(s.Err, "url:       %s\n", res.URL)
 	if res.FilesURL != "" {
 		fmt.Fprintf(s.Err, "files_url: %s\n", res.FilesURL)
+	}
+	if err != nil { // uploaded, but the public URLs cannot be checked
+		if errors.Is(err, workflow.ErrBadURL) && o.To != "" {
+			return fmt.Errorf("%w (pass --public-base with the https:// address devices reach the bucket at)", err)
+		}
+		return err
 	}
 	ok := o.NoCheck || reportUploadCheck(s, m, res)
 	if o.JSON {

@@ -108,3 +108,14 @@ func TestBundleUploadServerRefused(t *testing.T) {
 		t.Errorf("%d requests, want 1: a 401 is not retried", n)
 	}
 }
+
+func TestBundleUploadS3PlainHTTPPublicBase(t *testing.T) {
+	s := uploadtest.S3(t)
+	bucket := s.NewBucket(t)
+	manifest, _ := writeBundle(t, t.TempDir(), "1.0.0", testKey(t, 0))
+	r := run(t, nil, "bundle", "upload", "--manifest", manifest, "--to", "s3://"+bucket, "--endpoint", s.Endpoint, "--path-style",
+		"--public-base", "http://cdn.example.com")
+	if r.code != 1 || !strings.Contains(r.err, "url:       http://cdn.example.com/"+testApp+"/") || !strings.Contains(r.err, "pass --public-base with the https://") {
+		t.Errorf("exit %d\n%s", r.code, r.err)
+	}
+}

@@ -200,7 +200,7 @@ func TestUploadS3DroppedConnection(t *testing.T) {
 	bucket := s.NewBucket(t)
 	m := buildUploadBundle(t)
 	target := strings.TrimPrefix(strings.TrimPrefix(s.Endpoint, "http://"), "https://")
-	proxy := newDropProxy(t, strings.TrimRight(target, "/"), 2, 700)
+	proxy := newDropProxy(t, strings.TrimRight(target, "/"), 2, 4000)
 	// The uploads go through the proxy; the check downloads directly.
 	st, err := NewS3Store(t.Context(), S3Options{Bucket: bucket, Endpoint: proxy.url(), PathStyle: true,
 		PublicBase: strings.TrimRight(s.Endpoint, "/") + "/" + bucket, HTTPClient: oneRequestPerConnection()})
