@@ -26,9 +26,9 @@ const buildGCPercent = 50
 
 // newBundleCmd is "bundle": build, verify, check-url.
 func newBundleCmd(s IO) *cobra.Command {
-	return newParentCmd("bundle", "Build, verify and check bundles",
+	return newParentCmd("bundle", "Build, upload, verify and check bundles",
 		"Zip and encrypt a web build into a bundle devices accept, check it as a device would,\nand prove the uploaded copy is the built one.",
-		groupShip, newBundleBuildCmd(s), newBundleVerifyCmd(s), newCheckURLCmd(s))
+		groupShip, newBundleBuildCmd(s), newBundleUploadCmd(s), newBundleVerifyCmd(s), newCheckURLCmd(s))
 }
 
 // buildOptions are the flags of bundle build.
@@ -375,6 +375,9 @@ func progressText(e workflow.Event) string {
 		parts = append(parts, fmt.Sprintf("%s/%s (%d%%)", humanize.IBytes(uint64(e.Bytes)), humanize.IBytes(uint64(e.TotalBytes)), e.Bytes*100/e.TotalBytes))
 	} else if e.Bytes > 0 {
 		parts = append(parts, humanize.IBytes(uint64(e.Bytes)))
+	}
+	if e.Skipped > 0 {
+		parts = append(parts, fmt.Sprintf("%d already there", e.Skipped))
 	}
 	return strings.Join(parts, "  ")
 }

@@ -62,6 +62,20 @@ need_capgo_plugin() {
   echo "$dir"
 }
 
+# need_versitygw prints the path of the pinned Versity S3 gateway, the
+# S3-protocol server the upload tests talk to, built once from its Go module
+# into the user's cache (about 3.5 minutes on 2 cores, downloads included).
+VERSITYGW_VERSION=v1.8.0
+need_versitygw() {
+  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/capship-test/versitygw-$VERSITYGW_VERSION"
+  if [ ! -x "$dir/versitygw" ]; then
+    log "building versitygw@$VERSITYGW_VERSION into $dir"
+    mkdir -p "$dir"
+    (cd "$dir" && GOBIN="$dir" GOFLAGS= go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" </dev/null)
+  fi
+  echo "$dir/versitygw"
+}
+
 pids=()
 stop_services() {
   local pid i
@@ -127,4 +141,37 @@ start_postgres() {
     { cat "$pg_dir/server.log" >&2; return 1; }
   runuser -u postgres -- "$pg_bin/createdb" -h "$pg_dir" -U capship capship_test
   export CAPSHIP_TEST_POSTGRES="postgres://capship@/capship_test?host=$pg_dir&sslmode=disable"
+}
+
+# start_s3 BIN DIR: the Versity S3 gateway on a free loopback port, storing
+# buckets as folders under DIR, with a fresh access key and secret; exports
+# CAPSHIP_TEST_S3_ENDPOINT, CAPSHIP_TEST_S3_ACCESS_KEY and _SECRET_KEY (the
+# root account's: each test creates the buckets it uses).
+start_s3() {
+  local bin=$1 dir=$2 port try deadline pid
+  mkdir -p "$dir/data"
+  local access="capship$RANDOM$RANDOM" secret
+  secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  for try in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 20000))
+    ROOT_ACCESS_KEY_ID=$access ROOT_SECRET_ACCESS_KEY=$secret \
+      "$bin" --port "127.0.0.1:$port" posix "$dir/data" </dev/null >"$dir/server.log" 2>&1 &
+    pid=$!
+    deadline=$((SECONDS + 20))
+    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+      kill -0 "$pid" 2>/dev/null || break
+      [ $SECONDS -lt $deadline ] || { kill "$pid"; break; }
+      sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      pids+=("$pid")
+      export CAPSHIP_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+      export CAPSHIP_TEST_S3_ACCESS_KEY=$access CAPSHIP_TEST_S3_SECRET_KEY=$secret
+      return 0
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
+  cat "$dir/server.log" >&2
+  log "versitygw did not start"
+  return 1
 }

@@ -28,6 +28,7 @@ type Event struct {
 	Bytes      int64  // input bytes done so far
 	TotalBytes int64  // input bytes in all
 	Current    string // the file being worked on, slash-separated, if any
+	Skipped    int    // of Files, those found already uploaded (PhaseUpload)
 }
 
 // Reporter receives progress events. It is called from the job's goroutine
