@@ -335,6 +335,7 @@ var (
 	ErrSelfSetDenied     = errors.New("channel does not allow devices to set it themselves: allow it with 'capship channel set NAME --self-set'")
 	ErrDuplicateToken    = errors.New("a token with this name exists: pick another name or revoke it first")
 	ErrUnauthorized      = errors.New("invalid or revoked token: create one with 'capship token create'")
+	ErrForbidden         = errors.New("the token may not act on this app")
 	ErrSchemaTooNew      = errors.New("the registry was written by a newer capship: upgrade capship")
 	ErrSchemaTooOld      = errors.New("the registry was written by an older capship: run a command that writes to it (capship serve, release register) once to upgrade it")
 	ErrDiskFull          = errors.New("the disk holding the registry is full: free some space")
@@ -358,6 +359,7 @@ var errorCodes = []struct {
 	{ErrSelfSetDenied, "self_set_denied"},
 	{ErrDuplicateToken, "duplicate_token"},
 	{ErrUnauthorized, "unauthorized"},
+	{ErrForbidden, "forbidden"},
 	{ErrSchemaTooNew, "schema_too_new"},
 	{ErrSchemaTooOld, "schema_too_old"},
 	{ErrDiskFull, "disk_full"},

@@ -93,7 +93,7 @@ func (c *Client) Releases(ctx context.Context, appID string) ([]Release, error) 
 // Registry.Channels does.
 func (c *Client) Channels(ctx context.Context, appID string) ([]Channel, error) {
 	var chs []Channel
-	return chs, c.list(ctx, "list channels", "/admin/v1/channels", appID, &chs)
+	return chs, c.list(ctx, "list channels", AdminChannelsPath, appID, &chs)
 }
 
 func (c *Client) list(ctx context.Context, verb, path, appID string, out any) error {
