@@ -457,10 +457,10 @@ func Open(ctx context.Context, dsn string) (Registry, error) {
 }
 
 // OpenReadOnly opens the registry at dsn for commands that only read: an
-// SQLite file must exist and is neither created, migrated nor written, so
-// a read-only file or mount works; a schema older or newer than this
-// capship's is refused (ErrSchemaTooOld, ErrSchemaTooNew). PostgreSQL
-// opens as with Open.
+// SQLite file must exist (else ErrNoRegistry: it is never created) and is
+// neither migrated nor written, so a read-only file or mount works; a
+// schema older or newer than this capship's is refused (ErrSchemaTooOld,
+// ErrSchemaTooNew). PostgreSQL opens as with Open.
 func OpenReadOnly(ctx context.Context, dsn string) (Registry, error) {
 	if dsn == "" {
 		return nil, fmt.Errorf("open registry: %w: empty database path", ErrInvalid)

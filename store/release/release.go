@@ -77,7 +77,7 @@ type ChannelDownload struct {
 // the registry's order), what a phone on it downloads of the new delta d.
 // pub is the app's public key (see Download). An app the registry does
 // not know yet has no channels.
-func Channels(ctx context.Context, reg store.Registry, appID string, pub *rsa.PublicKey, d *workflow.Delta) ([]ChannelDownload, error) {
+func Channels(ctx context.Context, reg store.Manager, appID string, pub *rsa.PublicKey, d *workflow.Delta) ([]ChannelDownload, error) {
 	channels, err := reg.Channels(ctx, appID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
