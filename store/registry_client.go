@@ -20,6 +20,18 @@ import (
 // {"error": code, "message": text} (codes: ErrorCode).
 const AdminReleasesPath = "/admin/v1/releases"
 
+// ErrNoToken: a client for a server was asked for without an admin token.
+// It is an ErrInvalid too.
+var ErrNoToken error = &codeError{sentinel: ErrInvalid, message: "no admin token for the server"}
+
+// RedirectError: the server answered with a redirect, which the client
+// does not follow (the token would go along); Location is where to.
+type RedirectError struct{ Host, Location string }
+
+func (e *RedirectError) Error() string {
+	return e.Host + " redirects to " + e.Location + "; the admin token is not sent through redirects: use the final https:// address"
+}
+
 // maxAdminAnswer bounds what the client reads from the server.
 const maxAdminAnswer = 1 << 20
 
@@ -43,7 +55,7 @@ func NewClient(baseURL, token string, httpClient *http.Client) (*Client, error) 
 		return nil, hinted(ErrInvalid, "server %s: use https:// (the admin token must not travel in clear text; http:// is only for 127.0.0.1, ::1 and localhost)", u.Host)
 	}
 	if token == "" {
-		return nil, hinted(ErrInvalid, "no admin token: pass --token or set $CAPSHIP_TOKEN (create one on the server with 'capship token create')")
+		return nil, ErrNoToken
 	}
 	if httpClient == nil {
 		httpClient = &http.Client{Timeout: time.Minute}
@@ -125,7 +137,7 @@ func (c *Client) do(ctx context.Context, verb, method string, endpoint *url.URL,
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%s: reach %s: %w (is 'capship serve' running there?)", verb, c.base.Host, errors.Unwrap(err))
+		return fmt.Errorf("%s: reach %s: %w (is a capship server running there?)", verb, c.base.Host, errors.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAdminAnswer))
@@ -133,7 +145,7 @@ func (c *Client) do(ctx context.Context, verb, method string, endpoint *url.URL,
 		return fmt.Errorf("%s: read answer of %s: %w", verb, c.base.Host, err)
 	}
 	if loc := resp.Header.Get("Location"); resp.StatusCode >= 300 && resp.StatusCode < 400 && loc != "" {
-		return fmt.Errorf("%s: %s redirects to %s: pass the server's final https:// address as --server (the token is not sent through redirects)", verb, c.base.Host, loc)
+		return fmt.Errorf("%s: %w", verb, &RedirectError{Host: c.base.Host, Location: loc})
 	}
 	if resp.StatusCode == want {
 		if err := json.Unmarshal(data, out); err != nil {
