@@ -109,7 +109,9 @@ func (e *NoRegistryError) Error() string {
 
 // Is makes errors.Is(err, ErrNoRegistry) hold, and fs.ErrNotExist: the
 // file is not there.
-func (e *NoRegistryError) Is(target error) bool { return target == ErrNoRegistry || target == fs.ErrNotExist }
+func (e *NoRegistryError) Is(target error) bool {
+	return target == ErrNoRegistry || target == fs.ErrNotExist
+}
 
 // openSQLiteReadOnly opens the existing registry file at path without
 // creating, migrating or writing anything. A WAL file in a folder nobody
