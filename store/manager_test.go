@@ -33,15 +33,7 @@ func implementations(t *testing.T) map[string]func(t *testing.T) (m store.Manage
 		},
 		"client": func(t *testing.T) (store.Manager, store.Registry) {
 			reg, api := servertest.Start(t)
-			secret, _, err := reg.CreateToken(context.Background(), "manager", "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := store.NewClient(api.URL, secret, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
+			c, _ := clientFor(t, reg, api, "manager", "")
 			return c, reg
 		},
 	}
@@ -214,14 +206,7 @@ var managerSteps = []struct {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		for _, e := range h {
-			s := e.Action + " " + e.Version
-			if e.RolledBackAt != nil {
-				s += " (rolled back)"
-			}
-			got = append(got, s)
-		}
+		got := store.HistoryLines(h)
 		want := []string{"register 1.0.0", "register 1.1.0 (rolled back)", "promote 1.2.0 (rolled back)", "rollback 1.1.0", "rollback 1.0.0"}
 		if !slices.Equal(got, want) {
 			t.Fatalf("history:\n got %q\nwant %q", got, want)
@@ -367,14 +352,7 @@ func TestClientTokenScope(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bound, _, err := reg.CreateToken(ctx, "manager-only", managerApp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := store.NewClient(api.URL, bound, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, bound := clientFor(t, reg, api, "manager-only", managerApp)
 	wrong, err := store.NewClient(api.URL, "capship_not-a-token", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -422,14 +400,7 @@ func TestClientPathSegments(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	reg, api := servertest.Start(t)
-	secret, _, err := reg.CreateToken(ctx, "ci", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := store.NewClient(api.URL, secret, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := clientFor(t, reg, api, "ci", "")
 	if _, err := c.Register(ctx, store.TestInput(managerApp, "1.0.0+build.7", "production", 1)); err != nil {
 		t.Fatal(err)
 	}

@@ -97,21 +97,13 @@ func (c *Client) Register(ctx context.Context, in RegisterInput) (*Release, erro
 // first, as Registry.Releases does. A token made for another app gets an
 // error saying so.
 func (c *Client) Releases(ctx context.Context, appID string) ([]Release, error) {
-	var rels []Release
-	return rels, c.list(ctx, "list releases", AdminReleasesPath, appID, &rels)
+	return get[[]Release](ctx, c, "list releases", appID, nil, AdminReleasesPath)
 }
 
 // Channels lists an app's channels on the server, sorted by name, as
 // Registry.Channels does.
 func (c *Client) Channels(ctx context.Context, appID string) ([]Channel, error) {
-	var chs []Channel
-	return chs, c.list(ctx, "list channels", AdminChannelsPath, appID, &chs)
-}
-
-func (c *Client) list(ctx context.Context, verb, path, appID string, out any) error {
-	endpoint := c.base.JoinPath(path)
-	endpoint.RawQuery = url.Values{"app_id": {appID}}.Encode()
-	return c.do(ctx, verb, http.MethodGet, endpoint, nil, http.StatusOK, out)
+	return get[[]Channel](ctx, c, "list channels", appID, nil, AdminChannelsPath)
 }
 
 // do sends one admin API request (body nil for none) and decodes an answer

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -28,15 +29,28 @@ func segment(what, name string) (string, error) {
 }
 
 // get reads path (below the server's base, with app_id and the extra query)
-// into out.
-func (c *Client) get(ctx context.Context, verb, appID string, query url.Values, out any, path ...string) error {
+// into a new T.
+func get[T any](ctx context.Context, c *Client, verb, appID string, query url.Values, path ...string) (T, error) {
 	endpoint := c.base.JoinPath(path...)
 	if query == nil {
 		query = url.Values{}
 	}
 	query.Set("app_id", appID)
 	endpoint.RawQuery = query.Encode()
-	return c.do(ctx, verb, http.MethodGet, endpoint, nil, http.StatusOK, out)
+	var v T
+	err := c.do(ctx, verb, http.MethodGet, endpoint, nil, http.StatusOK, &v)
+	return v, err
+}
+
+// getNamed reads path (whose last part before tail is name, a version or
+// channel) into a new T.
+func getNamed[T any](ctx context.Context, c *Client, verb, what, appID, base, name string, tail ...string) (T, error) {
+	seg, err := segment(what, name)
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("%s: %w", verb, err)
+	}
+	return get[T](ctx, c, verb, appID, nil, append([]string{base, seg}, tail...)...)
 }
 
 // send sends body as JSON to path and reads the answer with status want.
@@ -51,29 +65,15 @@ func (c *Client) send(ctx context.Context, verb, method string, body any, want i
 // Release returns one release of an app from the server. ErrNotFound
 // when absent.
 func (c *Client) Release(ctx context.Context, appID, version string) (*Release, error) {
-	v, err := segment("version", version)
-	if err != nil {
-		return nil, fmt.Errorf("read release: %w", err)
-	}
-	var rel Release
-	if err := c.get(ctx, "read release", appID, nil, &rel, AdminReleasesPath, v); err != nil {
-		return nil, err
-	}
-	return &rel, nil
+	rel, err := getNamed[*Release](ctx, c, "read release", "version", appID, AdminReleasesPath, version)
+	return nonNil(rel, err)
 }
 
 // ReleaseFiles lists the files of a release's delta form, sorted by path,
 // as Registry.ReleaseFiles does. ErrNotFound when the release is absent.
 func (c *Client) ReleaseFiles(ctx context.Context, appID, version string) ([]ReleaseFile, error) {
-	v, err := segment("version", version)
-	if err != nil {
-		return nil, fmt.Errorf("read files of release: %w", err)
-	}
-	var files []ReleaseFile
-	if err := c.get(ctx, "read files of release", appID, nil, &files, AdminReleasesPath, v, "files"); err != nil {
-		return nil, err
-	}
-	return nilIfEmpty(files), nil
+	files, err := getNamed[[]ReleaseFile](ctx, c, "read files of release", "version", appID, AdminReleasesPath, version, "files")
+	return nilIfEmpty(files), err
 }
 
 // channelMove is the body of the promote and rollback endpoints.
@@ -141,29 +141,15 @@ func (c *Client) UpdateChannel(ctx context.Context, appID, name string, set Chan
 // Channel returns one channel with its current and previous releases.
 // ErrNotFound when the app has no such channel.
 func (c *Client) Channel(ctx context.Context, appID, name string) (*Channel, error) {
-	n, err := segment("channel", name)
-	if err != nil {
-		return nil, fmt.Errorf("read channel: %w", err)
-	}
-	var ch Channel
-	if err := c.get(ctx, "read channel", appID, nil, &ch, AdminChannelsPath, n); err != nil {
-		return nil, err
-	}
-	return &ch, nil
+	ch, err := getNamed[*Channel](ctx, c, "read channel", "channel", appID, AdminChannelsPath, name)
+	return nonNil(ch, err)
 }
 
 // History lists what a channel pointed to and when, oldest first.
 // ErrNotFound when the app has no such channel.
 func (c *Client) History(ctx context.Context, appID, channel string) ([]HistoryEntry, error) {
-	n, err := segment("channel", channel)
-	if err != nil {
-		return nil, fmt.Errorf("read history: %w", err)
-	}
-	var h []HistoryEntry
-	if err := c.get(ctx, "read history", appID, nil, &h, AdminChannelsPath, n, "history"); err != nil {
-		return nil, err
-	}
-	return nilIfEmpty(h), nil
+	h, err := getNamed[[]HistoryEntry](ctx, c, "read history", "channel", appID, AdminChannelsPath, channel, "history")
+	return nilIfEmpty(h), err
 }
 
 // Stats summarizes the devices' reports about an app since a time (zero:
@@ -173,11 +159,8 @@ func (c *Client) Stats(ctx context.Context, appID string, since time.Time) ([]Re
 	if !since.IsZero() {
 		q.Set("since", since.UTC().Format(time.RFC3339Nano))
 	}
-	var st []ReleaseStats
-	if err := c.get(ctx, "read stats", appID, q, &st, AdminStatsPath); err != nil {
-		return nil, err
-	}
-	return nilIfEmpty(st), nil
+	st, err := get[[]ReleaseStats](ctx, c, "read stats", appID, q, AdminStatsPath)
+	return nilIfEmpty(st), err
 }
 
 // Close lets go of idle connections to the server; the client holds
@@ -185,6 +168,14 @@ func (c *Client) Stats(ctx context.Context, appID string, since time.Time) ([]Re
 func (c *Client) Close() error {
 	c.http.CloseIdleConnections()
 	return nil
+}
+
+// nonNil returns v, or an error when the server answered JSON null.
+func nonNil[T any](v *T, err error) (*T, error) {
+	if err == nil && v == nil {
+		return nil, errors.New("the server answered null: is it a capship server?")
+	}
+	return v, err
 }
 
 // nilIfEmpty makes the server's empty JSON array read as the registry's

@@ -310,18 +310,7 @@ func TestRealRunnerDelta(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	appID := "com.capship.runner.delta"
-	writeProject(t, dir, appID)
-	service := fmt.Sprintf("capship-test-runner-delta-%d", time.Now().UnixNano())
-	t.Cleanup(func() { _ = store.NewKeychain(service).Delete(appID) })
-	r := NewRunner(RunnerOptions{DB: filepath.Join(dir, "registry.db"), KeychainService: service})
-	defer r.Close()
-	p, err := r.LoadProject(dir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.CreateKey(p); err != nil {
-		t.Fatal(err)
-	}
+	r, p := keyedRunner(t, dir, appID, RunnerOptions{DB: filepath.Join(dir, "registry.db")})
 	build := func(version string) Bundle {
 		t.Helper()
 		b, err := r.Build(ctx, BuildRequest{Project: p, Dir: p.WebDir, Version: version}, nil)
@@ -415,6 +404,26 @@ func TestRealRunnerDelta(t *testing.T) {
 	}
 }
 
+// keyedRunner writes an app project into dir and returns a real Runner
+// (with o, and a keychain service of its own) whose app has a key in the
+// keychain, and the loaded project. Both go when the test ends.
+func keyedRunner(t *testing.T, dir, appID string, o RunnerOptions) (*RealRunner, Project) {
+	t.Helper()
+	writeProject(t, dir, appID)
+	o.KeychainService = fmt.Sprintf("capship-test-runner-%s-%d", appID, time.Now().UnixNano())
+	t.Cleanup(func() { _ = store.NewKeychain(o.KeychainService).Delete(appID) })
+	r := NewRunner(o)
+	t.Cleanup(func() { r.Close() })
+	p, err := r.LoadProject(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.CreateKey(p); err != nil {
+		t.Fatal(err)
+	}
+	return r, p
+}
+
 // Through a capship server the wizard compares a new delta with what each
 // channel serves, as with a local registry, and reading never creates a
 // local registry file.
@@ -423,24 +432,13 @@ func TestRealRunnerServerDownloads(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	appID := "com.capship.runner.remote"
-	writeProject(t, dir, appID)
 	backing, api := servertest.Start(t)
 	secret, _, err := backing.CreateToken(ctx, "wizard", appID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	service := fmt.Sprintf("capship-test-runner-remote-%d", time.Now().UnixNano())
-	t.Cleanup(func() { _ = store.NewKeychain(service).Delete(appID) })
 	local := filepath.Join(dir, "must-not-exist.db")
-	r := NewRunner(RunnerOptions{DB: local, Server: api.URL, Token: secret, KeychainService: service})
-	defer r.Close()
-	p, err := r.LoadProject(dir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.CreateKey(p); err != nil {
-		t.Fatal(err)
-	}
+	r, p := keyedRunner(t, dir, appID, RunnerOptions{DB: local, Server: api.URL, Token: secret})
 	b1, err := r.Build(ctx, BuildRequest{Project: p, Dir: p.WebDir, Version: "3.1.0"}, nil)
 	if err != nil {
 		t.Fatal(err)
