@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"capship/store"
@@ -53,9 +54,10 @@ func (s *Server) adminHistory(r *http.Request, appID string) ([]store.HistoryEnt
 }
 
 // adminStats reads since (RFC 3339; omitted: every event) from the query.
+// A "+02:00" offset sent unescaped arrives as " 02:00" and is read as meant.
 func (s *Server) adminStats(r *http.Request, appID string) ([]store.ReleaseStats, error) {
 	var since time.Time
-	if v := r.URL.Query().Get("since"); v != "" {
+	if v := strings.ReplaceAll(r.URL.Query().Get("since"), " ", "+"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
 			return nil, store.CodeError("invalid", "since "+v+" is not an RFC 3339 time such as 2026-01-02T15:04:05Z")

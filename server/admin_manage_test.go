@@ -51,6 +51,8 @@ func TestAdminChannelEndpoints(t *testing.T) {
 		{"GET", "/admin/v1/channels/beta?app_id=" + app, "", http.StatusOK, "", `"name":"beta"`},
 		{"GET", "/admin/v1/channels/beta/history?app_id=" + app, "", http.StatusOK, "", `[]`},
 		{"GET", "/admin/v1/stats?app_id=" + app + "&since=2026-01-02T15:04:05Z", "", http.StatusOK, "", `[]`},
+		{"GET", "/admin/v1/stats?app_id=" + app + "&since=2026-01-02T15:04:05+02:00", "", http.StatusOK, "", `[]`},
+		{"GET", "/admin/v1/stats?app_id=" + app + "&since=2026-01-02", "", http.StatusBadRequest, "invalid", "RFC 3339"},
 	} {
 		status, out := h.do(c.method, c.path, h.token, []byte(c.body))
 		var ans struct{ Error, Message string }
