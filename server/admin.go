@@ -26,12 +26,29 @@ import (
 //	GET  /admin/v1/channels?app_id=A                              -> 200 [store.Channel]
 //	POST /admin/v1/channels/promote     {app_id, channel, version} -> 200 store.Channel
 //	POST /admin/v1/channels/rollback    {app_id, channel}          -> 200 store.Channel
+//	GET  /admin/v1/releases/{version}?app_id=A                    -> 200 store.Release
+//	GET  /admin/v1/releases/{version}/files?app_id=A              -> 200 [store.ReleaseFile]
+//	POST /admin/v1/channels             {app_id, name, settings…}  -> 201 store.Channel
+//	PATCH /admin/v1/channels/{name}     {app_id, settings…}        -> 200 store.Channel
+//	GET  /admin/v1/channels/{name}?app_id=A                       -> 200 store.Channel
+//	GET  /admin/v1/channels/{name}/history?app_id=A               -> 200 [store.HistoryEntry]
+//	GET  /admin/v1/stats?app_id=A[&since=RFC3339]                 -> 200 [store.ReleaseStats]
+//
+// Settings are store.ChannelSettings' fields (rollout, public, …); a
+// PATCH changes only the fields it names.
 func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/v1/releases", s.admin(s.adminRegister))
 	mux.HandleFunc("GET /admin/v1/releases", s.admin(adminList(s, s.reg.Releases)))
 	mux.HandleFunc("GET /admin/v1/channels", s.admin(adminList(s, s.reg.Channels)))
 	mux.HandleFunc("POST /admin/v1/channels/promote", s.admin(s.adminPromote))
 	mux.HandleFunc("POST /admin/v1/channels/rollback", s.admin(s.adminRollback))
+	mux.HandleFunc("GET /admin/v1/releases/{version}", s.admin(adminGet(s, s.adminRelease)))
+	mux.HandleFunc("GET /admin/v1/releases/{version}/files", s.admin(adminGet(s, s.adminReleaseFiles)))
+	mux.HandleFunc("POST /admin/v1/channels", s.admin(s.adminCreateChannel))
+	mux.HandleFunc("PATCH /admin/v1/channels/{name}", s.admin(s.adminUpdateChannel))
+	mux.HandleFunc("GET /admin/v1/channels/{name}", s.admin(adminGet(s, s.adminChannel)))
+	mux.HandleFunc("GET /admin/v1/channels/{name}/history", s.admin(adminGet(s, s.adminHistory)))
+	mux.HandleFunc("GET /admin/v1/stats", s.admin(adminGet(s, s.adminStats)))
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusNotFound, "not_found", "no such admin endpoint: see 'Admin API' in the README")
 	})
@@ -45,7 +62,7 @@ func (s *Server) admin(h adminHandler) http.HandlerFunc {
 		secret, ok := bearer(r.Header.Get("Authorization"))
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="capship"`)
-			adminError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token: pass --token (create one with 'capship token create')")
+			adminError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token: send Authorization: Bearer TOKEN with an admin token of this server")
 			return
 		}
 		tok, err := s.reg.Authenticate(r.Context(), secret)
@@ -90,6 +107,8 @@ func (s *Server) adminFail(w http.ResponseWriter, err error) {
 		status = http.StatusConflict
 	case "unauthorized":
 		status = http.StatusUnauthorized
+	case "forbidden", "self_set_denied":
+		status = http.StatusForbidden
 	}
 	msg := err.Error()
 	if status == http.StatusInternalServerError {
@@ -171,7 +190,7 @@ func (s *Server) allowed(w http.ResponseWriter, tok *store.Token, appID string) 
 	}
 	note(w, appID, "")
 	if !tok.Allows(appID) {
-		adminError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("token %q may only act on app %s", tok.Name, tok.AppID))
+		adminError(w, http.StatusForbidden, store.ErrorCode(store.ErrForbidden), fmt.Sprintf("token %q may only act on app %s", tok.Name, tok.AppID))
 		return false
 	}
 	return true

@@ -69,16 +69,13 @@ func keychainKind() string {
 	}
 }
 
-// KeychainHint is the way out when the keychain cannot be used.
-const KeychainHint = "for `bundle build`, pass --key-file FILE or set CAPSHIP_PRIVATE_KEY (the PEM text) instead"
-
 // KeychainError is a keychain failure explained for a person. It wraps both
 // a sentinel (ErrNoKeychain or ErrSecretTooBig, say) and go-keyring's raw error.
 type KeychainError struct {
 	Op     string // what was attempted, e.g. "read key com.example.app"
 	Kind   error  // sentinel
 	Reason string // what is wrong, in words
-	Hint   string // what to do
+	Hint   string // what to do about the keychain itself; a caller adds its own way around it
 	Cause  error  // go-keyring's error
 }
 
@@ -174,7 +171,7 @@ func (k *Keychain) Set(appID string, pem []byte) error {
 		return err
 	}
 	if has {
-		return fmt.Errorf("store key %s: %w; replacing it needs --force, which archives the old key", appID, ErrKeyExists)
+		return fmt.Errorf("store key %s: %w", appID, ErrKeyExists)
 	}
 	return k.put(appID, pem)
 }
@@ -379,20 +376,19 @@ func (k *Keychain) explain(op string, err error) error {
 	switch {
 	case has("dbus-launch", "$DISPLAY", "autolaunch"):
 		e.Reason = "no D-Bus session bus is running, so there is no Secret Service to keep keys in"
-		e.Hint = "run capship in a desktop session (or under `dbus-run-session` with gnome-keyring or KeePassXC); " + KeychainHint
+		e.Hint = "start a desktop session (or run under `dbus-run-session` with gnome-keyring or KeePassXC)"
 	case has("was not provided by any .service files", "ServiceUnknown", "org.freedesktop.secrets"):
 		e.Reason = "no Secret Service (gnome-keyring, KeePassXC) is running on the session bus"
-		e.Hint = "install and start one, e.g. `apt install gnome-keyring`; " + KeychainHint
+		e.Hint = "install and start one, e.g. `apt install gnome-keyring`"
 	case has("failed to unlock", "locked", "dismissed"):
 		e.Reason = "the keychain is locked and could not be unlocked"
-		e.Hint = "unlock it (log in to the desktop, or `gnome-keyring-daemon --unlock`); " + KeychainHint
+		e.Hint = "unlock it (log in to the desktop, or `gnome-keyring-daemon --unlock`)"
 	case has("dial unix", "connection refused", "no such file or directory", "DBUS_SESSION_BUS_ADDRESS", "dbus: "):
 		e.Reason = fmt.Sprintf("cannot reach the D-Bus session bus (DBUS_SESSION_BUS_ADDRESS=%q)", os.Getenv("DBUS_SESSION_BUS_ADDRESS"))
-		e.Hint = "start a desktop session or fix DBUS_SESSION_BUS_ADDRESS; " + KeychainHint
+		e.Hint = "start a desktop session or fix DBUS_SESSION_BUS_ADDRESS"
 	default:
 		e.Kind = errKeychainFailed
 		e.Reason = "the OS keychain failed"
-		e.Hint = KeychainHint
 	}
 	return e
 }

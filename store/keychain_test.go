@@ -394,8 +394,8 @@ func TestKeychainErrors(t *testing.T) {
 			if !r.NoKeychain || r.NoKey || r.ErrIsNil {
 				t.Fatalf("got %+v, want ErrNoKeychain", r)
 			}
-			if !strings.Contains(r.Err, tt.want) || !strings.Contains(r.Err, "--key-file") || !strings.Contains(r.Err, "CAPSHIP_PRIVATE_KEY") {
-				t.Fatalf("error %q does not say %q and the way out", r.Err, tt.want)
+			if !strings.Contains(r.Err, tt.want) || strings.Contains(r.Err, "--key-file") {
+				t.Fatalf("error %q does not say %q, or gives a command line's advice", r.Err, tt.want)
 			}
 		})
 	}

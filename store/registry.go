@@ -321,22 +321,24 @@ type Token struct {
 // Allows reports whether the token may act on appID.
 func (t *Token) Allows(appID string) bool { return t.AppID == "" || t.AppID == appID }
 
-// Errors for the expected branches. Messages say what to do; wrap them with
-// what was being attempted.
+// Errors for the expected branches. Messages say what happened, in words
+// any caller can show; what to do next (a flag, a key in the wizard) is the
+// caller's to add. Wrap them with what was being attempted.
 var (
 	ErrNotFound          = errors.New("not found")
 	ErrInvalid           = errors.New("invalid input")
 	ErrDuplicateVersion  = errors.New("this version is already registered: bump the version (package.json) and build a new bundle")
 	ErrDuplicateBundle   = errors.New("this bundle file or URL is already registered for another release: build a new bundle and upload it to its own URL")
-	ErrVersionNotNewer   = errors.New("version is not newer than what the channel serves: bump the version, or use 'capship release rollback' to go back")
+	ErrVersionNotNewer   = errors.New("version is not newer than what the channel serves")
 	ErrKeyMismatch       = errors.New("bundle was sealed with another key than the app's registered key: seal it with the app's key (devices could not decrypt it)")
 	ErrNothingToRollBack = errors.New("the channel has no earlier release to roll back to")
-	ErrDuplicateChannel  = errors.New("channel already exists: change it with 'capship channel set'")
-	ErrSelfSetDenied     = errors.New("channel does not allow devices to set it themselves: allow it with 'capship channel set NAME --self-set'")
+	ErrDuplicateChannel  = errors.New("channel already exists")
+	ErrSelfSetDenied     = errors.New("channel does not allow devices to set it themselves")
 	ErrDuplicateToken    = errors.New("a token with this name exists: pick another name or revoke it first")
-	ErrUnauthorized      = errors.New("invalid or revoked token: create one with 'capship token create'")
+	ErrUnauthorized      = errors.New("invalid or revoked token")
+	ErrForbidden         = errors.New("the token may not act on this app")
 	ErrSchemaTooNew      = errors.New("the registry was written by a newer capship: upgrade capship")
-	ErrSchemaTooOld      = errors.New("the registry was written by an older capship: run a command that writes to it (capship serve, release register) once to upgrade it")
+	ErrSchemaTooOld      = errors.New("the registry was written by an older capship; opening it to write upgrades it")
 	ErrDiskFull          = errors.New("the disk holding the registry is full: free some space")
 	ErrCorrupt           = errors.New("the registry file is damaged: restore it from a backup")
 )
@@ -358,6 +360,7 @@ var errorCodes = []struct {
 	{ErrSelfSetDenied, "self_set_denied"},
 	{ErrDuplicateToken, "duplicate_token"},
 	{ErrUnauthorized, "unauthorized"},
+	{ErrForbidden, "forbidden"},
 	{ErrSchemaTooNew, "schema_too_new"},
 	{ErrSchemaTooOld, "schema_too_old"},
 	{ErrDiskFull, "disk_full"},
@@ -455,10 +458,10 @@ func Open(ctx context.Context, dsn string) (Registry, error) {
 }
 
 // OpenReadOnly opens the registry at dsn for commands that only read: an
-// SQLite file must exist and is neither created, migrated nor written, so
-// a read-only file or mount works; a schema older or newer than this
-// capship's is refused (ErrSchemaTooOld, ErrSchemaTooNew). PostgreSQL
-// opens as with Open.
+// SQLite file must exist (else ErrNoRegistry: it is never created) and is
+// neither migrated nor written, so a read-only file or mount works; a
+// schema older or newer than this capship's is refused (ErrSchemaTooOld,
+// ErrSchemaTooNew). PostgreSQL opens as with Open.
 func OpenReadOnly(ctx context.Context, dsn string) (Registry, error) {
 	if dsn == "" {
 		return nil, fmt.Errorf("open registry: %w: empty database path", ErrInvalid)

@@ -22,8 +22,7 @@ func (c *chanRow) checkNewer(version string) error {
 	if !c.releaseVersion.Valid || compareVersions(version, c.releaseVersion.String) > 0 {
 		return nil
 	}
-	return hinted(ErrVersionNotNewer, "channel %s serves %s, and %s is not newer: bump the version, or use 'capship release rollback --channel %s' to go back",
-		c.name, c.releaseVersion.String, version, c.name)
+	return hinted(ErrVersionNotNewer, "channel %s serves %s, and %s is not newer", c.name, c.releaseVersion.String, version)
 }
 
 const chanSettingsCols = `c.rollout, c.public, c.allow_self_set, c.ios, c.android, c.electron,
@@ -53,7 +52,7 @@ func (r *sqlRegistry) lockChannel(ctx context.Context, tx *sql.Tx, appID, name s
 }
 
 func errNoChannel(appID, name string) error {
-	return hinted(ErrNotFound, "no channel %q for %s: create it with 'capship channel create %s' (see 'capship channel list')", name, appID, name)
+	return hinted(ErrNotFound, "no channel %q for %s", name, appID)
 }
 
 // createChannel inserts a channel. With firstIsPublic, it becomes the public
@@ -83,7 +82,7 @@ func (r *sqlRegistry) createChannel(ctx context.Context, tx *sql.Tx, appID, name
 		appID, name, c.Rollout, c.Public, c.AllowSelfSet, c.IOS, c.Android, c.Electron,
 		c.AllowEmulator, c.AllowDev, c.DisableUnderNative, c.Delta, now).Scan(&id)
 	if r.d.isUnique(err) {
-		return nil, hinted(ErrDuplicateChannel, "channel %q of %s already exists: change it with 'capship channel set %s'", name, appID, name)
+		return nil, hinted(ErrDuplicateChannel, "channel %q of %s already exists", name, appID)
 	}
 	if err != nil {
 		return nil, err
@@ -304,7 +303,7 @@ func (r *sqlRegistry) Promote(ctx context.Context, appID, channel, version strin
 		var id int64
 		err := tx.QueryRowContext(ctx, `SELECT id FROM releases WHERE app_id = $1 AND version = $2`, appID, version).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
-			return hinted(ErrNotFound, "no release %s of %s: register it first (see 'capship release list')", version, appID)
+			return hinted(ErrNotFound, "no release %s of %s", version, appID)
 		}
 		if err != nil {
 			return err
@@ -354,7 +353,7 @@ func (r *sqlRegistry) Rollback(ctx context.Context, appID, channel string) (*Cha
 			return err
 		}
 		if len(entries) < 2 {
-			return hinted(ErrNothingToRollBack, "channel %s has no earlier release to roll back to (see 'capship release list')", channel)
+			return hinted(ErrNothingToRollBack, "channel %s has no earlier release to roll back to", channel)
 		}
 		now := toMillis(time.Now())
 		if _, err := tx.ExecContext(ctx, `UPDATE channel_history SET rolled_back_at = $2 WHERE id = $1`, entries[0], now); err != nil {

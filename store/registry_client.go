@@ -20,6 +20,18 @@ import (
 // {"error": code, "message": text} (codes: ErrorCode).
 const AdminReleasesPath = "/admin/v1/releases"
 
+// ErrNoToken: a client for a server was asked for without an admin token.
+// It is an ErrInvalid too.
+var ErrNoToken error = &codeError{sentinel: ErrInvalid, message: "no admin token for the server"}
+
+// RedirectError: the server answered with a redirect, which the client
+// does not follow (the token would go along); Location is where to.
+type RedirectError struct{ Host, Location string }
+
+func (e *RedirectError) Error() string {
+	return e.Host + " redirects to " + e.Location + "; the admin token is not sent through redirects: use the final https:// address"
+}
+
 // maxAdminAnswer bounds what the client reads from the server.
 const maxAdminAnswer = 1 << 20
 
@@ -43,7 +55,7 @@ func NewClient(baseURL, token string, httpClient *http.Client) (*Client, error) 
 		return nil, hinted(ErrInvalid, "server %s: use https:// (the admin token must not travel in clear text; http:// is only for 127.0.0.1, ::1 and localhost)", u.Host)
 	}
 	if token == "" {
-		return nil, hinted(ErrInvalid, "no admin token: pass --token or set $CAPSHIP_TOKEN (create one on the server with 'capship token create')")
+		return nil, ErrNoToken
 	}
 	if httpClient == nil {
 		httpClient = &http.Client{Timeout: time.Minute}
@@ -85,21 +97,13 @@ func (c *Client) Register(ctx context.Context, in RegisterInput) (*Release, erro
 // first, as Registry.Releases does. A token made for another app gets an
 // error saying so.
 func (c *Client) Releases(ctx context.Context, appID string) ([]Release, error) {
-	var rels []Release
-	return rels, c.list(ctx, "list releases", AdminReleasesPath, appID, &rels)
+	return get[[]Release](ctx, c, "list releases", appID, nil, AdminReleasesPath)
 }
 
 // Channels lists an app's channels on the server, sorted by name, as
 // Registry.Channels does.
 func (c *Client) Channels(ctx context.Context, appID string) ([]Channel, error) {
-	var chs []Channel
-	return chs, c.list(ctx, "list channels", "/admin/v1/channels", appID, &chs)
-}
-
-func (c *Client) list(ctx context.Context, verb, path, appID string, out any) error {
-	endpoint := c.base.JoinPath(path)
-	endpoint.RawQuery = url.Values{"app_id": {appID}}.Encode()
-	return c.do(ctx, verb, http.MethodGet, endpoint, nil, http.StatusOK, out)
+	return get[[]Channel](ctx, c, "list channels", appID, nil, AdminChannelsPath)
 }
 
 // do sends one admin API request (body nil for none) and decodes an answer
@@ -125,7 +129,7 @@ func (c *Client) do(ctx context.Context, verb, method string, endpoint *url.URL,
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%s: reach %s: %w (is 'capship serve' running there?)", verb, c.base.Host, errors.Unwrap(err))
+		return fmt.Errorf("%s: reach %s: %w (is a capship server running there?)", verb, c.base.Host, errors.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAdminAnswer))
@@ -133,7 +137,7 @@ func (c *Client) do(ctx context.Context, verb, method string, endpoint *url.URL,
 		return fmt.Errorf("%s: read answer of %s: %w", verb, c.base.Host, err)
 	}
 	if loc := resp.Header.Get("Location"); resp.StatusCode >= 300 && resp.StatusCode < 400 && loc != "" {
-		return fmt.Errorf("%s: %s redirects to %s: pass the server's final https:// address as --server (the token is not sent through redirects)", verb, c.base.Host, loc)
+		return fmt.Errorf("%s: %w", verb, &RedirectError{Host: c.base.Host, Location: loc})
 	}
 	if resp.StatusCode == want {
 		if err := json.Unmarshal(data, out); err != nil {

@@ -23,14 +23,7 @@ func TestClientRegistersFilesAgainstServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	reg, api := servertest.Start(t)
-	secret, _, err := reg.CreateToken(ctx, "ci", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := store.NewClient(api.URL, secret, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := clientFor(t, reg, api, "ci", "")
 	in := store.TestInputWithFiles("com.capship.delta", "1.0.0", "production", 1, 15000)
 	body, _ := json.Marshal(in)
 	start := time.Now()

@@ -20,18 +20,8 @@ func TestClientAgainstServer(t *testing.T) {
 	defer cancel()
 	reg, api := servertest.Start(t)
 	const app, other = "com.capship.client", "com.capship.other"
-	secret, _, err := reg.CreateToken(ctx, "ci", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bound, _, err := reg.CreateToken(ctx, "other-only", other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := store.NewClient(api.URL, secret, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, secret := clientFor(t, reg, api, "ci", "")
+	oc, bound := clientFor(t, reg, api, "other-only", other)
 
 	if rels, err := c.Releases(ctx, app); err != nil || len(rels) != 0 {
 		t.Fatalf("releases of an app without any: %v, %v", rels, err)
@@ -83,10 +73,6 @@ func TestClientAgainstServer(t *testing.T) {
 	}
 	if _, err := c.Releases(ctx, ""); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("no app id: %v", err)
-	}
-	oc, err := store.NewClient(api.URL, bound, nil)
-	if err != nil {
-		t.Fatal(err)
 	}
 	if _, err := oc.Releases(ctx, app); err == nil || !strings.Contains(err.Error(), "may only act on app "+other) || strings.Contains(err.Error(), bound) {
 		t.Fatalf("a token made for another app: %v", err)

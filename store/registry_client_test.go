@@ -133,6 +133,12 @@ func TestNewClientRefusesCleartextAndMissingToken(t *testing.T) {
 		if err != nil && !errors.Is(err, ErrInvalid) {
 			t.Errorf("NewClient(%q): %v is not ErrInvalid", tc.url, err)
 		}
+		if err != nil && (tc.token == "") != errors.Is(err, ErrNoToken) {
+			t.Errorf("NewClient(%q, %q): %v; ErrNoToken exactly when the token is missing", tc.url, tc.token, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "--") {
+			t.Errorf("NewClient(%q, %q): %v gives a command line's advice", tc.url, tc.token, err)
+		}
 	}
 }
 

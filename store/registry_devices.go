@@ -48,7 +48,7 @@ func (r *sqlRegistry) SetDeviceChannel(ctx context.Context, appID, deviceID, cha
 			return err
 		}
 		if selfSet && !allow {
-			return hinted(ErrSelfSetDenied, "channel %s does not allow devices to set it themselves: allow it with 'capship channel set %s --self-set'", channel, channel)
+			return hinted(ErrSelfSetDenied, "channel %s does not allow devices to set it themselves", channel)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO device_channels (app_id, device_id, channel_id, updated_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (app_id, device_id) DO UPDATE SET channel_id = excluded.channel_id, updated_at = excluded.updated_at`,

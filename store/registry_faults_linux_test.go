@@ -67,7 +67,7 @@ func TestOpenReadOnlyRefusesOtherSchemas(t *testing.T) {
 	if err := db.QueryRow(`SELECT MAX(version) FROM schema_migrations`).Scan(&max); err != nil || max != 1 {
 		t.Fatalf("schema version %d, %v after a read-only open; want 1", max, err)
 	}
-	if _, err := OpenReadOnly(ctxT(t), filepath.Join(t.TempDir(), "missing.db")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := OpenReadOnly(ctxT(t), filepath.Join(t.TempDir(), "missing.db")); !errors.Is(err, os.ErrNotExist) || !errors.Is(err, ErrNoRegistry) {
 		t.Fatalf("OpenReadOnly(missing) = %v, want not exist", err)
 	}
 }

@@ -46,7 +46,7 @@ func (in *RegisterInput) validFiles() error {
 	}
 	hashLen, hashForm := 64, "64 lowercase hex digits (the SHA-256 of the file)"
 	if in.SessionKey != "" {
-		hashLen, hashForm = 512, "512 lowercase hex digits (the encrypted SHA-256 of the file, as 'capship bundle build' writes it)"
+		hashLen, hashForm = 512, "512 lowercase hex digits (the encrypted SHA-256 of the file, as the manifest holds it)"
 	}
 	paths := make(map[string]struct{}, len(in.Files))
 	objects := make(map[string]*ReleaseFile, len(in.Files))
@@ -167,7 +167,7 @@ func (r *sqlRegistry) ReleaseFiles(ctx context.Context, appID, version string) (
 	var id int64
 	err := r.db.QueryRowContext(ctx, `SELECT id FROM releases WHERE app_id = $1 AND version = $2`, appID, version).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hinted(ErrNotFound, "no release %s of %s: see 'capship release list'", version, appID)
+		return nil, hinted(ErrNotFound, "no release %s of %s", version, appID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read files of release %s: %w", version, err)

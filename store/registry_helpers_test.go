@@ -119,6 +119,20 @@ func input(app, version, channel string, key int) RegisterInput {
 	}
 }
 
+// historyLines shows a channel's history as "ACTION VERSION", with
+// " (rolled back)" on entries a rollback undid.
+func historyLines(h []HistoryEntry) []string {
+	var out []string
+	for _, e := range h {
+		s := e.Action + " " + e.Version
+		if e.RolledBackAt != nil {
+			s += " (rolled back)"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)

@@ -162,7 +162,7 @@ func (r *sqlRegistry) lockApp(ctx context.Context, tx *sql.Tx, appID string, cre
 }
 
 func errNoApp(appID string) error {
-	return hinted(ErrNotFound, "no app %q in the registry: register its first release with 'capship release register'", appID)
+	return hinted(ErrNotFound, "no app %q in the registry: no release of it was registered", appID)
 }
 
 func (r *sqlRegistry) App(ctx context.Context, appID string) (*App, error) {
@@ -261,7 +261,7 @@ func (r *sqlRegistry) Release(ctx context.Context, appID, version string) (*Rele
 	err := r.db.QueryRowContext(ctx, `SELECT `+releaseCols("r")+` FROM releases r WHERE r.app_id = $1 AND r.version = $2`,
 		appID, version).Scan(n.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hinted(ErrNotFound, "no release %s of %s: see 'capship release list'", version, appID)
+		return nil, hinted(ErrNotFound, "no release %s of %s", version, appID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read release %s: %w", version, err)

@@ -237,14 +237,7 @@ func TestPromoteAndRollback(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		for _, e := range h {
-			s := e.Action + " " + e.Version
-			if e.RolledBackAt != nil {
-				s += " (rolled back)"
-			}
-			got = append(got, s)
-		}
+		got := historyLines(h)
 		want := []string{
 			"register 1.0.0",
 			"register 1.1.0 (rolled back)",

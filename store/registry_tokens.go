@@ -48,7 +48,7 @@ func (r *sqlRegistry) CreateToken(ctx context.Context, name, appID string) (stri
 		name, appID, hashToken(secret), toMillis(now)).Scan(&tok.ID)
 	if r.d.isUnique(err) {
 		return "", nil, fmt.Errorf("create token: %w", hinted(ErrDuplicateToken,
-			"a token named %q exists: pick another name or revoke it first ('capship token revoke %s')", name, name))
+			"a token named %q exists: pick another name or revoke it first", name))
 	}
 	if err != nil {
 		return "", nil, fmt.Errorf("create token: %w", err)
@@ -104,7 +104,7 @@ func (r *sqlRegistry) RevokeToken(ctx context.Context, nameOrID string) error {
 		return fmt.Errorf("revoke token: %w", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("revoke token: %w", hinted(ErrNotFound, "no active token %q (see 'capship token list')", nameOrID))
+		return fmt.Errorf("revoke token: %w", hinted(ErrNotFound, "no active token %q", nameOrID))
 	}
 	return nil
 }

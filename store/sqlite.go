@@ -95,6 +95,24 @@ const sqliteReadOnlyParams = "mode=ro" +
 	"&_pragma=busy_timeout(15000)" +
 	"&_pragma=foreign_keys(1)"
 
+// ErrNoRegistry: a command that only reads found no registry file. The
+// first registration (or any command that writes) creates it.
+var ErrNoRegistry = errors.New("no registry")
+
+// NoRegistryError says where the registry file was looked for; it
+// errors.Is ErrNoRegistry.
+type NoRegistryError struct{ Path string }
+
+func (e *NoRegistryError) Error() string {
+	return "no registry at " + e.Path + ": register a release first"
+}
+
+// Is makes errors.Is(err, ErrNoRegistry) hold, and fs.ErrNotExist: the
+// file is not there.
+func (e *NoRegistryError) Is(target error) bool {
+	return target == ErrNoRegistry || target == fs.ErrNotExist
+}
+
 // openSQLiteReadOnly opens the existing registry file at path without
 // creating, migrating or writing anything. A WAL file in a folder nobody
 // may write to (a read-only mount), with no -shm file beside it, can only
@@ -103,7 +121,9 @@ func openSQLiteReadOnly(ctx context.Context, path string) (Registry, error) {
 	if err := checkSQLitePath(path); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(path); err != nil {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open registry: %w", &NoRegistryError{Path: path})
+	} else if err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
 	abs, err := filepath.Abs(path)

@@ -30,13 +30,16 @@ type RunnerOptions struct {
 }
 
 // RealRunner is the Runner that does the work: workflow for keys, bundles
-// and URL checks, store for the keychain and the registry.
+// and URL checks, store for the keychain, and release (the operations the
+// command line shares) for keys, registrations and the registry.
 type RealRunner struct {
-	opts RunnerOptions
-	keys *store.Keychain
+	opts   RunnerOptions
+	target release.Target
+	keys   *store.Keychain
 
-	mu  sync.Mutex
-	reg store.Registry // opened on first use
+	mu       sync.Mutex
+	mgr      store.Manager // opened on first use
+	writable bool          // mgr may write (a local registry opened read-only may not)
 }
 
 // NewRunner returns the real Runner. Close it when the wizard ends.
@@ -44,50 +47,49 @@ func NewRunner(o RunnerOptions) *RealRunner {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 30 * time.Minute}
 	}
-	return &RealRunner{opts: o, keys: store.NewKeychain(o.KeychainService)}
+	t := release.Target{DB: o.DB, Server: o.Server, Token: o.Token, HTTPClient: o.HTTPClient}
+	return &RealRunner{opts: o, target: t, keys: store.NewKeychain(o.KeychainService)}
 }
 
 // Close releases the registry, if it was opened.
 func (r *RealRunner) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.reg == nil {
+	if r.mgr == nil {
 		return nil
 	}
-	err := r.reg.Close()
-	r.reg = nil
+	err := r.mgr.Close()
+	r.mgr = nil
 	return err
 }
 
-func (r *RealRunner) registry(ctx context.Context) (store.Registry, error) {
+// manager opens where releases go: the local registry or the capship
+// server. Reading (write false) never creates a registry file: a missing
+// one is store.ErrNoRegistry, which readers take for "no releases yet".
+func (r *RealRunner) manager(ctx context.Context, write bool) (store.Manager, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.reg != nil {
-		return r.reg, nil
+	if r.mgr != nil && (r.writable || !write) {
+		return r.mgr, nil
 	}
-	reg, err := store.Open(ctx, r.opts.DB)
+	t := r.target
+	t.ReadOnly = !write && !t.Remote()
+	m, err := release.Open(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	r.reg = reg
-	return reg, nil
+	if r.mgr != nil {
+		r.mgr.Close()
+	}
+	r.mgr, r.writable = m, !t.ReadOnly
+	return m, nil
 }
 
 // registryName describes where releases go, for people, without any
 // password or token.
-func (r *RealRunner) registryName() string {
-	if r.opts.Server != "" {
-		return "capship server " + r.opts.Server
-	}
-	return registryName(r.opts.DB)
-}
+func (r *RealRunner) registryName() string { return r.target.String() }
 
-func registryName(dsn string) string {
-	if store.IsPostgresDSN(dsn) {
-		return "PostgreSQL registry " + store.RedactDSN(dsn)
-	}
-	return "local registry " + dsn
-}
+func registryName(dsn string) string { return release.Target{DB: dsn}.String() }
 
 // LoadProject reads the app's Capacitor config and package.json.
 func (r *RealRunner) LoadProject(dir, configPath string) (Project, error) {
@@ -170,44 +172,24 @@ func (r *RealRunner) keyInfo(key *rsa.PrivateKey, configPEM string) KeyInfo {
 	return info
 }
 
-// CreateKey makes a keypair and stores the private key in the keychain.
+// CreateKey makes a keypair and stores the private key in the keychain
+// (release.CreateKey); the config is left to WritePublicKey.
 func (r *RealRunner) CreateKey(p Project) (KeyInfo, error) {
-	old, err := r.privateKey(p.AppID)
+	f, err := release.CreateKey(context.Background(), r.keys, release.KeyRequest{AppID: p.AppID})
 	if err != nil {
 		return KeyInfo{}, err
 	}
-	if old != nil {
-		return KeyInfo{}, fmt.Errorf("create key: %s already has a key in the keychain; replace it only with 'capship key create --force', which archives the old one", p.AppID)
-	}
-	key, err := workflow.GenerateKey()
-	if err != nil {
-		return KeyInfo{}, err
-	}
-	if err := r.keys.Set(p.AppID, workflow.EncodePrivateKey(key)); err != nil {
-		return KeyInfo{}, err
-	}
-	return r.keyInfo(key, p.PublicKey), nil
+	return r.keyInfo(f.Key, p.PublicKey), nil
 }
 
-// ImportKey stores an existing private key file in the keychain.
+// ImportKey stores an existing private key file in the keychain
+// (release.ImportKey).
 func (r *RealRunner) ImportKey(p Project, path string) (KeyInfo, error) {
-	key, err := workflow.ReadPrivateKeyFile(path)
+	f, err := release.ImportKey(context.Background(), r.keys, release.KeyRequest{AppID: p.AppID}, path)
 	if err != nil {
 		return KeyInfo{}, err
 	}
-	old, err := r.privateKey(p.AppID)
-	if err != nil {
-		return KeyInfo{}, err
-	}
-	if old != nil && !old.Equal(key) {
-		return KeyInfo{}, fmt.Errorf("import key: %s already has another key in the keychain; use 'capship key import --force' to archive it and import this one", p.AppID)
-	}
-	if old == nil {
-		if err := r.keys.Set(p.AppID, workflow.EncodePrivateKey(key)); err != nil {
-			return KeyInfo{}, err
-		}
-	}
-	info := r.keyInfo(key, p.PublicKey)
+	info := r.keyInfo(f.Key, p.PublicKey)
 	info.Note = strings.TrimSpace("The keychain now holds this key: delete " + path + " so it cannot leak. " + info.Note)
 	return info, nil
 }
@@ -248,13 +230,17 @@ func (r *RealRunner) Preflight(dir string) (Preflight, error) {
 }
 
 // LatestVersion is the highest version registered for the app, in the
-// local registry or on the capship server.
+// local registry or on the capship server; "" when there is none (or no
+// registry yet, which reading does not create).
 func (r *RealRunner) LatestVersion(ctx context.Context, appID string) (string, error) {
-	releases, err := r.releases(ctx)
+	m, err := r.manager(ctx, false)
+	if errors.Is(err, store.ErrNoRegistry) {
+		return "", nil
+	}
 	if err != nil {
 		return "", err
 	}
-	rels, err := releases.Releases(ctx, appID)
+	rels, err := m.Releases(ctx, appID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", err
 	}
@@ -265,24 +251,6 @@ func (r *RealRunner) LatestVersion(ctx context.Context, appID string) (string, e
 		}
 	}
 	return latest, nil
-}
-
-// releaseStore is where releases go: the registry, or a capship server's
-// admin API (store.Client).
-type releaseStore interface {
-	Register(ctx context.Context, in store.RegisterInput) (*store.Release, error)
-	Releases(ctx context.Context, appID string) ([]store.Release, error)
-}
-
-func (r *RealRunner) releases(ctx context.Context) (releaseStore, error) {
-	if r.opts.Server == "" {
-		return r.registry(ctx)
-	}
-	client, err := store.NewClient(r.opts.Server, r.opts.Token, r.opts.HTTPClient)
-	if err != nil {
-		return nil, err
-	}
-	return client, nil
 }
 
 // ValidateURL checks a bundle URL without fetching it.
@@ -322,13 +290,10 @@ func (r *RealRunner) Build(ctx context.Context, req BuildRequest, report func(wo
 // Downloads compares b's delta with the files of what each of the app's
 // channels serves, as a phone on it would: by the plain SHA-256 of each
 // file, recovered from the registry's file hashes with the app's public
-// key. Through a capship server there is no file list to compare with.
+// key. A capship server lists them as the local registry does.
 func (r *RealRunner) Downloads(ctx context.Context, b Bundle) (Downloads, error) {
 	if b.Delta == nil {
 		return Downloads{}, nil
-	}
-	if r.opts.Server != "" {
-		return Downloads{NoCompare: "a capship server does not list a release's files"}, nil
 	}
 	key, err := r.privateKey(b.AppID)
 	if err != nil {
@@ -337,11 +302,14 @@ func (r *RealRunner) Downloads(ctx context.Context, b Bundle) (Downloads, error)
 	if key == nil {
 		return Downloads{}, fmt.Errorf("compare releases: %s has no key in the keychain", b.AppID)
 	}
-	reg, err := r.registry(ctx)
+	m, err := r.manager(ctx, false)
+	if errors.Is(err, store.ErrNoRegistry) {
+		return Downloads{}, nil // no release yet: no channel to compare with
+	}
 	if err != nil {
 		return Downloads{}, err
 	}
-	channels, err := release.Channels(ctx, reg, b.AppID, &key.PublicKey, b.Delta)
+	channels, err := release.Channels(ctx, m, b.AppID, &key.PublicKey, b.Delta)
 	if err != nil {
 		return Downloads{}, err
 	}
@@ -390,27 +358,29 @@ func (r *RealRunner) CheckFiles(ctx context.Context, base string, b Bundle, repo
 }
 
 // Register records the release, with its delta form when it has a files
-// URL, and points the channel at it.
+// URL, and points the channel at it (release.RegistrationFromManifest).
 func (r *RealRunner) Register(ctx context.Context, rel Release) (Registered, error) {
 	b := rel.Bundle
-	in := store.RegisterInput{
-		AppID: b.AppID, Version: b.Version, URL: rel.URL, SessionKey: b.SessionKey, Checksum: b.Checksum,
-		Size: b.Size, SHA256: b.SHA256, ZipSHA256: b.ZipSHA256, KeyID: b.KeyID, KeyFingerprint: b.KeyFingerprint,
-		Channel: rel.Channel, MinNative: rel.MinNative,
+	in, err := release.RegistrationFromManifest(b.manifest(), release.Registration{
+		URL: rel.URL, FilesURL: rel.FilesURL, Channel: rel.Channel, MinNative: rel.MinNative})
+	if err != nil {
+		return Registered{}, err
 	}
-	if rel.FilesURL != "" {
-		if err := release.WithDelta(&in, b.Delta, rel.FilesURL); err != nil {
-			return Registered{}, fmt.Errorf("register %s %s: %w", b.AppID, b.Version, err)
-		}
-	}
-	releases, err := r.releases(ctx)
+	m, err := r.manager(ctx, true)
 	var got *store.Release
 	if err == nil {
-		got, err = releases.Register(ctx, in)
+		got, err = m.Register(ctx, in)
 	}
 	if err != nil {
 		return Registered{}, fmt.Errorf("register %s %s: %w", b.AppID, b.Version, err)
 	}
 	return Registered{AppID: got.AppID, Version: got.Version, Channel: rel.Channel, Files: got.FileCount,
 		Registry: r.registryName(), CreatedAt: got.CreatedAt}, nil
+}
+
+// manifest is the part of the built manifest a registration reads.
+func (b Bundle) manifest() *workflow.Manifest {
+	return &workflow.Manifest{AppID: b.AppID, Version: b.Version, File: b.File, Size: b.Size, SHA256: b.SHA256,
+		ZipSHA256: b.ZipSHA256, SessionKey: b.SessionKey, Checksum: b.Checksum, KeyID: b.KeyID,
+		KeyFingerprint: b.KeyFingerprint, Manifest: b.Manifest, Delta: b.Delta, DeltaSkipped: b.DeltaSkipped}
 }

@@ -80,8 +80,8 @@ func TestRealRunner(t *testing.T) {
 	if k, err = r.CreateKey(p); err != nil || k.State != KeyConfigMissing || len(k.KeyID) != 20 || !strings.HasPrefix(k.Fingerprint, "sha256:") {
 		t.Fatalf("create: %+v, %v", k, err)
 	}
-	if _, err := r.CreateKey(p); err == nil {
-		t.Fatal("a second CreateKey replaced the key")
+	if _, err := r.CreateKey(p); !errors.Is(err, store.ErrKeyExists) || strings.Contains(err.Error(), "--force") {
+		t.Fatalf("a second CreateKey: %v", err)
 	}
 	// importing another key must not replace the existing one
 	other, _ := workflow.GenerateKey()
@@ -89,7 +89,7 @@ func TestRealRunner(t *testing.T) {
 	if err := workflow.WriteKeyFile(otherFile, workflow.EncodePrivateKey(other)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.ImportKey(p, otherFile); err == nil || !strings.Contains(err.Error(), "already has another key") {
+	if _, err := r.ImportKey(p, otherFile); !errors.Is(err, store.ErrKeyExists) || strings.Contains(err.Error(), "--force") {
 		t.Fatalf("import over an existing key: %v", err)
 	}
 	if k, err = r.WritePublicKey(p); err != nil || k.State != KeyConfigMatches {
@@ -226,8 +226,8 @@ func TestRealRunnerServer(t *testing.T) {
 	if v, err := r.LatestVersion(ctx, b.AppID); err != nil || v != "1.10.0" {
 		t.Fatalf("latest through a server: %q, %v", v, err)
 	}
-	// The delta form goes through the admin API too; what phones download
-	// is not compared (the API lists no release files).
+	// The delta form goes through the admin API too (what phones download
+	// is compared through it in TestRealRunnerServerDownloads).
 	withFiles := build("1.11.0")
 	if got, err := r.Register(ctx, Release{Bundle: withFiles, URL: "https://cdn.example.com/1.11.0.zip",
 		FilesURL: "https://cdn.example.com/1.11.0.files", Channel: "production"}); err != nil || got.Files != len(withFiles.Delta.Files) {
@@ -235,9 +235,6 @@ func TestRealRunnerServer(t *testing.T) {
 	}
 	if files, err := backing.ReleaseFiles(ctx, b.AppID, "1.11.0"); err != nil || len(files) != len(withFiles.Delta.Files) {
 		t.Fatalf("the server's registry has %d files, %v", len(files), err)
-	}
-	if d, err := r.Downloads(ctx, build("1.12.0")); err != nil || d.NoCompare == "" || len(d.Channels) != 0 {
-		t.Fatalf("downloads through a server: %+v, %v", d, err)
 	}
 	bad := NewRunner(RunnerOptions{Server: api.URL, Token: "capship_wrong"})
 	if _, err := bad.LatestVersion(ctx, b.AppID); !errors.Is(err, store.ErrUnauthorized) || strings.Contains(err.Error(), "capship_wrong") {
@@ -313,18 +310,7 @@ func TestRealRunnerDelta(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	appID := "com.capship.runner.delta"
-	writeProject(t, dir, appID)
-	service := fmt.Sprintf("capship-test-runner-delta-%d", time.Now().UnixNano())
-	t.Cleanup(func() { _ = store.NewKeychain(service).Delete(appID) })
-	r := NewRunner(RunnerOptions{DB: filepath.Join(dir, "registry.db"), KeychainService: service})
-	defer r.Close()
-	p, err := r.LoadProject(dir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.CreateKey(p); err != nil {
-		t.Fatal(err)
-	}
+	r, p := keyedRunner(t, dir, appID, RunnerOptions{DB: filepath.Join(dir, "registry.db")})
 	build := func(version string) Bundle {
 		t.Helper()
 		b, err := r.Build(ctx, BuildRequest{Project: p, Dir: p.WebDir, Version: version}, nil)
@@ -365,7 +351,7 @@ func TestRealRunnerDelta(t *testing.T) {
 	if err != nil || got.Files != 2 {
 		t.Fatalf("register with files: %+v, %v", got, err)
 	}
-	reg, err := r.registry(ctx)
+	reg, err := r.manager(ctx, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,5 +401,85 @@ func TestRealRunnerDelta(t *testing.T) {
 	}
 	if _, err := reg.Release(ctx, appID, "3.2.0"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("3.2.0 after a refused registration: %v", err)
+	}
+}
+
+// keyedRunner writes an app project into dir and returns a real Runner
+// (with o, and a keychain service of its own) whose app has a key in the
+// keychain, and the loaded project. Both go when the test ends.
+func keyedRunner(t *testing.T, dir, appID string, o RunnerOptions) (*RealRunner, Project) {
+	t.Helper()
+	writeProject(t, dir, appID)
+	o.KeychainService = fmt.Sprintf("capship-test-runner-%s-%d", appID, time.Now().UnixNano())
+	t.Cleanup(func() { _ = store.NewKeychain(o.KeychainService).Delete(appID) })
+	r := NewRunner(o)
+	t.Cleanup(func() { r.Close() })
+	p, err := r.LoadProject(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.CreateKey(p); err != nil {
+		t.Fatal(err)
+	}
+	return r, p
+}
+
+// Through a capship server the wizard compares a new delta with what each
+// channel serves, as with a local registry, and reading never creates a
+// local registry file.
+func TestRealRunnerServerDownloads(t *testing.T) {
+	needKeychain(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	appID := "com.capship.runner.remote"
+	backing, api := servertest.Start(t)
+	secret, _, err := backing.CreateToken(ctx, "wizard", appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := filepath.Join(dir, "must-not-exist.db")
+	r, p := keyedRunner(t, dir, appID, RunnerOptions{DB: local, Server: api.URL, Token: secret})
+	b1, err := r.Build(ctx, BuildRequest{Project: p, Dir: p.WebDir, Version: "3.1.0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Register(ctx, Release{Bundle: b1, URL: "https://cdn.example.com/b1.zip", FilesURL: "https://cdn.example.com/v1", Channel: "production"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(p.WebDir, "main.js"), []byte("window.CapacitorUpdater?.notifyAppReady() // 3.2.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := r.Build(ctx, BuildRequest{Project: p, Dir: p.WebDir, Version: "3.2.0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := r.Downloads(ctx, b2)
+	if err != nil || d.NoCompare != "" || len(d.Channels) != 1 || d.Channels[0].Current != "3.1.0" ||
+		d.Channels[0].Download.Files != 1 || d.Channels[0].Download.TotalFiles != 2 {
+		t.Fatalf("downloads through the server: %+v, %v", d, err)
+	}
+	if _, err := os.Stat(local); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("the wizard created a local registry while working through a server")
+	}
+}
+
+// Reading where releases go (the latest version, what phones download)
+// never creates the local registry file; registering does.
+func TestRealRunnerReadsCreateNothing(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "data", "registry.db")
+	r := NewRunner(RunnerOptions{DB: path, KeychainService: "unused"})
+	defer r.Close()
+	if v, err := r.LatestVersion(ctx, "com.capship.fresh"); err != nil || v != "" {
+		t.Fatalf("latest without a registry: %q, %v", v, err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("reading created %s: %v", path, err)
+	}
+	if _, err := r.manager(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("opening to write: %v", err)
 	}
 }

@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 
+	"capship/store"
 	"capship/workflow"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -162,12 +164,17 @@ func (s *keysStep) View() string {
 		b.WriteString("\n\n" + s.spin.View() + " " + s.doing + "…")
 	}
 	if s.err != nil {
-		b.WriteString("\n\n" + errorView(st, s.env.width, s.err, keyHint(s.doing)))
+		b.WriteString("\n\n" + errorView(st, s.env.width, s.err, keyHint(s.doing, s.err)))
 	}
 	return b.String()
 }
 
-func keyHint(doing string) string {
+// keyHint is the wizard's advice on a failed key step: keys to press, not
+// command-line flags.
+func keyHint(doing string, err error) string {
+	if errors.Is(err, store.ErrKeyExists) {
+		return "The wizard never replaces a key, so no app installed with its public key is cut off; esc goes back to use the stored one."
+	}
 	switch doing {
 	case "importing":
 		return "Check the path: it must be a 2048-bit RSA private key (PEM), such as Capgo's .capgo_key_v2."

@@ -1,8 +1,11 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+
+	"capship/store"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/spinner"
@@ -207,9 +210,24 @@ func (s *registerStep) View() string {
 	case s.pending != 0:
 		b.WriteString(s.spin.View() + " registering…")
 	case s.err != nil:
-		b.WriteString(errorView(st, s.env.width, s.err, "Nothing was registered. Press esc to change the channel, or fix the cause and press enter again."))
+		b.WriteString(errorView(st, s.env.width, s.err, registerHint(s.err)))
 	default:
 		b.WriteString(s.env.say(st.Muted, "Devices on "+rel.Channel+" get this bundle at their next check once it is registered."))
 	}
 	return b.String()
+}
+
+// registerHint is the wizard's advice on a refused registration, in keys
+// (the command line says the same in flags).
+func registerHint(err error) string {
+	const nothing = "Nothing was registered. "
+	switch {
+	case errors.Is(err, store.ErrVersionNotNewer):
+		return nothing + "The channel serves a newer version: press esc to pick another channel, or go back and build a higher version."
+	case errors.Is(err, store.ErrDuplicateVersion), errors.Is(err, store.ErrDuplicateBundle):
+		return nothing + "Go back (esc) to the pack step and build a new version."
+	case errors.Is(err, store.ErrUnauthorized), errors.Is(err, store.ErrForbidden):
+		return nothing + "The server refused the admin token: quit (ctrl+c) and start the wizard again with a token made for this app."
+	}
+	return nothing + "Press esc to change the channel, or fix the cause and press enter again."
 }

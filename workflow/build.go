@@ -57,6 +57,19 @@ func (o *BuildOptions) cacheDir() string {
 // ErrBundleExists means OutDir already holds a bundle of that app and version.
 var ErrBundleExists = errors.New("bundle already exists")
 
+// ErrMissingOption means BuildOptions lacks a folder it needs (Dir or
+// OutDir); the message says which.
+var ErrMissingOption = errors.New("missing build option")
+
+// OutInsideWebError: the output folder is inside the web build folder, so
+// every bundle would carry the previous ones.
+type OutInsideWebError struct{ Out, Web string }
+
+func (e *OutInsideWebError) Error() string {
+	return "the output folder " + e.Out + " is inside the web build folder " + e.Web +
+		", so every bundle would carry the previous ones: use an output folder outside it"
+}
+
 // ErrAppID means an app id is not a valid Capacitor appId.
 var ErrAppID = errors.New("invalid app id")
 
@@ -76,7 +89,7 @@ func ManifestFileName(appID, version string) string {
 // letters, digits, "_" and "-" in dot-separated parts.
 func ValidAppID(id string) error {
 	if id == "" {
-		return fmt.Errorf("%w: the app id is empty; pass --app or set appId in capacitor.config.json", ErrAppID)
+		return fmt.Errorf("%w: the app id is empty; set appId in the Capacitor config", ErrAppID)
 	}
 	if len(id) > 255 {
 		return fmt.Errorf("%w: longer than 255 characters", ErrAppID)
@@ -123,7 +136,7 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest
 	}
 	if webDir, err := filepath.Abs(opts.Dir); err == nil {
 		if rel, err := filepath.Rel(webDir, outDir); err == nil && (rel == "." || filepath.IsLocal(rel)) {
-			return nil, fmt.Errorf("build bundle: the output folder %s is inside the web build folder %s, so every bundle would carry the previous ones: pick an --out outside it", outDir, webDir)
+			return nil, fmt.Errorf("build bundle: %w", &OutInsideWebError{Out: outDir, Web: webDir})
 		}
 	}
 	if _, statErr := os.Stat(outDir); errors.Is(statErr, fs.ErrNotExist) {
@@ -143,7 +156,7 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest
 	if !opts.Force {
 		for _, p := range []string{bundlePath, manifestPath, deltaPath} {
 			if _, err := os.Lstat(p); err == nil {
-				return nil, fmt.Errorf("build bundle: %w: %s; bump the version, or pass --force to replace it", ErrBundleExists, p)
+				return nil, fmt.Errorf("build bundle: %w: %s", ErrBundleExists, p)
 			} else if !errors.Is(err, fs.ErrNotExist) {
 				return nil, fmt.Errorf("build bundle: %w", err)
 			}
@@ -305,10 +318,10 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest
 
 func (o *BuildOptions) check() error {
 	if o.Dir == "" {
-		return errors.New("build bundle: no web build folder given; pass --dir or set webDir in capacitor.config.json")
+		return fmt.Errorf("build bundle: %w: no web build folder given", ErrMissingOption)
 	}
 	if o.OutDir == "" {
-		return errors.New("build bundle: no output folder given; pass --out")
+		return fmt.Errorf("build bundle: %w: no output folder given", ErrMissingOption)
 	}
 	if err := ValidAppID(o.AppID); err != nil {
 		return fmt.Errorf("build bundle: %w", err)

@@ -239,12 +239,13 @@ func TestBuildRefuses(t *testing.T) {
 	}{
 		{"version with v", func(o *BuildOptions) { o.Version = "v1.2.3" }, ErrVersion, "drop the leading"},
 		{"short version", func(o *BuildOptions) { o.Version = "1.2" }, ErrVersion, "MAJOR.MINOR.PATCH"},
-		{"no version", func(o *BuildOptions) { o.Version = "" }, ErrVersion, "--version"},
+		{"no version", func(o *BuildOptions) { o.Version = "" }, ErrVersion, "the version is empty"},
 		{"app id with slash", func(o *BuildOptions) { o.AppID = "com/example" }, ErrAppID, "holds"},
 		{"app id without dot", func(o *BuildOptions) { o.AppID = "example" }, ErrAppID, "no dot"},
 		{"no key", func(o *BuildOptions) { o.Key = nil }, nil, "no private key"},
 		{"RSA-4096 key", func(o *BuildOptions) { o.Key = testPrivateKeyAnySize(t, "rsa4096.pem") }, ErrKeySize, "RSA-4096"},
-		{"no folder", func(o *BuildOptions) { o.Dir = "" }, nil, "--dir"},
+		{"no folder", func(o *BuildOptions) { o.Dir = "" }, ErrMissingOption, "no web build folder"},
+		{"no output folder", func(o *BuildOptions) { o.OutDir = "" }, ErrMissingOption, "no output folder"},
 		{"missing folder", func(o *BuildOptions) { o.Dir = filepath.Join(web, "nope") }, nil, "nope"},
 		{"no index.html", func(o *BuildOptions) { o.Dir = noIndex }, nil, "index.html"},
 		{"output inside the web folder", func(o *BuildOptions) { o.OutDir = filepath.Join(web, "dist") }, nil, "inside the web build folder"},
@@ -256,6 +257,14 @@ func TestBuildRefuses(t *testing.T) {
 			_, err := Build(t.Context(), opts, nil)
 			if err == nil || c.is != nil && !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.mention) {
 				t.Fatalf("err = %v, want %v mentioning %q", err, c.is, c.mention)
+			}
+			// Flags are the command line's advice, keys the wizard's.
+			if strings.Contains(err.Error(), "--") {
+				t.Fatalf("err = %v gives a command line's advice", err)
+			}
+			var inside *OutInsideWebError
+			if strings.HasPrefix(c.name, "output ") && (!errors.As(err, &inside) || inside.Web == "" || inside.Out == "") {
+				t.Fatalf("err = %v, want an *OutInsideWebError with both folders", err)
 			}
 			if left := listTree(t, opts.OutDir); len(left) > 0 {
 				t.Fatalf("left behind: %v", left)
@@ -273,7 +282,7 @@ func TestBuildNeverOverwritesWithoutForce(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(first.File)
-	if _, err := Build(t.Context(), opts, nil); !errors.Is(err, ErrBundleExists) || !strings.Contains(err.Error(), "--force") {
+	if _, err := Build(t.Context(), opts, nil); !errors.Is(err, ErrBundleExists) || strings.Contains(err.Error(), "--force") {
 		t.Fatalf("second build: %v", err)
 	}
 	if after, _ := os.ReadFile(first.File); !bytes.Equal(before, after) {

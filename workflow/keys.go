@@ -69,14 +69,14 @@ func ParsePrivateKey(data []byte) (*rsa.PrivateKey, error) {
 	case "PRIVATE KEY":
 		if k, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
 			if _, ok := k.(*rsa.PrivateKey); !ok {
-				return nil, fmt.Errorf("parse private key: %w: this is %s key; devices only accept RSA-2048: run 'capship key generate' for a new pair", ErrKeyFormat, keyKind(k))
+				return nil, fmt.Errorf("parse private key: %w: this is %s key; devices only accept RSA-2048: make a new RSA-2048 pair", ErrKeyFormat, keyKind(k))
 			}
 		}
-		return nil, fmt.Errorf("parse private key: %w: this is a PKCS#8 key (BEGIN PRIVATE KEY); Capgo needs PKCS#1 (BEGIN RSA PRIVATE KEY): convert it with 'openssl rsa -in KEY -traditional' or run 'capship key generate'", ErrKeyFormat)
+		return nil, fmt.Errorf("parse private key: %w: this is a PKCS#8 key (BEGIN PRIVATE KEY); Capgo needs PKCS#1 (BEGIN RSA PRIVATE KEY): convert it with 'openssl rsa -in KEY -traditional' or make a new RSA-2048 pair", ErrKeyFormat)
 	case "ENCRYPTED PRIVATE KEY":
 		return nil, fmt.Errorf("parse private key: %w: the key is protected by a passphrase; export it without one in PKCS#1 form (BEGIN RSA PRIVATE KEY)", ErrKeyFormat)
 	case "OPENSSH PRIVATE KEY":
-		return nil, fmt.Errorf("parse private key: %w: this is an OpenSSH key; Capgo needs an RSA key in PKCS#1 PEM form: run 'capship key generate'", ErrKeyFormat)
+		return nil, fmt.Errorf("parse private key: %w: this is an OpenSSH key; Capgo needs an RSA key in PKCS#1 PEM form: make a new RSA-2048 pair", ErrKeyFormat)
 	case publicKeyType, "PUBLIC KEY":
 		return nil, fmt.Errorf("parse private key: %w: this is a public key; pass the private key (BEGIN RSA PRIVATE KEY)", ErrKeyFormat)
 	default:
@@ -174,7 +174,7 @@ func cleanPEM(data []byte) []byte {
 
 func checkKeySize(pub *rsa.PublicKey) error {
 	if bits := pub.N.BitLen(); bits != KeyBits {
-		return fmt.Errorf("key is RSA-%d: %w; generate a new pair with 'capship key generate'", bits, ErrKeySize)
+		return fmt.Errorf("key is RSA-%d: %w; make a new RSA-2048 pair", bits, ErrKeySize)
 	}
 	if pub.E != 65537 {
 		return fmt.Errorf("%w: public exponent is %d, want 65537", ErrKeyFormat, pub.E)

@@ -63,7 +63,7 @@ type Manifest struct {
 var ErrManifest = errors.New("invalid manifest")
 
 // manifestHint ends the errors of a manifest that cannot be used.
-const manifestHint = "pass the APP-VERSION.manifest.json that 'capship bundle build' wrote next to the bundle"
+const manifestHint = "use the APP-VERSION.manifest.json written next to the bundle when it was built"
 
 // ReadManifest reads and checks a manifest written by Build.
 func ReadManifest(path string) (*Manifest, error) {

@@ -22,9 +22,27 @@ import (
 // build; the others are warnings worth showing before a release.
 type Problem struct {
 	Path     string // slash path relative to the folder ("." for the folder itself)
-	Message  string // what is wrong and what to do about it
+	Message  string // what is wrong and what to do about it, in words any caller can show
 	Blocking bool
+	// Kind names the problems a caller has its own advice for (a flag, a
+	// key); "" for the others.
+	Kind ProblemKind
+	// Folder is, for ProblemIndexDeeper, the folder that holds index.html.
+	Folder string
 }
+
+// ProblemKind names a preflight problem a caller may add advice to.
+type ProblemKind string
+
+// Problems with a known way out: another web build folder (the CLI's
+// --dir), or, for ProblemNoReadyCall, skipping the check (--no-code-check).
+const (
+	ProblemNoFolder    ProblemKind = "no_folder"     // the web build folder does not exist
+	ProblemNotFolder   ProblemKind = "not_folder"    // it is a file
+	ProblemIndexDeeper ProblemKind = "index_deeper"  // index.html is one folder down (Folder)
+	ProblemNoIndex     ProblemKind = "no_index"      // no index.html at the root
+	ProblemNoReadyCall ProblemKind = "no_ready_call" // no file calls notifyAppReady()
+)
 
 // Entry is one file that goes into the bundle.
 type Entry struct {
@@ -217,18 +235,25 @@ func (s *scanner) problem(p string, blocking bool, format string, a ...any) {
 	s.t.Problems = append(s.t.Problems, Problem{Path: p, Message: fmt.Sprintf(format, a...), Blocking: blocking})
 }
 
+// known records a blocking problem of a kind callers have advice for.
+func (s *scanner) known(p string, kind ProblemKind, folder, format string, a ...any) {
+	s.problem(p, true, format, a...)
+	last := &s.t.Problems[len(s.t.Problems)-1]
+	last.Kind, last.Folder = kind, folder
+}
+
 func (s *scanner) scan(opts ScanOptions) {
 	dir := s.t.Root
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		s.problem(".", true, "folder not found: build the web app first (npm run build) or pass --dir with its output folder")
+		s.known(".", ProblemNoFolder, "", "folder not found: build the web app first (npm run build), or use the folder it builds into")
 		return
 	case err != nil:
 		s.problem(".", true, "cannot open the folder: %v", unwrapPathError(err))
 		return
 	case !fi.IsDir():
-		s.problem(".", true, "not a folder: pass --dir with the web build folder (the one holding index.html)")
+		s.known(".", ProblemNotFolder, "", "not a folder: use the web build folder (the one holding index.html)")
 		return
 	}
 	real, err := filepath.EvalSymlinks(dir)
@@ -369,12 +394,13 @@ func (s *scanner) checkIndex() {
 	if len(top) == 1 {
 		for first := range top {
 			if _, ok := s.find(first + "/index.html"); ok {
-				s.problem("index.html", true, "not found at the root of the folder, but %s/index.html is: pass that folder (--dir %s)", first, problemLocation(s.t.Root, first))
+				loc := problemLocation(s.t.Root, first)
+				s.known("index.html", ProblemIndexDeeper, loc, "not found at the root of the folder, but %s/index.html is: use that folder (%s)", first, loc)
 				return
 			}
 		}
 	}
-	s.problem("index.html", true, "not found at the root of the folder: pass the web build output (the folder holding index.html)")
+	s.known("index.html", ProblemNoIndex, "", "not found at the root of the folder: use the web build output (the folder holding index.html)")
 }
 
 func (s *scanner) find(name string) (Entry, bool) {
@@ -415,7 +441,7 @@ func (s *scanner) checkCode() {
 			return
 		}
 	}
-	s.problem(".", true, "no .js or .html file calls %s(): without it the plugin rolls every update back; call CapacitorUpdater.notifyAppReady() when the app starts (or pass --no-code-check)", codeMarker)
+	s.known(".", ProblemNoReadyCall, "", "no .js or .html file calls %s(): without it the plugin rolls every update back; call CapacitorUpdater.notifyAppReady() when the app starts", codeMarker)
 }
 
 // fileContains reports whether the file holds needle, reading it in buf-sized

@@ -40,12 +40,14 @@ func TestScanProblems(t *testing.T) {
 		opts    workflow.ScanOptions
 		path    string // Problem.Path of the first blocking problem
 		message string // part of its message
+		kind    workflow.ProblemKind
 	}{
 		{
 			name:    "missing folder",
 			setup:   func(t *testing.T, dir string) string { return filepath.Join(dir, "www") },
 			path:    ".",
 			message: "folder not found",
+			kind:    workflow.ProblemNoFolder,
 		},
 		{
 			name: "not a folder",
@@ -55,6 +57,7 @@ func TestScanProblems(t *testing.T) {
 			},
 			path:    ".",
 			message: "not a folder",
+			kind:    workflow.ProblemNotFolder,
 		},
 		{
 			name:    "empty folder",
@@ -79,6 +82,7 @@ func TestScanProblems(t *testing.T) {
 			},
 			path:    "index.html",
 			message: "not found at the root",
+			kind:    workflow.ProblemNoIndex,
 		},
 		{
 			name: "index.html one folder down",
@@ -87,7 +91,8 @@ func TestScanProblems(t *testing.T) {
 				return dir
 			},
 			path:    "index.html",
-			message: "browser/index.html is: pass that folder",
+			message: "browser/index.html is: use that folder",
+			kind:    workflow.ProblemIndexDeeper,
 		},
 		{
 			name: "index.html in upper case",
@@ -110,6 +115,7 @@ func TestScanProblems(t *testing.T) {
 			},
 			path:    ".",
 			message: "notifyAppReady",
+			kind:    workflow.ProblemNoReadyCall,
 		},
 		{
 			name: "backslash in a name",
@@ -227,6 +233,13 @@ func TestScanProblems(t *testing.T) {
 			}
 			if pe.Problem.Path != tt.path || !strings.Contains(pe.Problem.Message, tt.message) {
 				t.Errorf("first problem = %q: %q, want %q: …%q…", pe.Problem.Path, pe.Problem.Message, tt.path, tt.message)
+			}
+			// Advice for a flag or a key is the caller's: a kind, never "--".
+			if pe.Problem.Kind != tt.kind || strings.Contains(pe.Problem.Message, "--") {
+				t.Errorf("first problem: kind %q, want %q; %q", pe.Problem.Kind, tt.kind, pe.Problem.Message)
+			}
+			if tt.kind == workflow.ProblemIndexDeeper && pe.Problem.Folder != filepath.Join(dir, "browser") {
+				t.Errorf("the folder holding index.html: %q", pe.Problem.Folder)
 			}
 			if err.Error() != tree.Err().Error() {
 				t.Errorf("Scan error %q differs from tree.Err() %q", err, tree.Err())

@@ -17,7 +17,7 @@ var ErrVersion = errors.New("not a semantic version")
 func ValidVersion(v string) error {
 	switch {
 	case v == "":
-		return fmt.Errorf("%w: the version is empty; pass --version, e.g. 1.2.3", ErrVersion)
+		return fmt.Errorf("%w: the version is empty; give one like 1.2.3", ErrVersion)
 	case strings.HasPrefix(v, "v") || strings.HasPrefix(v, "V"):
 		return fmt.Errorf("%w: %q: drop the leading %q (write %s)", ErrVersion, v, v[:1], v[1:])
 	}

@@ -1,7 +1,12 @@
-// Package release is what the command line and the wizard both do with a
-// built bundle and the registry, written once: the delta form a
-// registration carries, and what a phone on a registered release
-// downloads of a new one.
+// Package release is the operations layer the command line and the wizard
+// share, written once below both: where releases go (Open a Target: the
+// local registry or a capship server, one store.Manager either way), a
+// built manifest as a registration (RegistrationFromManifest), an app's
+// key made or brought into the keychain with its public half in the
+// Capacitor config (CreateKey, ImportKey), the delta form a registration
+// carries, and what a phone on a registered release downloads of a new
+// one. It returns typed errors and facts; the caller words the advice
+// (the CLI in flags, each wizard step in keys).
 package release
 
 import (
@@ -77,7 +82,7 @@ type ChannelDownload struct {
 // the registry's order), what a phone on it downloads of the new delta d.
 // pub is the app's public key (see Download). An app the registry does
 // not know yet has no channels.
-func Channels(ctx context.Context, reg store.Registry, appID string, pub *rsa.PublicKey, d *workflow.Delta) ([]ChannelDownload, error) {
+func Channels(ctx context.Context, reg store.Manager, appID string, pub *rsa.PublicKey, d *workflow.Delta) ([]ChannelDownload, error) {
 	channels, err := reg.Channels(ctx, appID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
