@@ -26,7 +26,7 @@ import (
 // tokens and device stats.
 func releaseCommands() []Command {
 	return []Command{
-		{Name: "release register", Usage: "--manifest MANIFEST --url URL [--files-url BASE] [--channel production] [--min-native VERSION] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]",
+		{Name: "release register", Usage: "--manifest MANIFEST --url URL [--files-url BASE] [--channel production] [--min-native VERSION] [--allow-native-change] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]",
 			Summary: "check the hosted bundle (and its per-file objects) and register it as a release", Run: runReleaseRegister},
 		{Name: "release list", Usage: "[--app APP_ID] [--db PATH | --server URL --token TOKEN] [--json]",
 			Summary: "list an app's releases and the channels serving them", Run: runReleaseList},
@@ -296,13 +296,13 @@ type registerFlags struct {
 	*registryFlags
 	serverFlags
 	manifest, url, filesURL, channel, minNative string
-	skipCheck                                   bool
+	skipCheck, allowNativeChange                bool
 }
 
 func parseRegisterFlags(s IO, args []string) (*registerFlags, error) {
 	f := &registerFlags{}
 	rf, _, err := regCmd{name: "release register",
-		usage:   "--manifest MANIFEST --url URL [--files-url BASE] [--channel production] [--min-native VERSION] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]",
+		usage:   "--manifest MANIFEST --url URL [--files-url BASE] [--channel production] [--min-native VERSION] [--allow-native-change] [--skip-url-check] [--db PATH | --server URL --token TOKEN] [--json]",
 		summary: "Download the hosted bundle (and, with --files-url, every per-file object) back, prove it is the built one, and register it.", app: true,
 		remote: &f.serverFlags,
 	}.parse(s, args, func(fs *flag.FlagSet) {
@@ -311,6 +311,7 @@ func parseRegisterFlags(s IO, args []string) (*registerFlags, error) {
 		fs.StringVar(&f.filesURL, "files-url", "", "https:// address of the folder the bundle's per-file objects were uploaded to: devices fetch BASE/OBJECT, only for the files they lack")
 		fs.StringVar(&f.channel, "channel", "production", "channel to point at the release (\"\" for none)")
 		fs.StringVar(&f.minNative, "min-native", "", "lowest native app version (version_build) that may get it")
+		fs.BoolVar(&f.allowNativeChange, "allow-native-change", false, "register even though the bundle's native packages differ from the release the channel serves")
 		fs.BoolVar(&f.skipCheck, "skip-url-check", false, "do not download the bundle and objects to compare sizes and SHA-256")
 	})
 	if err != nil {
@@ -348,6 +349,7 @@ func runReleaseRegister(ctx context.Context, s IO, args []string) error {
 		AppID: m.AppID, Version: m.Version, URL: strings.TrimSpace(f.url), SessionKey: m.SessionKey,
 		Checksum: m.Checksum, Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256,
 		KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint, Channel: f.channel, MinNative: f.minNative,
+		NativePackages: m.NativePackages, AllowNativeChange: f.allowNativeChange,
 	}
 	if err := deltaInput(s, f, m, &in); err != nil {
 		return err
@@ -374,6 +376,9 @@ func runReleaseRegister(ctx context.Context, s IO, args []string) error {
 			return fmt.Errorf("register release: version %s of %s is already registered: bump the version (package.json) and build a new bundle", m.Version, m.AppID)
 		}
 	}
+	if err := checkNativeFirst(ctx, reg, client, &in); err != nil {
+		return err
+	}
 	res := registerResult{Channel: f.channel, Server: f.server, FilesURL: in.FilesURL, FileCount: len(in.Files)}
 	if res.URLCheck, res.Warnings, err = checkHosted(ctx, s, f, m); err != nil {
 		return err
@@ -385,10 +390,10 @@ func runReleaseRegister(ctx context.Context, s IO, args []string) error {
 	}
 	if client != nil {
 		if res.Release, err = client.Register(ctx, in); err != nil {
-			return err
+			return withNativeAdvice(err)
 		}
 	} else if err := registerLocal(ctx, reg, in, &res); err != nil {
-		return err
+		return withNativeAdvice(err)
 	}
 	if f.json {
 		return writeJSON(s.Out, res)
