@@ -79,6 +79,7 @@ func commands() []Command {
 		checkURLCommands(),
 		releaseCommands(),
 		serverCommands(),
+		doctorCommands(),
 	} {
 		all = append(all, group...)
 	}

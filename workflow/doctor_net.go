@@ -162,6 +162,8 @@ func blockedFix(code string) string {
 		return "register a release onto a public channel, or make one public ('capship channel set NAME --public')"
 	case "key_id_mismatch":
 		return "the config's publicKey is not the key the app's releases are sealed with: write the right key into the config"
+	case "disable_auto_update_under_native":
+		return "the release is older than the device's native version: register a newer one (or let the channel go under native: 'capship channel set NAME --disable-under-native=false')"
 	case "min_native_version_not_met":
 		return "devices on this native version do not get the release: ship a native build, or register without --min-native"
 	}
