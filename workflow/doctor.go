@@ -195,7 +195,7 @@ func checkPluginVersion(dir string) Finding {
 	case semver.Compare("v"+version, "v"+MinPluginVersion) < 0:
 		return Finding{Check: check, Status: StatusWarn,
 			Message: fmt.Sprintf("%s %s (%s) is older than %s, which reads the server's `kind`: older plugins count every \"nothing for you\" answer as a failed download and tell the app so", PluginPackage, version, from, MinPluginVersion),
-			Fix: fix}
+			Fix:     fix}
 	}
 	return Finding{Check: check, Status: StatusOK, Message: fmt.Sprintf("%s %s (%s)", PluginPackage, version, from)}
 }
