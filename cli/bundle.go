@@ -88,7 +88,10 @@ func runBundleBuild(ctx context.Context, s IO, args []string) error {
 	opts.Key = key
 	opts.AppDir = "." // the app's folder, as for fillFromProject: its native packages go into the manifest
 	opts.Warn = func(p workflow.Problem) {
-		w := fmt.Sprintf("%s: %s", filepath.Join(opts.Dir, filepath.FromSlash(p.Path)), p.Message)
+		w := p.Message // Path "": about the app, not a file of the web build
+		if p.Path != "" {
+			w = fmt.Sprintf("%s: %s", filepath.Join(opts.Dir, filepath.FromSlash(p.Path)), p.Message)
+		}
 		fmt.Fprintf(s.Err, "warning: %s\n", w)
 		warnings = append(warnings, w)
 	}

@@ -151,3 +151,15 @@ func TestRegisterNativeGuardThroughServer(t *testing.T) {
 		t.Fatalf("allowed through the admin API: %+v, %v", rel, err)
 	}
 }
+
+// Without node_modules, bundle build records no native packages and says
+// why, naming no web build file.
+func TestBundleBuildWithoutNodeModules(t *testing.T) {
+	app := shopApp(t)
+	must(t, os.RemoveAll(filepath.Join(app.dir, "node_modules")))
+	r := runBundleCLI(t, nil, false, "bundle", "build", "--out", filepath.Join(t.TempDir(), "out"), "--version", "1.0.0", "--no-delta", "--key-file", app.keyFile)
+	if r.code != 0 || !strings.Contains(r.err, "warning: native packages not recorded: "+filepath.Join(".", "node_modules")+" is missing (run npm install") ||
+		strings.Contains(r.err, "native:") {
+		t.Fatalf("%s", r)
+	}
+}

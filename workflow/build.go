@@ -176,7 +176,7 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest
 		}
 		for _, w := range warnings {
 			if opts.Warn != nil {
-				opts.Warn(Problem{Path: ".", Message: w})
+				opts.Warn(Problem{Message: w}) // no Path: about the app's folder, not the web build
 			}
 		}
 	}

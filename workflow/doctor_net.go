@@ -83,7 +83,7 @@ type DeviceCheck struct {
 	UpdateURL     string // where it posts
 	AppID         string
 	NativeVersion string // version_build: the native app's version
-	PluginVersion string
+	PluginVersion string // "" means MinPluginVersion
 	KeyID         string // of the config's publicKey
 	Platform      string // "android" or "ios"; "" means android
 }
@@ -106,6 +106,9 @@ func DoctorDeviceAnswer(ctx context.Context, client *http.Client, d DeviceCheck)
 	const check = CheckDeviceAnswer
 	if d.Platform == "" {
 		d.Platform = "android"
+	}
+	if d.PluginVersion == "" {
+		d.PluginVersion = MinPluginVersion
 	}
 	device := fmt.Sprintf("a %s device on native %s", d.Platform, d.NativeVersion)
 	if d.UpdateURL == "" {

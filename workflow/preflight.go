@@ -21,7 +21,7 @@ import (
 // Problem is one finding of the preflight check. Blocking problems stop the
 // build; the others are warnings worth showing before a release.
 type Problem struct {
-	Path     string // slash path relative to the folder ("." for the folder itself)
+	Path     string // slash path relative to the folder ("." for the folder itself; "" for the app, not the web build)
 	Message  string // what is wrong and what to do about it
 	Blocking bool
 }
