@@ -91,7 +91,7 @@ func TestDoctorAgainstServer(t *testing.T) {
 		t.Fatalf("native below the minimum: %+v", f[workflow.CheckDeviceAnswer])
 	}
 	if _, f = doctorRun(t, nil, append(key, "--native-version", "3.0.0", "--platform", "ios")...); f[workflow.CheckDeviceAnswer].Status != workflow.StatusOK ||
-		!strings.Contains(f[workflow.CheckDeviceAnswer].Message, "ios device on native 3.0.0 gets 3.1.0") {
+		!strings.Contains(f[workflow.CheckDeviceAnswer].Message, "an ios device on native 3.0.0 gets 3.1.0") {
 		t.Fatalf("native at the minimum: %+v", f[workflow.CheckDeviceAnswer])
 	}
 

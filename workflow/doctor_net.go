@@ -111,6 +111,9 @@ func DoctorDeviceAnswer(ctx context.Context, client *http.Client, d DeviceCheck)
 		d.PluginVersion = MinPluginVersion
 	}
 	device := fmt.Sprintf("a %s device on native %s", d.Platform, d.NativeVersion)
+	if strings.ContainsRune("aeiou", rune(d.Platform[0])) {
+		device = "an" + device[1:] // an android, an ios
+	}
 	if d.UpdateURL == "" {
 		return Finding{Check: check, Status: StatusFail, Message: "no updateUrl to ask", Fix: "set updateUrl in the config"}
 	}
