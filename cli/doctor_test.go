@@ -39,9 +39,7 @@ func registerShop(t *testing.T, app shop, reg store.Registry, version, minNative
 	manifest, url := app.build(t, h, filepath.Join(t.TempDir(), "out"), version)
 	m, err := workflow.ReadManifest(manifest)
 	must(t, err)
-	_, err = reg.Register(context.Background(), store.RegisterInput{AppID: m.AppID, Version: m.Version, URL: url,
-		SessionKey: m.SessionKey, Checksum: m.Checksum, Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256,
-		KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint, Channel: "production", MinNative: minNative, NativePackages: m.NativePackages})
+	_, err = reg.Register(context.Background(), registration(m, url, minNative))
 	must(t, err)
 }
 

@@ -140,9 +140,7 @@ func TestRegisterNativeGuardThroughServer(t *testing.T) {
 	must(t, err)
 	client, err := store.NewClient(api.URL, secret, nil)
 	must(t, err)
-	in := store.RegisterInput{AppID: m.AppID, Version: m.Version, URL: url2, SessionKey: m.SessionKey, Checksum: m.Checksum,
-		Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256, KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint,
-		Channel: "production", NativePackages: m.NativePackages}
+	in := registration(m, url2, "")
 	if _, err := client.Register(context.Background(), in); !errors.Is(err, store.ErrNativeChange) || !strings.Contains(err.Error(), nativeChanges) {
 		t.Fatalf("the admin API let a native change through: %v", err)
 	}
@@ -162,4 +160,11 @@ func TestBundleBuildWithoutNodeModules(t *testing.T) {
 		strings.Contains(r.err, "native:") {
 		t.Fatalf("%s", r)
 	}
+}
+
+// registration is what release register records of m onto production.
+func registration(m *workflow.Manifest, url, minNative string) store.RegisterInput {
+	return store.RegisterInput{AppID: m.AppID, Version: m.Version, URL: url, SessionKey: m.SessionKey, Checksum: m.Checksum,
+		Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256, KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint,
+		Channel: "production", MinNative: minNative, NativePackages: m.NativePackages}
 }
