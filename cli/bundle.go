@@ -100,8 +100,12 @@ func runBundleBuild(ctx context.Context, s IO, o *buildOptions) error {
 		warnings = append(warnings, keyWarning)
 	}
 	opts.Key = key
+	opts.AppDir = "." // the app's folder, as for fillFromProject: its native packages go into the manifest
 	opts.Warn = func(p workflow.Problem) {
-		w := fmt.Sprintf("%s: %s", filepath.Join(opts.Dir, filepath.FromSlash(p.Path)), p.Message)
+		w := p.Message // Path "": about the app, not a file of the web build
+		if p.Path != "" {
+			w = fmt.Sprintf("%s: %s", filepath.Join(opts.Dir, filepath.FromSlash(p.Path)), p.Message)
+		}
 		fmt.Fprintf(s.Err, "warning: %s\n", w)
 		warnings = append(warnings, w)
 	}
@@ -130,6 +134,9 @@ func runBundleBuild(ctx context.Context, s IO, o *buildOptions) error {
 	fmt.Fprintf(s.Err, "  bundle:    %s\n  manifest:  %s\n  sha256:    %s\n  key:       %s (%s)\n",
 		m.File, m.Manifest, m.SHA256, m.KeyID, m.KeyFingerprint)
 	fmt.Fprintf(s.Err, "  delta:     %s\n", deltaLine(m, opts.NoDelta))
+	if m.NativePackages != nil {
+		fmt.Fprintf(s.Err, "  native:    %d packages recorded (release register compares them with the channel's release)\n", len(m.NativePackages))
+	}
 	if m.Delta != nil {
 		fmt.Fprintf(s.Err, "next: upload the bundle and the folder %s/ to your storage, then register them: capship release register --manifest %s --url URL --files-url URL_OF_THE_FOLDER\n",
 			filepath.Base(m.Delta.Dir), m.Manifest)

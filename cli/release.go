@@ -68,7 +68,7 @@ type registerResult struct {
 type registerOptions struct {
 	registryOptions
 	manifest, url, filesURL, channel, minNative string
-	skipCheck                                   bool
+	skipCheck, allowNativeChange                bool
 }
 
 func newReleaseRegisterCmd(s IO) *cobra.Command {
@@ -92,6 +92,7 @@ server (--server). The channel (production unless --channel) then serves it.`,
 	fs.StringVar(&o.filesURL, "files-url", "", "https:// address of the folder the bundle's per-file objects were uploaded to: devices fetch BASE/OBJECT, only for the files they lack")
 	addChannelFlag(fs, &o.channel, "production", "channel to point at the release (\"\" for none)")
 	fs.StringVar(&o.minNative, "min-native", "", "lowest native app `version` (version_build) that may get it")
+	fs.BoolVar(&o.allowNativeChange, "allow-native-change", false, "register even though the bundle's native packages differ from the release the channel serves")
 	fs.BoolVar(&o.skipCheck, "skip-url-check", false, "do not download the bundle and objects to compare sizes and SHA-256")
 	addRegistryFlags(fs, &o.registryOptions, withApp|withServer)
 	return cmd
@@ -121,6 +122,7 @@ func runReleaseRegister(ctx context.Context, s IO, f *registerOptions) error {
 		AppID: m.AppID, Version: m.Version, URL: strings.TrimSpace(f.url), SessionKey: m.SessionKey,
 		Checksum: m.Checksum, Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256,
 		KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint, Channel: f.channel, MinNative: f.minNative,
+		NativePackages: m.NativePackages, AllowNativeChange: f.allowNativeChange,
 	}
 	if err := deltaInput(s, f, m, &in); err != nil {
 		return err
@@ -147,6 +149,9 @@ func runReleaseRegister(ctx context.Context, s IO, f *registerOptions) error {
 			return fmt.Errorf("register release: version %s of %s: %w", m.Version, m.AppID, store.ErrDuplicateVersion)
 		}
 	}
+	if err := checkNativeFirst(ctx, reg, client, &in); err != nil {
+		return err
+	}
 	res := registerResult{Channel: f.channel, Server: f.server, FilesURL: in.FilesURL, FileCount: len(in.Files)}
 	if res.URLCheck, res.Warnings, err = checkHosted(ctx, s, f, m); err != nil {
 		return err
@@ -158,10 +163,10 @@ func runReleaseRegister(ctx context.Context, s IO, f *registerOptions) error {
 	}
 	if client != nil {
 		if res.Release, err = client.Register(ctx, in); err != nil {
-			return err
+			return withNativeAdvice(err)
 		}
 	} else if err := registerLocal(ctx, reg, in, &res); err != nil {
-		return err
+		return withNativeAdvice(err)
 	}
 	if f.json {
 		if res.URLCheck != nil {

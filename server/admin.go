@@ -103,7 +103,7 @@ func (s *Server) adminFail(w http.ResponseWriter, err error) {
 		status = http.StatusBadRequest
 	case "not_found":
 		status = http.StatusNotFound
-	case "duplicate_version", "duplicate_bundle", "version_not_newer", "key_mismatch", "nothing_to_roll_back", "duplicate_channel":
+	case "duplicate_version", "duplicate_bundle", "version_not_newer", "key_mismatch", "nothing_to_roll_back", "duplicate_channel", "native_change":
 		status = http.StatusConflict
 	case "unauthorized":
 		status = http.StatusUnauthorized

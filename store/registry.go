@@ -141,20 +141,23 @@ type App struct {
 
 // Release is one registered bundle: what the update endpoint sends devices.
 type Release struct {
-	AppID          string    `json:"app_id"`
-	Version        string    `json:"version"`              // semver, X.Y.Z[-pre][+build]
-	URL            string    `json:"url"`                  // where devices download the encrypted file
-	SessionKey     string    `json:"session_key"`          // ivSessionKey, sent as session_key
-	Checksum       string    `json:"checksum"`             // encrypted checksum (512 hex), sent as checksum
-	Size           int64     `json:"size"`                 // bytes of the encrypted file
-	SHA256         string    `json:"sha256"`               // SHA-256 of the encrypted file, lowercase hex
-	ZipSHA256      string    `json:"zip_sha256"`           // SHA-256 of the zip before encryption
-	KeyID          string    `json:"key_id"`               // spec §1 key id of the sealing key
-	KeyFingerprint string    `json:"key_fingerprint"`      // "sha256:…" of the sealing key
-	MinNative      string    `json:"min_native"`           // lowest native version_build that may get it; "" for any
-	FilesURL       string    `json:"files_url,omitempty"`  // base URL of the delta objects; "" for a zip-only release
-	FileCount      int       `json:"file_count,omitempty"` // files of the delta form (ReleaseFiles lists them)
-	CreatedAt      time.Time `json:"created_at"`
+	AppID          string `json:"app_id"`
+	Version        string `json:"version"`              // semver, X.Y.Z[-pre][+build]
+	URL            string `json:"url"`                  // where devices download the encrypted file
+	SessionKey     string `json:"session_key"`          // ivSessionKey, sent as session_key
+	Checksum       string `json:"checksum"`             // encrypted checksum (512 hex), sent as checksum
+	Size           int64  `json:"size"`                 // bytes of the encrypted file
+	SHA256         string `json:"sha256"`               // SHA-256 of the encrypted file, lowercase hex
+	ZipSHA256      string `json:"zip_sha256"`           // SHA-256 of the zip before encryption
+	KeyID          string `json:"key_id"`               // spec §1 key id of the sealing key
+	KeyFingerprint string `json:"key_fingerprint"`      // "sha256:…" of the sealing key
+	MinNative      string `json:"min_native"`           // lowest native version_build that may get it; "" for any
+	FilesURL       string `json:"files_url,omitempty"`  // base URL of the delta objects; "" for a zip-only release
+	FileCount      int    `json:"file_count,omitempty"` // files of the delta form (ReleaseFiles lists them)
+	// NativePackages are the native packages (npm name → version) the
+	// bundle was built against; nil when its manifest did not record them.
+	NativePackages map[string]string `json:"native_packages,omitempty"`
+	CreatedAt      time.Time         `json:"created_at"`
 }
 
 // ReleaseFile is one file of a release's delta form: what the update
@@ -186,6 +189,13 @@ type RegisterInput struct {
 	// then fetch each changed file at FilesURL + "/" + Object.
 	FilesURL string        `json:"files_url,omitempty"`
 	Files    []ReleaseFile `json:"files,omitempty"`
+	// NativePackages are the manifest's native packages (npm name →
+	// version); nil when it recorded none. When both they and those of the
+	// release the channel serves are known and differ, Register refuses
+	// with a *NativeChangeError, unless MinNative is set (only native apps
+	// that ship the new packages get it) or AllowNativeChange.
+	NativePackages    map[string]string `json:"native_packages,omitempty"`
+	AllowNativeChange bool              `json:"allow_native_change,omitempty"`
 }
 
 // Platforms a channel can serve, as the plugin sends them.
@@ -343,6 +353,8 @@ var (
 	ErrCorrupt           = errors.New("the registry file is damaged: restore it from a backup")
 )
 
+// ErrNativeChange (native.go) is one of them too.
+
 // errorCodes maps sentinel errors to the stable codes of the admin API's
 // `{"error": code, "message": …}` answers.
 var errorCodes = []struct {
@@ -365,6 +377,7 @@ var errorCodes = []struct {
 	{ErrSchemaTooOld, "schema_too_old"},
 	{ErrDiskFull, "disk_full"},
 	{ErrCorrupt, "corrupt"},
+	{ErrNativeChange, "native_change"},
 }
 
 // ErrorCode returns the admin API code for err ("internal" for an error that

@@ -219,7 +219,7 @@ func (r *sqlRegistry) Apps(ctx context.Context) ([]App, error) {
 // releaseCols are a release's columns under the table alias a.
 func releaseCols(a string) string {
 	cols := []string{"id", "app_id", "version", "url", "session_key", "checksum", "size", "sha256",
-		"zip_sha256", "key_id", "key_fingerprint", "min_native", "files_url", "file_count", "created_at"}
+		"zip_sha256", "key_id", "key_fingerprint", "min_native", "files_url", "file_count", "created_at", "native_packages"}
 	for i, c := range cols {
 		cols[i] = a + "." + c
 	}
@@ -234,11 +234,12 @@ type nullRelease struct {
 	sha, zipSHA, keyID, keyFingerprint, minNative sql.NullString
 	filesURL                                      sql.NullString
 	fileCount, created                            sql.NullInt64
+	native                                        sql.NullString
 }
 
 func (n *nullRelease) dest() []any {
 	return []any{&n.id, &n.appID, &n.version, &n.url, &n.sessionKey, &n.checksum, &n.size, &n.sha,
-		&n.zipSHA, &n.keyID, &n.keyFingerprint, &n.minNative, &n.filesURL, &n.fileCount, &n.created}
+		&n.zipSHA, &n.keyID, &n.keyFingerprint, &n.minNative, &n.filesURL, &n.fileCount, &n.created, &n.native}
 }
 
 // release returns the scanned release, or nil when the join found none.
@@ -246,13 +247,16 @@ func (n *nullRelease) release() *Release {
 	if !n.id.Valid {
 		return nil
 	}
+	// A damaged native_packages value (only a hand edit makes one) reads
+	// as not recorded; Register reports it.
+	native, _ := decodeNative(n.native)
 	return &Release{
 		AppID: n.appID.String, Version: n.version.String, URL: n.url.String,
 		SessionKey: n.sessionKey.String, Checksum: n.checksum.String, Size: n.size.Int64,
 		SHA256: n.sha.String, ZipSHA256: n.zipSHA.String, KeyID: n.keyID.String,
 		KeyFingerprint: n.keyFingerprint.String, MinNative: n.minNative.String,
 		FilesURL: n.filesURL.String, FileCount: int(n.fileCount.Int64),
-		CreatedAt: fromMillis(n.created.Int64),
+		NativePackages: native, CreatedAt: fromMillis(n.created.Int64),
 	}
 }
 
@@ -298,9 +302,14 @@ func (r *sqlRegistry) Register(ctx context.Context, in RegisterInput) (*Release,
 		AppID: in.AppID, Version: in.Version, URL: in.URL, SessionKey: in.SessionKey,
 		Checksum: in.Checksum, Size: in.Size, SHA256: in.SHA256, ZipSHA256: in.ZipSHA256,
 		KeyID: in.KeyID, KeyFingerprint: in.KeyFingerprint, MinNative: in.MinNative,
-		FilesURL: in.FilesURL, FileCount: len(in.Files), CreatedAt: fromMillis(toMillis(now)),
+		FilesURL: in.FilesURL, FileCount: len(in.Files), NativePackages: in.NativePackages,
+		CreatedAt: fromMillis(toMillis(now)),
 	}
-	err := r.inTx(ctx, func(tx *sql.Tx) error {
+	native, err := encodeNative(in.NativePackages)
+	if err != nil {
+		return nil, fmt.Errorf("register release: %w", err)
+	}
+	err = r.inTx(ctx, func(tx *sql.Tx) error {
 		app, err := r.lockApp(ctx, tx, in.AppID, true)
 		if err != nil {
 			return err
@@ -349,13 +358,16 @@ func (r *sqlRegistry) Register(ctx context.Context, in RegisterInput) (*Release,
 			if err := ch.checkNewer(in.Version); err != nil {
 				return err
 			}
+			if err := r.checkChannelNative(ctx, tx, &in, ch); err != nil {
+				return err
+			}
 		}
 		var id int64
 		err = tx.QueryRowContext(ctx, `INSERT INTO releases (app_id, version, url, session_key, checksum, size, sha256,
-			zip_sha256, key_id, key_fingerprint, min_native, files_url, file_count, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
+			zip_sha256, key_id, key_fingerprint, min_native, files_url, file_count, created_at, native_packages)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
 			in.AppID, in.Version, in.URL, in.SessionKey, in.Checksum, in.Size, in.SHA256,
-			in.ZipSHA256, in.KeyID, in.KeyFingerprint, in.MinNative, in.FilesURL, len(in.Files), toMillis(now)).Scan(&id)
+			in.ZipSHA256, in.KeyID, in.KeyFingerprint, in.MinNative, in.FilesURL, len(in.Files), toMillis(now), native).Scan(&id)
 		if r.d.isUnique(err) {
 			// A concurrent registration won; the constraint names which rule.
 			switch msg := err.Error(); {

@@ -71,6 +71,9 @@ func (in *RegisterInput) Validate() error {
 	if err := validBundleURL("bundle url", in.URL); err != nil {
 		return err
 	}
+	if err := validNative(in.NativePackages); err != nil {
+		return err
+	}
 	switch {
 	case in.Size <= 0:
 		return hinted(ErrInvalid, "size %d: the manifest's size of the encrypted file must be positive", in.Size)

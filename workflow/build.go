@@ -35,6 +35,10 @@ type BuildOptions struct {
 	// builds, so a rebuild compresses and signs only what changed; ""
 	// means DefaultCacheDir(), "-" keeps nothing.
 	CacheDir string
+	// AppDir is the app's folder: its package.json and node_modules say
+	// which native packages the bundle expects (NativePackages), recorded
+	// in the manifest. "" records none.
+	AppDir string
 
 	rand        io.Reader        // tests only: source of the AES key and IV; nil means crypto/rand
 	now         func() time.Time // tests only; nil means time.Now
@@ -177,6 +181,18 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	var natives map[string]string
+	if opts.AppDir != "" {
+		var warnings []string
+		if natives, warnings, err = NativePackages(opts.AppDir); err != nil {
+			return nil, fmt.Errorf("build bundle: %w", err)
+		}
+		for _, w := range warnings {
+			if opts.Warn != nil {
+				opts.Warn(Problem{Message: w}) // no Path: about the app's folder, not the web build
+			}
+		}
+	}
 	var deltaSkipped string
 	var sums []EntrySum
 	if !opts.NoDelta {
@@ -252,6 +268,7 @@ func Build(ctx context.Context, opts BuildOptions, report Reporter) (_ *Manifest
 		Bytes:          tree.Bytes,
 		Manifest:       manifestPath,
 		CreatedAt:      now().UTC().Truncate(time.Second),
+		NativePackages: natives,
 		Delta:          delta,
 		DeltaSkipped:   deltaSkipped,
 	}

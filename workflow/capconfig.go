@@ -20,6 +20,9 @@ type CapConfig struct {
 	UpdateURL  string // plugins.CapacitorUpdater.updateUrl
 	StatsURL   string // plugins.CapacitorUpdater.statsUrl
 	ChannelURL string // plugins.CapacitorUpdater.channelUrl
+	// PrivateKey is plugins.CapacitorUpdater.privateKey, where Capgo's
+	// first scheme put the private key, shipping it in every app.
+	PrivateKey string
 	// Dynamic names the keys (dotted paths) of a .ts/.js config whose value
 	// is an expression capship cannot evaluate, such as process.env.APP_ID.
 	Dynamic []string
@@ -91,6 +94,7 @@ func (cfg *CapConfig) fields() []configField {
 		{updater("updateUrl"), &cfg.UpdateURL},
 		{updater("statsUrl"), &cfg.StatsURL},
 		{updater("channelUrl"), &cfg.ChannelURL},
+		{updater("privateKey"), &cfg.PrivateKey},
 	}
 }
 

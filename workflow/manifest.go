@@ -45,6 +45,11 @@ type Manifest struct {
 	Bytes          int64     `json:"bytes"`           // uncompressed bytes of all files
 	Manifest       string    `json:"manifest"`        // this file
 	CreatedAt      time.Time `json:"created_at"`
+	// NativePackages are the app's native dependencies and their installed
+	// versions (NativePackages) when the bundle was built: 'release
+	// register' compares them with the release the channel serves. nil
+	// when not recorded (an older capship, no package.json).
+	NativePackages map[string]string `json:"native_packages"`
 	// Warnings are what the build warned about (a config publicKey that
 	// breaks a device rule, the preflight's findings), for the --json
 	// output; the manifest file does not hold them.

@@ -21,8 +21,8 @@ import (
 // Problem is one finding of the preflight check. Blocking problems stop the
 // build; the others are warnings worth showing before a release.
 type Problem struct {
-	Path     string // slash path relative to the folder ("." for the folder itself)
-	Message  string // what is wrong and what to do about it, in words any caller can show
+	Path     string // slash path relative to the folder ("." for the folder itself; "" for the app, not the web build)
+	Message  string // what is wrong and what to do about it
 	Blocking bool
 	// Kind names the problems a caller has its own advice for (a flag, a
 	// key); "" for the others.

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // Project is what capship reads from a Capacitor app's folder.
@@ -20,6 +22,9 @@ type Project struct {
 	UpdateURL  string // plugins.CapacitorUpdater.updateUrl, if any
 	StatsURL   string // plugins.CapacitorUpdater.statsUrl, if any
 	ChannelURL string // plugins.CapacitorUpdater.channelUrl, if any
+	// LeakedKey: the config sets plugins.CapacitorUpdater.privateKey, so
+	// every build of the app carries its private key.
+	LeakedKey bool
 	// Dynamic names config keys set by expressions capship cannot evaluate
 	// (.ts/.js configs only), such as "appId" for appId: process.env.APP_ID.
 	Dynamic []string
@@ -61,6 +66,7 @@ func LoadProjectConfig(dir, configPath string) (*Project, error) {
 	p.UpdateURL = cfg.UpdateURL
 	p.StatsURL = cfg.StatsURL
 	p.ChannelURL = cfg.ChannelURL
+	p.LeakedKey = cfg.PrivateKey != "" || slices.Contains(cfg.Dynamic, strings.Join(append(updaterPath[:2:2], "privateKey"), "."))
 	p.Dynamic = cfg.Dynamic
 	return p, nil
 }

@@ -1,0 +1,121 @@
+package workflow
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// maxPackageJSON bounds a package.json read for the native packages: real
+// ones are a few KiB.
+const maxPackageJSON = 4 << 20
+
+// alwaysNative are the Capacitor platforms, native whatever their folder
+// holds.
+var alwaysNative = map[string]bool{"@capacitor/android": true, "@capacitor/ios": true}
+
+// NativePackages says which of the app's direct dependencies (the
+// "dependencies" of appDir/package.json) carry native code, each with the
+// version installed under appDir/node_modules. A dependency is native when
+// its installed folder has an android/ or ios/ folder, or its package.json
+// a "capacitor" field; @capacitor/android and @capacitor/ios always are.
+// A web bundle that calls a native plugin the installed apps lack breaks
+// them, so the manifest records these and the registry compares them.
+//
+// It returns nil, and no error, when appDir has no package.json. A
+// dependency that is not installed is left out and named in the warnings
+// (as is a missing node_modules: then nothing is recorded).
+func NativePackages(appDir string) (map[string]string, []string, error) {
+	pkgPath := filepath.Join(appDir, "package.json")
+	var app struct {
+		Dependencies map[string]json.RawMessage `json:"dependencies"`
+	}
+	if err := readPackageJSON(pkgPath, &app); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("read native packages: %w", err)
+	}
+	modules := filepath.Join(appDir, "node_modules")
+	if len(app.Dependencies) > 0 {
+		if st, err := os.Stat(modules); err != nil || !st.IsDir() {
+			return nil, []string{fmt.Sprintf("native packages not recorded: %s is missing (run npm install before building), so 'release register' cannot compare them with what the channel serves", modules)}, nil
+		}
+	}
+	names := make([]string, 0, len(app.Dependencies))
+	for name := range app.Dependencies {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := map[string]string{}
+	var warnings []string
+	for _, name := range names {
+		if !validPackageName(name) {
+			warnings = append(warnings, fmt.Sprintf("package.json dependency %q is not an npm package name; skipped for the native packages", name))
+			continue
+		}
+		dir := filepath.Join(modules, filepath.FromSlash(name))
+		var pkg struct {
+			Version   string          `json:"version"`
+			Capacitor json.RawMessage `json:"capacitor"`
+		}
+		err := readPackageJSON(filepath.Join(dir, "package.json"), &pkg)
+		if errors.Is(err, fs.ErrNotExist) {
+			warnings = append(warnings, fmt.Sprintf("%s is in package.json but not installed in %s (run npm install); not recorded as a native package", name, modules))
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read native packages: %w", err)
+		}
+		if alwaysNative[name] || isDir(filepath.Join(dir, "android")) || isDir(filepath.Join(dir, "ios")) ||
+			len(pkg.Capacitor) > 0 && string(pkg.Capacitor) != "null" {
+			out[name] = pkg.Version
+		}
+	}
+	return out, warnings, nil
+}
+
+// readPackageJSON decodes a package.json of at most maxPackageJSON bytes.
+func readPackageJSON(path string, v any) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxPackageJSON+1))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) > maxPackageJSON {
+		return fmt.Errorf("read %s: larger than %d MiB", path, maxPackageJSON>>20)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("read %s: not valid JSON: %w", path, err)
+	}
+	return nil
+}
+
+// validPackageName accepts an npm name (name or @scope/name) that stays a
+// folder or two below node_modules.
+func validPackageName(name string) bool {
+	parts := strings.Split(name, "/")
+	if len(parts) > 2 || len(parts) == 2 && !strings.HasPrefix(parts[0], "@") || len(parts) == 1 && strings.HasPrefix(name, "@") {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || p == "." || p == ".." || p == "@" || strings.ContainsAny(p, `\:`) {
+			return false
+		}
+	}
+	return true
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
+}
