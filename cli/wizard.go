@@ -94,6 +94,10 @@ func runWizard(ctx context.Context, s IO, args []string) error {
 		fmt.Fprintln(s.Err, "capship: a background job did not stop in time; check "+ui.DefaultOutDir+" for leftovers")
 	}
 	if err != nil {
+		if errors.Is(err, tea.ErrProgramPanic) { // wrapped in ErrProgramKilled: test it first
+			fmt.Fprintln(s.Err, ui.CrashReport(m.Crash()))
+			return silentError{code: ui.CrashExitCode}
+		}
 		if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
 			return context.Canceled
 		}
