@@ -170,15 +170,21 @@ func TestWizardEndToEnd(t *testing.T) {
 	// 1. project
 	tm.waitFor("App id", appID, "none yet")
 	tm.keys("Enter")
-	// 2. keys: create, then write the public key into the config
+	// 2. keys: create writes the public key into the config in the same
+	// step; then the server URLs go into the config too
 	tm.waitFor("Create a new keypair")
 	tm.keys("Enter")
-	tm.waitFor("has no public key")
-	tm.keys("w")
-	tm.waitFor("Public key written")
+	tm.waitFor("Public key written", "Update server")
 	p, err := workflow.LoadProject(appDir)
 	if err != nil || !strings.HasPrefix(p.PublicKey, "-----BEGIN RSA PUBLIC KEY-----") {
-		t.Fatalf("config after w: %v, public key %q", err, p.PublicKey)
+		t.Fatalf("config after create: %v, public key %q", err, p.PublicKey)
+	}
+	tm.text("https://updates.example.com")
+	tm.keys("Enter")
+	tm.waitFor("updateUrl, statsUrl and channelUrl written")
+	if p, err := workflow.LoadProject(appDir); err != nil || p.UpdateURL != "https://updates.example.com/updates" ||
+		p.StatsURL != "https://updates.example.com/stats" || p.ChannelURL != "https://updates.example.com/channel_self" {
+		t.Fatalf("config after the server URL: %v, %q %q %q", err, p.UpdateURL, p.StatsURL, p.ChannelURL)
 	}
 	tm.keys("Enter")
 	// 3. build folder and version
@@ -277,7 +283,7 @@ func TestWizardEndToEnd(t *testing.T) {
 	tm.waitFor("About to register", base+"/files/", "2 files; phones fetch only those they lack")
 	tm.keys("Enter")
 	// 7. done
-	tm.waitFor("is live on channel production")
+	tm.waitFor("is live on channel production", "capship release rollback", "--app "+appID+" --channel production", "d details")
 	tm.keys("Enter")
 	tm.waitFor("[capship exited 0]")
 	if all := tm.tmux("capture-pane", "-p", "-t", "e2e", "-S", "-200"); !strings.Contains(all, "registered on channel production") {

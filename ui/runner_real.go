@@ -118,6 +118,9 @@ func (r *RealRunner) LoadProject(dir, configPath string) (Project, error) {
 		Version:    wp.Version,
 		PublicKey:  wp.PublicKey,
 		UpdateURL:  wp.UpdateURL,
+		StatsURL:   wp.StatsURL,
+		ChannelURL: wp.ChannelURL,
+		Server:     r.opts.Server,
 		Registry:   r.registryName(),
 		OutDir:     filepath.Join(dir, DefaultOutDir),
 	}, nil
@@ -272,6 +275,7 @@ func (r *RealRunner) LatestVersion(ctx context.Context, appID string) (string, e
 type releaseStore interface {
 	Register(ctx context.Context, in store.RegisterInput) (*store.Release, error)
 	Releases(ctx context.Context, appID string) ([]store.Release, error)
+	Channels(ctx context.Context, appID string) ([]store.Channel, error)
 }
 
 func (r *RealRunner) releases(ctx context.Context) (releaseStore, error) {
@@ -411,6 +415,11 @@ func (r *RealRunner) Register(ctx context.Context, rel Release) (Registered, err
 	if err != nil {
 		return Registered{}, fmt.Errorf("register %s %s: %w", b.AppID, b.Version, err)
 	}
-	return Registered{AppID: got.AppID, Version: got.Version, Channel: rel.Channel, Files: got.FileCount,
-		Registry: r.registryName(), CreatedAt: got.CreatedAt}, nil
+	out := Registered{AppID: got.AppID, Version: got.Version, Channel: rel.Channel, Files: got.FileCount,
+		Registry: r.registryName(), CreatedAt: got.CreatedAt}
+	if rel.Channel != "" {
+		// For the summary only: the release is registered either way.
+		out.Served, _ = r.Channel(ctx, b.AppID, rel.Channel)
+	}
+	return out, nil
 }
