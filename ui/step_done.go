@@ -122,10 +122,10 @@ func SummaryText(r Result, width int, st Styles) string {
 	) + "\n\n")
 	server := ""
 	if s := r.Project.Server; s != "" {
-		server = " --server " + shellWord(s)
+		server = " --server " + ShellQuote(s)
 	}
 	out.WriteString(commandBlock(st, "Watch it", "capship stats --app "+b.AppID+server, width))
-	out.WriteString(commandBlock(st, "Undo it", "capship release rollback --app "+b.AppID+" --channel "+shellWord(reg.Channel)+server, width) + "\n")
+	out.WriteString(commandBlock(st, "Undo it", "capship release rollback --app "+b.AppID+" --channel "+ShellQuote(reg.Channel)+server, width) + "\n")
 	out.WriteString(st.Value.Render("Next") + "\n")
 	p := r.Project
 	if p.UpdateURL != "" && p.StatsURL != "" && p.ChannelURL != "" {
@@ -204,8 +204,8 @@ func DetailsText(r Result, width int, st Styles) string {
 	return out.String()
 }
 
-// shellWord quotes s for a POSIX shell when it needs it.
-func shellWord(s string) string {
+// ShellQuote quotes s for a POSIX shell when it needs it.
+func ShellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
 		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == ':' || r == '@' || r == '+' || r == '=' ||
 			'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')

@@ -153,7 +153,7 @@ func projectHint(err error) string {
 // wizard keeps keys there only, the commands also take a key file.
 func keychainHint(err error) string {
 	if errors.Is(err, store.ErrNoKeychain) {
-		return "The wizard keeps the signing key in the OS keychain only. Start one and press r, or quit (ctrl+c) and release with the commands instead: capship --no-input prints them; make a key file with capship key generate and pass it to bundle build with --key-file (or $CAPSHIP_PRIVATE_KEY)."
+		return "The wizard keeps keys in the OS keychain only. Start one and press r, or quit: capship --no-input prints the steps as commands, whose bundle build signs with --key-file FILE (capship key generate makes that file)."
 	}
 	return "The wizard needs the keychain to sign bundles. Fix the cause above, then press r."
 }

@@ -233,7 +233,7 @@ func (s *registerStep) View() string {
 		b.WriteString(errorView(st, s.env.width, s.err, "Nothing was registered. Press esc to change the channel, or fix the cause and press enter again."))
 	case s.sameBytes():
 		b.WriteString(st.WarnBox.Width(max(s.env.width-2, 20)).Render(st.Warn.Render("! ") + rel.Channel + " already serves these exact bytes: " +
-			s.served.Version + " has the same zip (zip_sha256 " + rel.Bundle.ZipSHA256[:min(12, len(rel.Bundle.ZipSHA256))]+"…" + "). Devices would download the same app again. Rebuild after your change, or register anyway."))
+			s.served.Version + " has the same zip (zip_sha256 " + rel.Bundle.ZipSHA256[:min(12, len(rel.Bundle.ZipSHA256))] + "…" + "). Devices would download the same app again. Rebuild after your change, or register anyway."))
 	default:
 		b.WriteString(s.env.say(st.Muted, "Devices on "+rel.Channel+" get this bundle at their next check once it is registered."))
 	}

@@ -11,6 +11,8 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
+
+	"capship/store"
 )
 
 // run delivers the result of a command returned by a step (unwrapping a
@@ -228,4 +230,24 @@ func TestWizardCrash(t *testing.T) {
 			t.Errorf("report lacks %q: %s", want, report)
 		}
 	}
+}
+
+// Without a usable keychain the project step says how to release anyway:
+// the commands, with a key file.
+func TestProjectNoKeychainHint(t *testing.T) {
+	eachWidth(t, "no_secret_service", func(t *testing.T, e *env, f *fakeRunner) {
+		s := newProjectStep(e, f.project.Dir, "")
+		s.Init()
+		kerr := &store.KeychainError{Op: "read key " + f.project.AppID, Kind: store.ErrNoKeychain,
+			Reason: "no Secret Service (gnome-keyring, KeePassXC) is running on the session bus",
+			Hint:   "install and start one, e.g. `apt install gnome-keyring`; " + store.KeychainHint, Cause: errors.New("dbus: ServiceUnknown")}
+		s.Update(resultMsg{run: s.pending, val: projectLoaded{project: f.project, keyErr: kerr}})
+		out := ansi.Strip(s.View())
+		for _, want := range []string{"--no-input", "key generate", "--key-file"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("no-keychain view lacks %q", want)
+			}
+		}
+		view(t, e, s)
+	})
 }
