@@ -110,7 +110,7 @@ func SummaryText(r Result, width int, st Styles) string {
 	}
 	download := "the whole zip, " + sizeOf(b.Size)
 	if r.FilesURL != "" && reg.Files > 0 {
-		download = fmt.Sprintf("only the changed files of %d (zip %s for old plugins)", reg.Files, sizeOf(b.Size))
+		download = fmt.Sprintf("the files they lack, of %d (older plugins: the %s zip)", reg.Files, sizeOf(b.Size))
 	}
 	w := max(width-15, 20)
 	out.WriteString(st.Value.Render("What devices get") + "\n")
