@@ -286,7 +286,8 @@ func TestWizardEndToEnd(t *testing.T) {
 	tm.waitFor("is live on channel production", "capship release rollback", "--app "+appID+" --channel production", "d details")
 	tm.keys("Enter")
 	tm.waitFor("[capship exited 0]")
-	if all := tm.tmux("capture-pane", "-p", "-t", "e2e", "-S", "-200"); !strings.Contains(all, "registered on channel production") {
+	all := tm.tmux("capture-pane", "-p", "-t", "e2e", "-S", "-200")
+	if !strings.Contains(all, "registered on channel production") || !strings.Contains(all, "URLs, key id, session key and checksum:") {
 		t.Fatalf("after the wizard, the terminal shows no summary:\n%s", all)
 	}
 
@@ -302,6 +303,9 @@ func TestWizardEndToEnd(t *testing.T) {
 	m, err := workflow.ReadManifest(filepath.Join(out, workflow.ManifestFileName(appID, "1.0.0")))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(all, m.SessionKey[:24]) {
+		t.Error("the session key stayed on the terminal after the wizard")
 	}
 	if rel.URL != base+"/bundle.zip" || rel.SHA256 != m.SHA256 || rel.Checksum != m.Checksum || rel.SessionKey != m.SessionKey ||
 		rel.FilesURL != base+"/files" || rel.FileCount != 2 {

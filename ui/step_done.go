@@ -82,14 +82,19 @@ func (s *doneStep) content(width int) string {
 		channel = r.Registered.Channel
 	}
 	return st.Good.Render(fmt.Sprintf("✓ %s %s is live on channel %s.", r.Bundle.AppID, r.Bundle.Version, channel)) + "\n\n" +
-		SummaryText(r, width, st)
+		summaryBody(r, width, st) + st.Muted.Render("d shows the URLs, key id, session key and checksum.") + "\n"
 }
 
-// SummaryText is the done page's body: what devices get, how to watch and
-// undo the release, what is left to do. No secret is in it. The cli
-// prints it again after the wizard exits, so that it stays in the
-// scrollback.
+// SummaryText is what the cli prints after the wizard exits, so that it
+// stays in the scrollback: the done page's summary, and where the values
+// behind its d key are. No secret is in it.
 func SummaryText(r Result, width int, st Styles) string {
+	return summaryBody(r, width, st) + "\nURLs, key id, session key and checksum: " + st.Code.Render(r.Bundle.Manifest) + "\n"
+}
+
+// summaryBody is the done page's body: what devices get, how to watch and
+// undo the release, what is left to do.
+func summaryBody(r Result, width int, st Styles) string {
 	b := r.Bundle
 	var out strings.Builder
 	reg := Registered{Channel: "production"}
@@ -136,7 +141,6 @@ func SummaryText(r Result, width int, st Styles) string {
 		out.WriteString("(" + st.Code.Render("capship config set-server https://updates.example.com") + ") and rebuild the\n")
 		out.WriteString("native app: without statsUrl the plugin sends device stats to Capgo's cloud.\n")
 	}
-	out.WriteString(st.Muted.Render("d shows the URLs, key id, session key and checksum.") + "\n")
 	return out.String()
 }
 
