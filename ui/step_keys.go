@@ -23,6 +23,7 @@ type keysStep struct {
 	path    textinput.Model
 	server  textinput.Model // the capship server's base URL, for updateUrl & co.
 	urlsSet bool            // the step wrote the server URLs into the config
+	urlWarn string          // e.g. that plain http to localhost suits a simulator only
 	pending int             // run id of the keychain/config call in flight, 0 if none
 	doing   string
 	spin    spinner.Model
@@ -204,10 +205,12 @@ func (s *keysStep) onKey(msg tea.KeyMsg, r Runner, p Project) tea.Cmd {
 		return s.call("writing", withKey(func() (KeyInfo, error) { return r.WritePublicKey(p) }))
 	case key.Matches(msg, k.Next) && s.needsServer() && strings.TrimSpace(s.server.Value()) != "":
 		base := strings.TrimSpace(s.server.Value())
-		if _, _, err := workflow.ServerURLsFor(base); err != nil {
+		_, warning, err := workflow.ServerURLsFor(base)
+		if err != nil {
 			s.err, s.doing = err, "server"
 			return nil
 		}
+		s.urlWarn = warning
 		return s.call("server", func() (keyResult, error) {
 			np, err := r.SetServer(p, base)
 			return keyResult{project: &np}, err
@@ -323,7 +326,11 @@ func (s *keysStep) serverView() string {
 	st := s.env.st
 	cfg := filepath.Base(s.project.ConfigPath)
 	if s.urlsSet {
-		return "\n" + s.env.say(st.Good, "✓ updateUrl, statsUrl and channelUrl written to "+cfg+" ("+s.project.UpdateURL+").")
+		out := "\n" + s.env.say(st.Good, "✓ updateUrl, statsUrl and channelUrl written to "+cfg+" ("+s.project.UpdateURL+").")
+		if s.urlWarn != "" {
+			out += "\n" + s.env.say(st.Warn, "! "+s.urlWarn)
+		}
+		return out
 	}
 	if !s.needsServer() {
 		return ""

@@ -88,6 +88,16 @@ func TestKeysServerURLs(t *testing.T) {
 		t.Fatalf("keysDone does not carry the written URLs: %+v", done)
 	}
 
+	// Plain http to a loopback address is written, with its warning.
+	e, f = testEnv(80)
+	f.key.State = KeyConfigMatches
+	s = newKeysStep(e, f.project, f.key)
+	s.server.SetValue("http://127.0.0.1:8080")
+	deliver(t, s, s.Update(press("enter")))
+	if f.project.UpdateURL != "http://127.0.0.1:8080/updates" || !strings.Contains(ansi.Strip(s.View()), "real devices need https") {
+		t.Fatalf("loopback http: url %q, view:\n%s", f.project.UpdateURL, ansi.Strip(s.View()))
+	}
+
 	// A config that has them is not asked about.
 	e, f = testEnv(80)
 	f.key.State = KeyConfigMatches
