@@ -1,0 +1,20 @@
+-- Device channel overrides are read one by key per update check, never all
+-- at once, so their number costs an update server nothing. override_seq
+-- goes up in the same transaction as every override written, removed or
+-- pruned: a server reads it with the app's revision and forgets only its
+-- cached overrides of that app when it moved. override_count is the number
+-- of the app's overrides, kept with each write, so the per-app cap is
+-- checked without counting rows.
+ALTER TABLE apps ADD COLUMN override_seq BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE apps ADD COLUMN override_count BIGINT NOT NULL DEFAULT 0;
+
+-- Devices send their id in lower case (iOS's upper-case one is lowered):
+-- overrides are stored and looked up that way.
+DELETE FROM device_channels WHERE device_id <> lower(device_id)
+    AND EXISTS (SELECT 1 FROM device_channels l WHERE l.app_id = device_channels.app_id AND l.device_id = lower(device_channels.device_id));
+UPDATE device_channels SET device_id = lower(device_id) WHERE device_id <> lower(device_id);
+UPDATE apps SET override_count = (SELECT COUNT(*) FROM device_channels d WHERE d.app_id = apps.id);
+
+-- Stale overrides (not set or seen by their device for the expiry) are
+-- pruned oldest first.
+CREATE INDEX device_channels_updated ON device_channels (updated_at);

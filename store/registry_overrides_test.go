@@ -1,0 +1,170 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// overrideCount is the app's override count as the registry keeps it,
+// checked against the rows.
+func overrideCount(t *testing.T, r Registry, appID string) int {
+	t.Helper()
+	db := r.(*sqlRegistry).db
+	var kept, rows int
+	if err := db.QueryRow(`SELECT override_count FROM apps WHERE id = $1`, appID).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT COUNT(*) FROM device_channels WHERE app_id = $1`, appID).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if kept != rows {
+		t.Fatalf("override_count %d, but %d rows", kept, rows)
+	}
+	return rows
+}
+
+func selfSetBeta(t *testing.T, r Registry) {
+	t.Helper()
+	mustRegister(t, r, input(app, "1.0.0", "production", 1))
+	if _, err := r.CreateChannel(ctxT(t), app, "beta", ChannelSettings{AllowSelfSet: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOverrideSequence: every override set, changed, removed or pruned
+// moves the app's override sequence and leaves its revision alone; a
+// touch and an unset of nothing move neither.
+func TestOverrideSequence(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		r := b.open(t)
+		ctx := ctxT(t)
+		selfSetBeta(t, r)
+		last, err := r.Revisions(ctx, app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		step := func(name string, moves bool, fn func() error) {
+			t.Helper()
+			if err := fn(); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			now, err := r.Revisions(ctx, app)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if now.Serve != last.Serve {
+				t.Fatalf("%s moved the revision %d -> %d", name, last.Serve, now.Serve)
+			}
+			if moved := now.Overrides > last.Overrides; moved != moves || now.Overrides < last.Overrides {
+				t.Fatalf("%s: override sequence %d -> %d, want moved=%v", name, last.Overrides, now.Overrides, moves)
+			}
+			last = now
+		}
+		step("set", true, func() error { return r.SetDeviceChannel(ctx, app, "Dev-1", "beta", true, 0) })
+		step("change", true, func() error { return r.SetDeviceChannel(ctx, app, "dev-1", "production", false, 0) })
+		step("touch", false, func() error { return r.TouchDeviceChannel(ctx, app, "dev-1", time.Now().Add(time.Minute)) })
+		step("unset", true, func() error { return r.UnsetDeviceChannel(ctx, app, "DEV-1") })
+		step("unset again", false, func() error { return r.UnsetDeviceChannel(ctx, app, "dev-1") })
+		step("set again", true, func() error { return r.SetDeviceChannel(ctx, app, "dev-1", "beta", true, 0) })
+		step("prune", true, func() error {
+			n, err := r.PruneDeviceChannels(ctx, time.Now().Add(time.Hour), 10)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("pruned %d, want 1", n)
+			}
+			return err
+		})
+		if _, err := r.Revisions(ctx, "com.example.other"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown app: %v", err)
+		}
+	})
+}
+
+// TestOverrideCap: past max overrides an app gets no new one, while the
+// devices that have one may still change or remove it; room made by a
+// removal is usable again.
+func TestOverrideCap(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		r := b.open(t)
+		ctx := ctxT(t)
+		selfSetBeta(t, r)
+		for i := range 3 {
+			if err := r.SetDeviceChannel(ctx, app, fmt.Sprint("dev-", i), "beta", true, 3); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := r.SetDeviceChannel(ctx, app, "dev-3", "beta", true, 3); !errors.Is(err, ErrTooManyOverrides) {
+			t.Fatalf("fourth override with a cap of 3: %v", err)
+		}
+		if err := r.SetDeviceChannel(ctx, app, "DEV-0", "production", false, 3); err != nil {
+			t.Fatalf("changing an existing override at the cap: %v", err)
+		}
+		if n := overrideCount(t, r, app); n != 3 {
+			t.Fatalf("%d overrides, want 3", n)
+		}
+		if err := r.UnsetDeviceChannel(ctx, app, "dev-1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.SetDeviceChannel(ctx, app, "dev-3", "beta", true, 3); err != nil {
+			t.Fatalf("override after one was removed: %v", err)
+		}
+		if err := r.SetDeviceChannel(ctx, app, "dev-4", "beta", true, 0); err != nil {
+			t.Fatalf("no cap: %v", err)
+		}
+		if n := overrideCount(t, r, app); n != 4 {
+			t.Fatalf("%d overrides, want 4", n)
+		}
+	})
+}
+
+// TestPruneDeviceChannels deletes the overrides neither set nor touched
+// since a time, in batches, and keeps the count exact.
+func TestPruneDeviceChannels(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		r := b.open(t)
+		ctx := ctxT(t)
+		selfSetBeta(t, r)
+		for i := range 5 {
+			if err := r.SetDeviceChannel(ctx, app, fmt.Sprint("old-", i), "beta", true, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cut := time.Now().Add(time.Second)
+		time.Sleep(1100 * time.Millisecond) // past cut, in the registry's milliseconds
+		if err := r.SetDeviceChannel(ctx, app, "new", "beta", true, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.TouchDeviceChannel(ctx, app, "old-4", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		var total int
+		for {
+			n, err := r.PruneDeviceChannels(ctx, cut, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n > 2 {
+				t.Fatalf("pruned %d in a batch of 2", n)
+			}
+			total += n
+			if n < 2 {
+				break
+			}
+		}
+		if total != 4 {
+			t.Fatalf("pruned %d, want 4 (old-0 to old-3)", total)
+		}
+		for _, dev := range []string{"new", "old-4"} {
+			if _, err := r.DeviceChannel(ctx, app, dev); err != nil {
+				t.Fatalf("%s: %v", dev, err)
+			}
+		}
+		if _, err := r.DeviceChannel(ctx, app, "old-0"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("old-0 kept: %v", err)
+		}
+		if n := overrideCount(t, r, app); n != 2 {
+			t.Fatalf("%d overrides left, want 2", n)
+		}
+	})
+}
