@@ -22,7 +22,7 @@ const serveGCPercent = 400
 // serverCommands lists the "serve" command: the update server devices talk to.
 func serverCommands() []Command {
 	return []Command{
-		{Name: "serve", Usage: "[--addr 127.0.0.1:8080] [--db PATH | --db postgres://…] [--tls-cert FILE --tls-key FILE] [--cache-ttl 2s] [--stats-retention 2160h] [--json]",
+		{Name: "serve", Usage: "[--addr 127.0.0.1:8080] [--db PATH | --db postgres://…] [--tls-cert FILE --tls-key FILE] [--stats-retention 2160h] [--max-overrides 100000] [--override-expiry 2160h] [--json]",
 			Summary: "run the update server for devices and the admin API", Run: runServe},
 	}
 }
@@ -34,7 +34,9 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	db := fs.String("db", "", "registry: SQLite file or postgres:// URL (default $CAPSHIP_DB, else "+store.DefaultDBPath()+")")
 	certFile := fs.String("tls-cert", "", "serve HTTPS with this certificate chain (PEM)")
 	keyFile := fs.String("tls-key", "", "private key of --tls-cert (PEM)")
-	cacheTTL := fs.Duration("cache-ttl", 2*time.Second, "how long device channel overrides set through other server instances may take to apply (releases and channels apply at the next check)")
+	cacheTTL := fs.Duration("cache-ttl", 2*time.Second, "ignored: device channel overrides set through any instance apply at the next check (kept so old command lines run)")
+	maxOverrides := fs.Int("max-overrides", 100000, "most device channel overrides (channel_self) per app; past it new devices get too_many_overrides; 0: no cap")
+	overrideExpiry := fs.Duration("override-expiry", 90*24*time.Hour, "delete device channel overrides neither set nor used for this long (hourly, in small batches); 0 keeps them")
 	retention := fs.Duration("stats-retention", 90*24*time.Hour, "delete device stats events older than this (hourly, in small batches); 0 keeps them all")
 	asJSON := fs.Bool("json", false, "print {\"url\": …} on stdout once listening")
 	rest, err := parseFlags(fs, args)
@@ -49,6 +51,9 @@ func runServe(ctx context.Context, s IO, args []string) error {
 	}
 	if *cacheTTL <= 0 || *cacheTTL > time.Hour {
 		return usageError("--cache-ttl must be between 1ms and 1h, not %s", *cacheTTL)
+	}
+	if *maxOverrides < 0 || *overrideExpiry < 0 {
+		return usageError("--max-overrides and --override-expiry must be 0 (no limit) or positive")
 	}
 	if *retention < 0 {
 		return usageError("--stats-retention must be 0 (keep every event) or positive, not %s", *retention)
@@ -85,7 +90,8 @@ func runServe(ctx context.Context, s IO, args []string) error {
 		defer stopHUP()
 		certs.watchSIGHUP(hupCtx, logger)
 	}
-	srv, err := server.New(server.Config{Registry: reg, Logger: logger, AccessLog: logs, CacheTTL: *cacheTTL, StatsRetention: *retention, TLSConfig: tlsConfig})
+	srv, err := server.New(server.Config{Registry: reg, Logger: logger, AccessLog: logs, CacheTTL: *cacheTTL, StatsRetention: *retention,
+		MaxOverrides: *maxOverrides, OverrideExpiry: *overrideExpiry, TLSConfig: tlsConfig})
 	if err != nil {
 		return err
 	}
