@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -149,6 +150,7 @@ func (r *sqlRegistry) PruneDeviceChannels(ctx context.Context, before time.Time,
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return err
 		}
+		slices.Sort(apps) // two prunes lock the app rows in one order
 		for _, app := range apps {
 			// The app row first, as every override write locks it.
 			if err := bumpOverrides(ctx, tx, app, 0); err != nil {
