@@ -86,10 +86,14 @@ func newAppCache(reg store.Registry, watch *store.Watch, log *slog.Logger, expir
 	return c
 }
 
-// close stops the pruning of unused overrides.
+// close stops the pruning of unused overrides and waits for the override
+// touches running (taking every slot also stops new ones).
 func (c *appCache) close() {
 	c.stopPrune()
 	<-c.pruned
+	for range maxTouches {
+		c.touches <- struct{}{}
+	}
 }
 
 // generation is the watch's change number, read before a check confirms

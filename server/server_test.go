@@ -360,7 +360,7 @@ func TestChannelSelf(t *testing.T) {
 		}
 
 		// An operator pins the device (past the server, like the CLI): the
-		// server sees it within the cache TTL, and the device cannot leave.
+		// server serves it at the next check, and the device cannot leave.
 		dev := h.deviceID()
 		if err := reg.SetDeviceChannel(ctx, h.app, dev, "internal", false, 0); err != nil {
 			t.Fatal(err)

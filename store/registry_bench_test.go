@@ -1,8 +1,10 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 )
 
@@ -37,6 +39,33 @@ func BenchmarkLoadApp(b *testing.B) {
 				}
 				if chans, err := r.Channels(ctx, app); err != nil || len(chans) != 2 {
 					b.Fatal(chans, err)
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkDeviceChannel is what an update check reads when its device is
+// not in the server's override cache: one row by key, whatever the number
+// of overrides (10,000 here, every other device asked has one).
+func BenchmarkDeviceChannel(b *testing.B) {
+	benchBackends(b, func(b *testing.B, r Registry) {
+		ctx := ctxT(b)
+		mustRegister(b, r, input(app, "1.0.0", "production", 1))
+		mustRegister(b, r, input(app, "2.0.0-beta.1", "beta", 1))
+		for i := range 10000 {
+			if err := r.SetDeviceChannel(ctx, app, fmt.Sprint("device-", 2*i), "beta", false, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		var n atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := n.Add(1) % 20000
+				if ov, err := r.DeviceChannel(ctx, app, fmt.Sprint("device-", i)); i%2 == 0 && (err != nil || ov.Channel != "beta") || i%2 == 1 && !errors.Is(err, ErrNotFound) {
+					b.Fatal(i, ov, err)
 				}
 			}
 		})

@@ -25,12 +25,22 @@ func overrideCount(t *testing.T, r Registry, appID string) int {
 	return rows
 }
 
-func selfSetBeta(t *testing.T, r Registry) {
+// selfSetBeta opens a registry whose app has production and beta (a
+// channel devices may choose), and n devices named prefix-0… on beta,
+// set with max.
+func selfSetBeta(t *testing.T, b backend, prefix string, n, max int) Registry {
 	t.Helper()
+	r := b.open(t)
 	mustRegister(t, r, input(app, "1.0.0", "production", 1))
 	if _, err := r.CreateChannel(ctxT(t), app, "beta", ChannelSettings{AllowSelfSet: ptr(true)}); err != nil {
 		t.Fatal(err)
 	}
+	for i := range n {
+		if err := r.SetDeviceChannel(ctxT(t), app, fmt.Sprint(prefix, "-", i), "beta", true, max); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
 }
 
 // TestOverrideSequence: every override set, changed, removed or pruned
@@ -38,9 +48,8 @@ func selfSetBeta(t *testing.T, r Registry) {
 // touch and an unset of nothing move neither.
 func TestOverrideSequence(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
-		r := b.open(t)
+		r := selfSetBeta(t, b, "", 0, 0)
 		ctx := ctxT(t)
-		selfSetBeta(t, r)
 		last, err := r.Revisions(ctx, app)
 		if err != nil {
 			t.Fatal(err)
@@ -86,14 +95,8 @@ func TestOverrideSequence(t *testing.T) {
 // removal is usable again.
 func TestOverrideCap(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
-		r := b.open(t)
+		r := selfSetBeta(t, b, "dev", 3, 3)
 		ctx := ctxT(t)
-		selfSetBeta(t, r)
-		for i := range 3 {
-			if err := r.SetDeviceChannel(ctx, app, fmt.Sprint("dev-", i), "beta", true, 3); err != nil {
-				t.Fatal(err)
-			}
-		}
 		if err := r.SetDeviceChannel(ctx, app, "dev-3", "beta", true, 3); !errors.Is(err, ErrTooManyOverrides) {
 			t.Fatalf("fourth override with a cap of 3: %v", err)
 		}
@@ -122,14 +125,8 @@ func TestOverrideCap(t *testing.T) {
 // since a time, in batches, and keeps the count exact.
 func TestPruneDeviceChannels(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
-		r := b.open(t)
+		r := selfSetBeta(t, b, "old", 5, 0)
 		ctx := ctxT(t)
-		selfSetBeta(t, r)
-		for i := range 5 {
-			if err := r.SetDeviceChannel(ctx, app, fmt.Sprint("old-", i), "beta", true, 0); err != nil {
-				t.Fatal(err)
-			}
-		}
 		cut := time.Now().Add(time.Second)
 		time.Sleep(1100 * time.Millisecond) // past cut, in the registry's milliseconds
 		if err := r.SetDeviceChannel(ctx, app, "new", "beta", true, 0); err != nil {
