@@ -263,3 +263,28 @@ func TestOverrideCacheBounded(t *testing.T) {
 		t.Fatalf("%d cached overrides; want between %d and %d", n, maxCachedOverrides, 2*maxCachedOverrides)
 	}
 }
+
+// TestOverrideCacheRace: a read made before a write, stored after the
+// write's sequence was seen, must not be kept (it would be served until
+// the next write); a read at the current sequence is.
+func TestOverrideCacheRace(t *testing.T) {
+	o := newOverrideCache(1)
+	if _, _, ok := o.get("dev"); ok {
+		t.Fatal("hit in an empty cache")
+	}
+	_, seq, _ := o.get("dev")
+	o.sync(2) // another check saw the write
+	o.put("dev", overrideEntry{}, seq)
+	if e, _, ok := o.get("dev"); ok {
+		t.Fatalf("a read from before sequence 2 was kept: %+v", e)
+	}
+	_, seq, _ = o.get("dev")
+	o.put("dev", overrideEntry{channel: "beta"}, seq)
+	if e, _, ok := o.get("dev"); !ok || e.channel != "beta" {
+		t.Fatalf("a read at the current sequence was not kept: %+v %v", e, ok)
+	}
+	o.sync(1) // an older read arriving late changes nothing
+	if _, _, ok := o.get("dev"); !ok {
+		t.Fatal("an older sequence emptied the cache")
+	}
+}

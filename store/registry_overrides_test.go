@@ -135,6 +135,10 @@ func TestPruneDeviceChannels(t *testing.T) {
 		if err := r.TouchDeviceChannel(ctx, app, "old-4", time.Now()); err != nil {
 			t.Fatal(err)
 		}
+		// A late touch with an older time does not move the record back.
+		if err := r.TouchDeviceChannel(ctx, app, "new", cut.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
 		var total int
 		for {
 			n, err := r.PruneDeviceChannels(ctx, cut, 2)
