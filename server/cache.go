@@ -148,7 +148,6 @@ func (c *appCache) get(ctx context.Context, appID string) (*appSnapshot, error) 
 		c.log.Warn("registry revision read failed; answering from the cached app", "app_id", appID, "err", err.Error())
 		return st.snap, nil
 	}
-	e.overrides.sync(rev.Overrides)
 	switch {
 	case rev.Serve != st.rev:
 		if cur := e.state.Load(); cur.rev == rev.Serve {
@@ -194,8 +193,16 @@ func (c *appCache) insert(ctx context.Context, appID string) (e *cacheEntry, cre
 	if len(c.entries) >= maxCachedApps {
 		c.evictUnknownLocked()
 	}
-	e = &cacheEntry{ready: make(chan struct{}), overrides: newOverrideCache(-1)}
-	e.revision = newFreshCall(revisionTimeout, func(ctx context.Context) (store.Revisions, error) { return c.revisionOf(ctx, appID) })
+	e = &cacheEntry{ready: make(chan struct{}), overrides: newOverrideCache()}
+	// The override cache is synced in the shared read, so one listing of
+	// the changed overrides serves every check waiting on it.
+	e.revision = newFreshCall(revisionTimeout, func(ctx context.Context) (store.Revisions, error) {
+		rev, err := c.revisionOf(ctx, appID)
+		if err == nil && rev.Serve != noApp {
+			c.syncOverrides(ctx, appID, e.overrides, rev)
+		}
+		return rev, err
+	})
 	e.reload = newFreshCall(loadTimeout, func(ctx context.Context) (*snapState, error) { return c.load(ctx, appID, e.overrides) })
 	c.entries[appID] = e
 	c.mu.Unlock()
@@ -252,7 +259,7 @@ func (c *appCache) revisionOf(ctx context.Context, appID string) (store.Revision
 // load reads the app's revision, then its snapshot: a change committed in
 // between is in the snapshot but not in its revision, so it only causes one
 // more reload, never a stale answer. The snapshot shares the entry's
-// override cache, brought up to the override sequence read.
+// override cache, brought up to the override revisions read.
 func (c *appCache) load(ctx context.Context, appID string, ov *overrideCache) (*snapState, error) {
 	select {
 	case c.loads <- struct{}{}:
@@ -264,7 +271,9 @@ func (c *appCache) load(ctx context.Context, appID string, ov *overrideCache) (*
 	if err != nil {
 		return nil, fmt.Errorf("load app %s: %w", appID, err)
 	}
-	ov.sync(rev.Overrides)
+	if rev.Serve != noApp {
+		c.syncOverrides(ctx, appID, ov, rev)
+	}
 	st := &snapState{rev: rev.Serve}
 	if rev.Serve != noApp {
 		if st.snap, err = loadSnapshot(ctx, c.reg, appID); err != nil {

@@ -20,14 +20,17 @@ import (
 // one indexed read of the app's revision (or, on SQLite, knows from the
 // file watch that nothing was written); the override sequence comes in the
 // same row, raised in the same transaction as each override set, removed
-// or pruned, by whichever instance or process. When it moved, the app's
-// cached overrides are forgotten, and only those: the snapshot stays. So a
-// write on another instance is seen by the next check, as releases are,
-// at the cost of one point read per device after each write; a TTL would
+// or pruned, by whichever instance or process. When it moved, the devices
+// set since are read (one index range, shared by the checks waiting) and
+// only their entries are forgotten; a removal or prune (rare) forgets the
+// app's whole override cache. The snapshot stays either way. So a write on
+// another instance is seen by the next check, as releases are, and a
+// trickle of new overrides costs the other devices nothing; a TTL would
 // serve stale overrides for its length and re-read live ones on expiry.
 type overrideCache struct {
-	mu  sync.Mutex
-	seq int64 // the app's override sequence the entries are current at
+	mu      sync.Mutex
+	seq     int64 // the app's override sequence the entries are current at
+	cleared int64 // the app's OverridesCleared at seq
 	// Two generations bound the entries: when cur is full it becomes old
 	// and a new cur starts; a hit in old moves to cur. So the devices seen
 	// lately stay, and at most 2*maxCachedOverrides are held per app.
@@ -40,22 +43,51 @@ type overrideEntry struct {
 	seen    int64 // unix ms the registry last recorded it in use (set or touched)
 }
 
-// maxCachedOverrides is the size of one generation of an app's cache:
-// about 100 bytes an entry, so at most ~6 MB per app.
-const maxCachedOverrides = 32 << 10
+const (
+	// maxCachedOverrides is the size of one generation of an app's
+	// cache: about 100 bytes an entry, so at most ~6 MB per app.
+	maxCachedOverrides = 32 << 10
+	// maxChangedOverrides is the most devices set since the known
+	// sequence that are forgotten one by one; past it, all are.
+	maxChangedOverrides = 256
+)
 
-func newOverrideCache(seq int64) *overrideCache {
-	return &overrideCache{seq: seq, cur: map[string]overrideEntry{}}
+func newOverrideCache() *overrideCache {
+	return &overrideCache{seq: -1, cur: map[string]overrideEntry{}}
 }
 
-// sync forgets every entry when the app's override sequence moved past
-// the one they are current at.
-func (o *overrideCache) sync(seq int64) {
+// syncOverrides brings the app's override cache to the registry's
+// revisions rev: nothing to do when the sequence did not move; the devices
+// set since forgotten when only sets happened; everything forgotten after
+// a removal or prune, or when the changes cannot be listed.
+func (c *appCache) syncOverrides(ctx context.Context, appID string, o *overrideCache, rev store.Revisions) {
 	o.mu.Lock()
-	if seq > o.seq {
-		o.seq, o.cur, o.old = seq, map[string]overrideEntry{}, nil
-	}
+	seq, cleared := o.seq, o.cleared
 	o.mu.Unlock()
+	if rev.Overrides <= seq {
+		return
+	}
+	var changed []string
+	all := seq < 0 || rev.OverridesCleared != cleared
+	if !all {
+		var err error
+		changed, err = c.reg.ChangedDeviceChannels(ctx, appID, seq, maxChangedOverrides+1)
+		all = err != nil || len(changed) > maxChangedOverrides
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case rev.Overrides <= o.seq: // another sync got there first
+		return
+	case all || o.seq != seq: // another sync moved it meanwhile: the list may miss changes
+		o.cur, o.old = map[string]overrideEntry{}, nil
+	default:
+		for _, d := range changed {
+			delete(o.cur, d)
+			delete(o.old, d)
+		}
+	}
+	o.seq, o.cleared = rev.Overrides, rev.OverridesCleared
 }
 
 // get returns the device's cached entry, and the sequence to store a
@@ -73,7 +105,7 @@ func (o *overrideCache) get(device string) (overrideEntry, int64, bool) {
 }
 
 // put stores a read made at sequence seq, unless the sequence moved since:
-// the read may then predate a write, and the next sync must not be undone.
+// the read may then predate a write that the sync just forgot.
 func (o *overrideCache) put(device string, e overrideEntry, seq int64) {
 	o.mu.Lock()
 	if seq == o.seq {

@@ -92,6 +92,7 @@ func TestOverridesReadByKey(t *testing.T) {
 		if out := h.setChannel("mover", "beta"); !strings.Contains(out, `"status":"ok"`) {
 			t.Fatalf("set: %s", out)
 		}
+		reads = counted.pointReads.Load() // channel_self reads the registry itself
 		if got := h.versionOf("mover"); got != "1.1.0-beta.1" {
 			t.Fatalf("device on beta after its own set: %s", got)
 		}
@@ -104,8 +105,22 @@ func TestOverridesReadByKey(t *testing.T) {
 		if now, err := reg.Revision(ctx, h.app); err != nil || now != rev {
 			t.Fatalf("an override write moved the revision %d -> %d (%v)", rev, now, err)
 		}
-		if n := counted.pointReads.Load() - reads; n > 3 {
-			t.Fatalf("2 devices after one write cost %d override reads", n)
+		if n := counted.pointReads.Load() - reads; n != 1 {
+			t.Fatalf("2 devices after one device's write cost %d override reads; want 1 (the writer's)", n)
+		}
+		// A removal forgets the app's cached overrides: each device
+		// reads its own again, once.
+		if _, out := h.do("DELETE", "/channel_self", "", h.deviceBody(func(m map[string]any) { m["device_id"] = "mover" })); !strings.Contains(string(out), `"status":"ok"`) {
+			t.Fatalf("unset: %s", out)
+		}
+		reads = counted.pointReads.Load()
+		for range 3 {
+			if h.versionOf("mover") != "1.0.0" || h.versionOf("plain") != "1.0.0" {
+				t.Fatal("not on production after the removal")
+			}
+		}
+		if n := counted.pointReads.Load() - reads; n != 2 {
+			t.Fatalf("2 devices after a removal cost %d override reads; want 2", n)
 		}
 		if out := h.setChannel("mover", "production"); !strings.Contains(out, channelSelfSetDenied) {
 			t.Fatalf("self-set onto production (not self-settable): %s", out)
@@ -268,12 +283,15 @@ func TestOverrideCacheBounded(t *testing.T) {
 // write's sequence was seen, must not be kept (it would be served until
 // the next write); a read at the current sequence is.
 func TestOverrideCacheRace(t *testing.T) {
-	o := newOverrideCache(1)
+	c := &appCache{} // syncs that forget everything need no registry
+	o := newOverrideCache()
+	c.syncOverrides(context.Background(), "app", o, store.Revisions{Overrides: 1})
 	if _, _, ok := o.get("dev"); ok {
 		t.Fatal("hit in an empty cache")
 	}
 	_, seq, _ := o.get("dev")
-	o.sync(2) // another check saw the write
+	// another check saw a removal
+	c.syncOverrides(context.Background(), "app", o, store.Revisions{Overrides: 2, OverridesCleared: 1})
 	o.put("dev", overrideEntry{}, seq)
 	if e, _, ok := o.get("dev"); ok {
 		t.Fatalf("a read from before sequence 2 was kept: %+v", e)
@@ -283,7 +301,8 @@ func TestOverrideCacheRace(t *testing.T) {
 	if e, _, ok := o.get("dev"); !ok || e.channel != "beta" {
 		t.Fatalf("a read at the current sequence was not kept: %+v %v", e, ok)
 	}
-	o.sync(1) // an older read arriving late changes nothing
+	// an older read arriving late changes nothing
+	c.syncOverrides(context.Background(), "app", o, store.Revisions{Overrides: 1})
 	if _, _, ok := o.get("dev"); !ok {
 		t.Fatal("an older sequence emptied the cache")
 	}

@@ -101,6 +101,10 @@ type Registry interface {
 	// DeviceChannel returns the device's override (one indexed row), or
 	// ErrNotFound when it has none.
 	DeviceChannel(ctx context.Context, appID, deviceID string) (*DeviceOverride, error)
+	// ChangedDeviceChannels lists the devices whose override was set after
+	// the override sequence since (see Revisions), at most limit, oldest
+	// change first; removals are not listed (OverridesCleared moves).
+	ChangedDeviceChannels(ctx context.Context, appID string, since int64, limit int) ([]string, error)
 	// TouchDeviceChannel records that the device's override is still in
 	// use (so PruneDeviceChannels keeps it), without changing it: the
 	// override sequence does not move. No error if it has none.
@@ -146,8 +150,9 @@ type Registry interface {
 
 // Revisions are the two numbers an update server confirms its cache with.
 type Revisions struct {
-	Serve     int64 // Revision: releases and channels
-	Overrides int64 // device channel overrides
+	Serve            int64 // Revision: releases and channels
+	Overrides        int64 // device channel overrides: raised by every set, removal and prune
+	OverridesCleared int64 // raised by every removal and prune (a set is found by ChangedDeviceChannels)
 }
 
 // DeviceOverride is a device's own channel (channel_self).

@@ -13,14 +13,20 @@ import (
 // errNoChange rolls back a transaction that found nothing to do.
 var errNoChange = errors.New("nothing changed")
 
-// bumpOverrides raises the app's override sequence and moves its override
-// count by delta. It is each override write's first statement, so it also
+// bumpOverrides raises the app's override sequence (and, for removals,
+// its cleared count), moves its override count by delta and returns the
+// new sequence. It is each override write's first statement, so it also
 // locks the app row: concurrent writes of one app's overrides (on
-// PostgreSQL) keep the count exact and take their locks in one order.
-func bumpOverrides(ctx context.Context, tx *sql.Tx, appID string, delta int64) error {
-	_, err := tx.ExecContext(ctx, `UPDATE apps SET override_seq = override_seq + 1, override_count = override_count + $2 WHERE id = $1`,
-		appID, delta)
-	return err
+// PostgreSQL) keep the count exact, commit in sequence order, and take
+// their locks in one order. sql.ErrNoRows when the app does not exist.
+func bumpOverrides(ctx context.Context, tx *sql.Tx, appID string, delta int64, removal bool) (seq int64, err error) {
+	cleared := 0
+	if removal {
+		cleared = 1
+	}
+	err = tx.QueryRowContext(ctx, `UPDATE apps SET override_seq = override_seq + 1, override_count = override_count + $2,
+		override_cleared = override_cleared + $3 WHERE id = $1 RETURNING override_seq`, appID, delta, cleared).Scan(&seq)
+	return seq, err
 }
 
 func (r *sqlRegistry) SetDeviceChannel(ctx context.Context, appID, deviceID, channel string, selfSet bool, max int) error {
@@ -42,12 +48,13 @@ func (r *sqlRegistry) SetDeviceChannel(ctx context.Context, appID, deviceID, cha
 		if selfSet && !allow {
 			return hinted(ErrSelfSetDenied, "channel %s does not allow devices to set it themselves: allow it with 'capship channel set %s --self-set'", channel, channel)
 		}
-		if err := bumpOverrides(ctx, tx, appID, 0); err != nil {
+		seq, err := bumpOverrides(ctx, tx, appID, 0, false)
+		if err != nil {
 			return err
 		}
 		now := toMillis(time.Now())
-		res, err := tx.ExecContext(ctx, `UPDATE device_channels SET channel_id = $3, updated_at = $4 WHERE app_id = $1 AND device_id = $2`,
-			appID, deviceID, id, now)
+		res, err := tx.ExecContext(ctx, `UPDATE device_channels SET channel_id = $3, updated_at = $4, seq = $5 WHERE app_id = $1 AND device_id = $2`,
+			appID, deviceID, id, now, seq)
 		if err != nil {
 			return err
 		}
@@ -63,11 +70,12 @@ func (r *sqlRegistry) SetDeviceChannel(ctx context.Context, appID, deviceID, cha
 				return hinted(ErrTooManyOverrides, "app %s already has %d device channel overrides, the most this server allows: raise capship serve --max-overrides, or let stale ones expire (--override-expiry)", appID, count)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO device_channels (app_id, device_id, channel_id, updated_at) VALUES ($1, $2, $3, $4)`,
-			appID, deviceID, id, now); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO device_channels (app_id, device_id, channel_id, updated_at, seq) VALUES ($1, $2, $3, $4, $5)`,
+			appID, deviceID, id, now, seq); err != nil {
 			return err
 		}
-		return bumpOverrides(ctx, tx, appID, 1)
+		_, err = tx.ExecContext(ctx, `UPDATE apps SET override_count = override_count + 1 WHERE id = $1`, appID)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("set device channel: %w", err)
@@ -78,7 +86,12 @@ func (r *sqlRegistry) SetDeviceChannel(ctx context.Context, appID, deviceID, cha
 func (r *sqlRegistry) UnsetDeviceChannel(ctx context.Context, appID, deviceID string) error {
 	none := false
 	err := r.inTx(ctx, func(tx *sql.Tx) error {
-		if err := bumpOverrides(ctx, tx, appID, -1); err != nil {
+		_, err := bumpOverrides(ctx, tx, appID, -1, true)
+		if errors.Is(err, sql.ErrNoRows) {
+			none = true
+			return errNoChange // no such app
+		}
+		if err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM device_channels WHERE app_id = $1 AND device_id = $2`, appID, strings.ToLower(deviceID))
@@ -111,6 +124,27 @@ func (r *sqlRegistry) DeviceChannel(ctx context.Context, appID, deviceID string)
 	}
 	o.UpdatedAt = fromMillis(at)
 	return &o, nil
+}
+
+func (r *sqlRegistry) ChangedDeviceChannels(ctx context.Context, appID string, since int64, limit int) ([]string, error) {
+	rows, err := r.query(ctx, `SELECT device_id FROM device_channels WHERE app_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+		appID, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list changed device channels: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var device string
+		if err := rows.Scan(&device); err != nil {
+			return nil, fmt.Errorf("list changed device channels: %w", err)
+		}
+		out = append(out, device)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list changed device channels: %w", err)
+	}
+	return out, nil
 }
 
 func (r *sqlRegistry) TouchDeviceChannel(ctx context.Context, appID, deviceID string, at time.Time) error {
@@ -153,7 +187,7 @@ func (r *sqlRegistry) PruneDeviceChannels(ctx context.Context, before time.Time,
 		slices.Sort(apps) // two prunes lock the app rows in one order
 		for _, app := range apps {
 			// The app row first, as every override write locks it.
-			if err := bumpOverrides(ctx, tx, app, 0); err != nil {
+			if _, err := bumpOverrides(ctx, tx, app, 0, true); err != nil {
 				return err
 			}
 			var n int64

@@ -54,7 +54,7 @@ func TestOverrideSequence(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		step := func(name string, moves bool, fn func() error) {
+		step := func(name string, moves, clears bool, fn func() error) {
 			t.Helper()
 			if err := fn(); err != nil {
 				t.Fatalf("%s: %v", name, err)
@@ -69,18 +69,32 @@ func TestOverrideSequence(t *testing.T) {
 			if moved := now.Overrides > last.Overrides; moved != moves || now.Overrides < last.Overrides {
 				t.Fatalf("%s: override sequence %d -> %d, want moved=%v", name, last.Overrides, now.Overrides, moves)
 			}
+			if cleared := now.OverridesCleared != last.OverridesCleared; cleared != clears {
+				t.Fatalf("%s: overrides cleared %d -> %d, want moved=%v", name, last.OverridesCleared, now.OverridesCleared, clears)
+			}
 			last = now
 		}
-		step("set", true, func() error { return r.SetDeviceChannel(ctx, app, "Dev-1", "beta", true, 0) })
-		step("change", true, func() error { return r.SetDeviceChannel(ctx, app, "dev-1", "production", false, 0) })
-		step("touch", false, func() error { return r.TouchDeviceChannel(ctx, app, "dev-1", time.Now().Add(time.Minute)) })
-		step("unset", true, func() error { return r.UnsetDeviceChannel(ctx, app, "DEV-1") })
-		step("unset again", false, func() error { return r.UnsetDeviceChannel(ctx, app, "dev-1") })
-		step("set again", true, func() error { return r.SetDeviceChannel(ctx, app, "dev-1", "beta", true, 0) })
-		step("prune", true, func() error {
+		step("set", true, false, func() error { return r.SetDeviceChannel(ctx, app, "Dev-1", "beta", true, 0) })
+		step("change", true, false, func() error { return r.SetDeviceChannel(ctx, app, "dev-1", "production", false, 0) })
+		step("touch", false, false, func() error { return r.TouchDeviceChannel(ctx, app, "dev-1", time.Now().Add(time.Minute)) })
+		step("unset", true, true, func() error { return r.UnsetDeviceChannel(ctx, app, "DEV-1") })
+		step("unset again", false, false, func() error { return r.UnsetDeviceChannel(ctx, app, "dev-1") })
+		step("set again", true, false, func() error { return r.SetDeviceChannel(ctx, app, "dev-1", "beta", true, 0) })
+		before := last.Overrides
+		step("other device", true, false, func() error { return r.SetDeviceChannel(ctx, app, "dev-2", "beta", true, 0) })
+		if got, err := r.ChangedDeviceChannels(ctx, app, before-1, 10); err != nil || fmt.Sprint(got) != "[dev-1 dev-2]" {
+			t.Fatalf("changed since %d: %v, %v; want [dev-1 dev-2]", before-1, got, err)
+		}
+		if got, err := r.ChangedDeviceChannels(ctx, app, before, 10); err != nil || fmt.Sprint(got) != "[dev-2]" {
+			t.Fatalf("changed since %d: %v, %v; want [dev-2]", before, got, err)
+		}
+		if got, err := r.ChangedDeviceChannels(ctx, app, last.Overrides, 10); err != nil || len(got) != 0 {
+			t.Fatalf("changed since now: %v, %v", got, err)
+		}
+		step("prune", true, true, func() error {
 			n, err := r.PruneDeviceChannels(ctx, time.Now().Add(time.Hour), 10)
-			if err == nil && n != 1 {
-				err = fmt.Errorf("pruned %d, want 1", n)
+			if err == nil && n != 2 {
+				err = fmt.Errorf("pruned %d, want 2", n)
 			}
 			return err
 		})

@@ -194,7 +194,8 @@ func (r *sqlRegistry) Revision(ctx context.Context, appID string) (int64, error)
 
 func (r *sqlRegistry) Revisions(ctx context.Context, appID string) (Revisions, error) {
 	var rev Revisions
-	err := r.queryRow(ctx, `SELECT revision, override_seq FROM apps WHERE id = $1`, appID).Scan(&rev.Serve, &rev.Overrides)
+	err := r.queryRow(ctx, `SELECT revision, override_seq, override_cleared FROM apps WHERE id = $1`, appID).
+		Scan(&rev.Serve, &rev.Overrides, &rev.OverridesCleared)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Revisions{}, errNoApp(appID)
 	}
