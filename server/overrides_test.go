@@ -15,7 +15,16 @@ import (
 // countingRegistry counts the reads and writes an update check may cost.
 type countingRegistry struct {
 	store.Registry
-	apps, pointReads, touches atomic.Int64
+	apps, pointReads, touches, changes atomic.Int64
+	onChanges                          func() // run before ChangedDeviceChannels, when set
+}
+
+func (c *countingRegistry) ChangedDeviceChannels(ctx context.Context, appID string, since int64, limit int) ([]string, error) {
+	c.changes.Add(1)
+	if c.onChanges != nil {
+		c.onChanges()
+	}
+	return c.Registry.ChangedDeviceChannels(ctx, appID, since, limit)
 }
 
 func (c *countingRegistry) App(ctx context.Context, appID string) (*store.App, error) {
@@ -84,6 +93,9 @@ func TestOverridesReadByKey(t *testing.T) {
 		}
 		if n := counted.pointReads.Load() - reads; n != 0 {
 			t.Fatalf("20 checks of a device without override read the registry %d times; want 0 (cached)", n)
+		}
+		if n := counted.changes.Load(); n != 0 {
+			t.Fatalf("checks without override writes listed changed overrides %d times", n)
 		}
 		rev, err := reg.Revision(ctx, h.app)
 		if err != nil {
@@ -305,5 +317,50 @@ func TestOverrideCacheRace(t *testing.T) {
 	c.syncOverrides(context.Background(), "app", o, store.Revisions{Overrides: 1})
 	if _, _, ok := o.get("dev"); !ok {
 		t.Fatal("an older sequence emptied the cache")
+	}
+}
+
+// TestOverrideManyChanges: more overrides set between two checks than are
+// forgotten one by one: the app's cached overrides are all forgotten, and
+// the last device set is served its channel.
+func TestOverrideManyChanges(t *testing.T) {
+	reg := openRegistry(t, "sqlite")
+	h := betaHarness(t, reg, Config{})
+	ctx := context.Background()
+	if got := h.versionOf("late"); got != "1.0.0" {
+		t.Fatalf("before: %s", got)
+	}
+	for i := range maxChangedOverrides + 10 {
+		if err := reg.SetDeviceChannel(ctx, h.app, fmt.Sprint("early-", i), "beta", true, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := reg.SetDeviceChannel(ctx, h.app, "late", "beta", true, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.versionOf("late"); got != "1.1.0-beta.1" {
+		t.Fatalf("the last of %d devices set: %s", maxChangedOverrides+11, got)
+	}
+}
+
+// TestOverrideSyncRace: a sync that moves the cache while another lists
+// the changes since the older sequence makes that one forget everything
+// (its list may lack changes), never skip them.
+func TestOverrideSyncRace(t *testing.T) {
+	reg := openRegistry(t, "sqlite")
+	counted := &countingRegistry{Registry: reg}
+	c := &appCache{reg: counted}
+	o := newOverrideCache()
+	ctx := context.Background()
+	c.syncOverrides(ctx, "app", o, store.Revisions{Overrides: 1})
+	_, seq, _ := o.get("dev")
+	o.put("dev", overrideEntry{}, seq)
+	counted.onChanges = func() {
+		counted.onChanges = nil
+		c.syncOverrides(ctx, "app", o, store.Revisions{Overrides: 2}) // lists nothing: "dev" kept
+	}
+	c.syncOverrides(ctx, "app", o, store.Revisions{Overrides: 3})
+	if _, seq, ok := o.get("dev"); ok || seq != 3 {
+		t.Fatalf("after a sync raced by another: dev cached %v at sequence %d; want forgotten at 3", ok, seq)
 	}
 }
