@@ -69,8 +69,9 @@ func walkJSON(problems *[]string, path string, v any) {
 	switch v := v.(type) {
 	case map[string]any:
 		for k, x := range v {
-			// by_action is keyed by the plugin's action names (data).
-			if !snakeCase.MatchString(k) && !strings.HasSuffix(path, ".by_action") {
+			// by_action is keyed by the plugin's action names and
+			// native_packages by npm package names: data, not fields.
+			if !snakeCase.MatchString(k) && !strings.HasSuffix(path, ".by_action") && !strings.HasSuffix(path, ".native_packages") {
 				*problems = append(*problems, fmt.Sprintf("JSON field %s.%s is not snake_case", path, k))
 			}
 			walkJSON(problems, path+"."+k, x)
