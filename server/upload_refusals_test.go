@@ -6,8 +6,6 @@ package server_test
 // and hosted bytes that changed after the upload.
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
@@ -31,17 +29,11 @@ import (
 // stderr; the test fails unless it exits non-zero.
 func capshipFails(t *testing.T, bin string, args ...string) (stdout, stderr string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = t.TempDir()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if _, exited := err.(*exec.ExitError); !exited || ctx.Err() != nil {
-		t.Fatalf("capship %s: %v, want a non-zero exit\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out.String(), errb.String())
+	stdout, stderr, err := runCapship(t.TempDir(), bin, args...)
+	if _, exited := err.(*exec.ExitError); !exited {
+		t.Fatalf("capship %s: %v, want a non-zero exit\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout, stderr)
 	}
-	return out.String(), errb.String()
+	return stdout, stderr
 }
 
 // storageServe is `capship serve --storage` with a token of one app.
@@ -114,23 +106,28 @@ func builtObjects(t *testing.T, m *workflow.Manifest) map[string]string {
 	return out
 }
 
-// bigDeltaBundle builds a release whose zip and one object are far larger
-// than a few KiB (a photo that does not compress), with the binary.
-func bigDeltaBundle(t *testing.T, bin, app string) *workflow.Manifest {
+// newBundle builds release 1.0.1 of app with the binary, from the delta
+// test's web folder with files added or replaced, and a new key.
+func newBundle(t *testing.T, bin, app string, files map[string]string) *workflow.Manifest {
 	t.Helper()
 	keyFile, _ := newKeyFiles(t, bin)
+	return buildBundle(t, bin, keyFile, app, "1.0.1", deltaWebFolder(t, "1.0.1", files))
+}
+
+// bigDeltaBundle is a release whose zip and one object are far larger than
+// a few KiB (a photo that does not compress).
+func bigDeltaBundle(t *testing.T, bin, app string) *workflow.Manifest {
+	t.Helper()
 	photo := make([]byte, 256<<10)
 	rand.Read(photo)
-	web := deltaWebFolder(t, "1.0.1", map[string]string{"assets/img/photo.jpg": string(photo)})
-	return buildBundle(t, bin, keyFile, app, "1.0.1", web)
+	return newBundle(t, bin, app, map[string]string{"assets/img/photo.jpg": string(photo)})
 }
 
 func TestUploadWithAWrongTokenStoresNothing(t *testing.T) {
 	bin := capshipBinary(t)
 	const app = "com.example.refused"
 	s := startStorageServe(t, bin, app)
-	keyFile, _ := newKeyFiles(t, bin)
-	m := buildBundle(t, bin, keyFile, app, "1.0.1", deltaWebFolder(t, "1.0.1", nil))
+	m := newBundle(t, bin, app, nil)
 	var other struct{ Token string }
 	capship(t, bin, &other, "token", "create", "other-app", "--app", "com.example.other", "--db", s.db, "--json")
 
@@ -290,8 +287,7 @@ func TestUploadRefusesNamesOutOfTheirFolder(t *testing.T) {
 	s := startStorageServe(t, bin, app)
 	var root struct{ Token string }
 	capship(t, bin, &root, "token", "create", "every-app", "--db", s.db, "--json")
-	keyFile, _ := newKeyFiles(t, bin)
-	m := buildBundle(t, bin, keyFile, app, "1.0.1", deltaWebFolder(t, "1.0.1", nil))
+	m := newBundle(t, bin, app, nil)
 
 	cases := []struct {
 		name, says string
@@ -345,8 +341,7 @@ func TestRegisterRefusesAHostedObjectChangedAfterUpload(t *testing.T) {
 	bin := capshipBinary(t)
 	const app = "com.example.flipped"
 	s := startStorageServe(t, bin, app)
-	keyFile, _ := newKeyFiles(t, bin)
-	m := buildBundle(t, bin, keyFile, app, "1.0.1", deltaWebFolder(t, "1.0.1", nil))
+	m := newBundle(t, bin, app, nil)
 	up := uploadBundle(t, bin, m, "--server", s.URL, "--token", s.token)
 	zipKey, filesKey := workflow.UploadKeys(m)
 	object := objectOf(m, "assets/app.js")
