@@ -23,6 +23,9 @@ import (
 	"time"
 
 	"capship/workflow"
+	"capship/workflow/uploadtest"
+
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // capshipFails runs one command of the binary and returns its stdout and
@@ -144,6 +147,26 @@ func TestUploadWithAWrongTokenStoresNothing(t *testing.T) {
 				t.Errorf("the storage holds %v after a refused upload", got)
 			}
 		})
+	}
+}
+
+func TestUploadToS3WithAWrongSecretStoresNothing(t *testing.T) {
+	bin := capshipBinary(t)
+	s3 := uploadtest.S3(t)
+	bucket := s3.NewBucket(t)
+	m := newBundle(t, bin, "com.example.refused", nil)
+	s3.UseCredentials(t, "not-"+s3.Secret) // for the binary, through its environment
+	_, stderr := capshipFails(t, bin, "bundle", "upload", "--manifest", m.Manifest, "--to", "s3://"+bucket+"/live",
+		"--endpoint", s3.Endpoint, "--path-style", "--json")
+	if !strings.Contains(stderr, "AWS_SECRET_ACCESS_KEY") || strings.Contains(stderr, s3.Secret) {
+		t.Errorf("the refusal does not point at the secret, or shows it:\n%s", stderr)
+	}
+	list, err := s3.Client().ListObjectsV2(t.Context(), &awss3.ListObjectsV2Input{Bucket: &bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Contents) != 0 {
+		t.Errorf("the bucket holds %d objects after a refused upload", len(list.Contents))
 	}
 }
 
