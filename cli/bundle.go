@@ -138,12 +138,17 @@ func runBundleBuild(ctx context.Context, s IO, o *buildOptions) error {
 		fmt.Fprintf(s.Err, "  native:    %d packages recorded (release register compares them with the channel's release)\n", len(m.NativePackages))
 	}
 	if m.Delta != nil {
-		fmt.Fprintf(s.Err, "next: upload the bundle and the folder %s/ to your storage, then register them: capship release register --manifest %s --url URL --files-url URL_OF_THE_FOLDER\n",
-			filepath.Base(m.Delta.Dir), m.Manifest)
+		fmt.Fprintf(s.Err, "next: %s\n  or upload the bundle and the folder %s/ yourself, then: capship release register --manifest %s --url URL --files-url URL_OF_THE_FOLDER\n",
+			uploadNext(m), filepath.Base(m.Delta.Dir), m.Manifest)
 		return nil
 	}
-	fmt.Fprintf(s.Err, "next: upload the bundle to your storage, then register it: capship release register --manifest %s --url URL\n", m.Manifest)
+	fmt.Fprintf(s.Err, "next: %s\n  or upload the bundle yourself, then: capship release register --manifest %s --url URL\n", uploadNext(m), m.Manifest)
 	return nil
+}
+
+// uploadNext is the command that hosts a built bundle.
+func uploadNext(m *workflow.Manifest) string {
+	return "capship bundle upload --manifest " + m.Manifest + " --server URL --token TOKEN (or --to s3://BUCKET/PREFIX): it hosts and checks the bundle, then prints the release register line"
 }
 
 // deltaLine says in one line what the build wrote for delta updates, or

@@ -54,7 +54,7 @@ func runTokenCreate(ctx context.Context, s IO, o *registryOptions, name string) 
 	}
 	fmt.Fprintln(s.Out, secret)
 	fmt.Fprintf(s.Err, "created token %s (id %d); it is shown only this once: store it in your CI's secrets\n", name, tok.ID)
-	fmt.Fprintln(s.Err, "use it with: capship release register --server URL --token TOKEN (or CAPSHIP_TOKEN=TOKEN)")
+	fmt.Fprintln(s.Err, "use it with: capship bundle upload and capship release register, --server URL --token TOKEN (or CAPSHIP_SERVER=URL CAPSHIP_TOKEN=TOKEN)")
 	return nil
 }
 

@@ -127,6 +127,12 @@ func runBundleUpload(ctx context.Context, s IO, o uploadOptions) error {
 	if res.FilesURL != "" {
 		next += " --files-url " + res.FilesURL
 	}
+	if o.Server != "" && o.Server != s.Getenv("CAPSHIP_SERVER") { // register there, not in this machine's registry
+		next += " --server " + o.Server
+		if o.Token != s.Getenv("CAPSHIP_TOKEN") {
+			next += " --token TOKEN"
+		}
+	}
 	fmt.Fprintf(s.Err, "next: %s\n", next)
 	return nil
 }

@@ -104,18 +104,29 @@ func (s *serveProcess) stop(t *testing.T) {
 // decodes its --json output into v; the test fails unless it exits 0.
 func capship(t *testing.T, bin string, v any, args ...string) {
 	t.Helper()
+	stdout, stderr, err := runCapship(t.TempDir(), bin, args...)
+	if err != nil {
+		t.Fatalf("capship %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout, stderr)
+	}
+	if v != nil {
+		if err := json.Unmarshal([]byte(stdout), v); err != nil {
+			t.Fatalf("capship %s: stdout is not its JSON result: %v\n%s", strings.Join(args, " "), err, stdout)
+		}
+	}
+}
+
+// runCapship runs one command of the binary in dir (a folder of no
+// project), for at most commandTimeout.
+func runCapship(dir, bin string, args ...string) (stdout, stderr string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = t.TempDir()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("capship %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("no exit within %v: %w", commandTimeout, err)
 	}
-	if v != nil {
-		if err := json.Unmarshal(stdout.Bytes(), v); err != nil {
-			t.Fatalf("capship %s: stdout is not its JSON result: %v\n%s", strings.Join(args, " "), err, stdout.String())
-		}
-	}
+	return out.String(), errb.String(), err
 }

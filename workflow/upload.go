@@ -76,6 +76,9 @@ func UploadKeys(m *Manifest) (zip, files string) {
 // UploadPlan lists the objects of a built bundle to upload: the encrypted
 // bundle first, then each distinct object of its delta folder.
 func UploadPlan(m *Manifest) ([]UploadObject, error) {
+	if err := ValidAppID(m.AppID); err != nil { // it heads every key
+		return nil, fmt.Errorf("%w: app_id: %w", ErrManifest, err)
+	}
 	zipKey, filesKey := UploadKeys(m)
 	plan := []UploadObject{{Key: zipKey, Path: m.File, Size: m.Size, SHA256: m.SHA256}}
 	if m.Delta == nil {
