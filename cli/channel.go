@@ -125,21 +125,21 @@ func newChannelWriteCmd(s IO, create bool, cmd *cobra.Command) *cobra.Command {
 }
 
 func writeChannel(ctx context.Context, s IO, o *registryOptions, channel string, set store.ChannelSettings, create bool) error {
-	c := regCmd{name: "channel set", app: true, server: true}
+	a := changes
 	if create {
-		c.name, c.creates = "channel create", true
+		a = creates
 	}
-	x, err := c.open(ctx, s, o)
+	app, reg, err := o.openApp(ctx, s, a)
 	if err != nil {
 		return err
 	}
-	defer x.reg.Close()
-	app, reg := x.app, x.reg
+	defer reg.Close()
 	var ch *store.Channel
 	if create {
 		ch, err = reg.CreateChannel(ctx, app, channel, set)
 	} else {
 		ch, err = reg.UpdateChannel(ctx, app, channel, set)
+		err = missing(err, whatChannel, channel)
 	}
 	if err != nil {
 		return err
@@ -170,13 +170,12 @@ func newChannelListCmd(s IO) *cobra.Command {
 }
 
 func runChannelList(ctx context.Context, s IO, o *registryOptions) error {
-	x, err := regCmd{name: "channel list", app: true, server: true, readOnly: true}.open(ctx, s, o)
+	app, reg, err := o.openApp(ctx, s, reads)
 	if err != nil {
 		return err
 	}
-	defer x.reg.Close()
-	app := x.app
-	channels, err := x.reg.Channels(ctx, app)
+	defer reg.Close()
+	channels, err := reg.Channels(ctx, app)
 	if err != nil {
 		return err
 	}
@@ -231,17 +230,17 @@ func newChannelHistoryCmd(s IO) *cobra.Command {
 }
 
 func runChannelHistory(ctx context.Context, s IO, o *registryOptions, channel string) error {
-	x, err := regCmd{name: "channel history", app: true, server: true, readOnly: true}.open(ctx, s, o)
+	app, reg, err := o.openApp(ctx, s, reads)
 	if err != nil {
 		return err
 	}
-	defer x.reg.Close()
-	history, err := x.reg.History(ctx, x.app, channel)
+	defer reg.Close()
+	history, err := reg.History(ctx, app, channel)
 	if err != nil {
-		return err
+		return missing(err, whatChannel, channel)
 	}
 	if o.json {
-		return writeJSON(s.Out, map[string]any{"app_id": x.app, "channel": channel, "history": nonNil(history)})
+		return writeJSON(s.Out, map[string]any{"app_id": app, "channel": channel, "history": nonNil(history)})
 	}
 	rows := make([][]string, 0, len(history))
 	for _, h := range history {

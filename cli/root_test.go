@@ -54,7 +54,7 @@ func TestReadCommandsRefuseMissingRegistry(t *testing.T) {
 		{"token", "list", "--db", missing},
 	} {
 		r := run(t, nil, args...)
-		if r.code != 1 || !strings.Contains(r.err, missing) || !strings.Contains(r.err, "does not exist") {
+		if r.code != 1 || !strings.Contains(r.err, "no registry at "+missing) || !strings.Contains(r.err, "check --db") {
 			t.Errorf("%v: exit %d\n%s", args, r.code, r.err)
 		}
 	}

@@ -14,7 +14,9 @@ import (
 // the registry.
 func newTokenCmd(s IO) *cobra.Command {
 	return newParentCmd("token", "Create, list and revoke admin API tokens",
-		"Tokens let CI and laptops use the admin API of 'capship serve' (--server and --token).\nThey are kept in the registry, so these commands run where the registry is.",
+		"Tokens let CI and laptops use the admin API of 'capship serve' (--server and --token).\n"+
+			"They are the server's own administration, kept in its registry: these commands run where the\n"+
+			"registry is (--db or $CAPSHIP_DB), never through --server.",
 		groupServer,
 		newTokenCreateCmd(s), newTokenListCmd(s), newTokenRevokeCmd(s))
 }
@@ -37,12 +39,12 @@ func newTokenCreateCmd(s IO) *cobra.Command {
 }
 
 func runTokenCreate(ctx context.Context, s IO, o *registryOptions, name string) error {
-	x, err := regCmd{name: "token create", creates: true}.open(ctx, s, o)
+	reg, err := o.openLocal(ctx, s, creates)
 	if err != nil {
 		return err
 	}
-	defer x.reg.Close()
-	secret, tok, err := x.reg.CreateToken(ctx, name, o.app)
+	defer reg.Close()
+	secret, tok, err := reg.CreateToken(ctx, name, o.app)
 	if err != nil {
 		return err
 	}
@@ -72,12 +74,12 @@ func newTokenListCmd(s IO) *cobra.Command {
 }
 
 func runTokenList(ctx context.Context, s IO, o *registryOptions) error {
-	x, err := regCmd{name: "token list", readOnly: true}.open(ctx, s, o)
+	reg, err := o.openLocal(ctx, s, reads)
 	if err != nil {
 		return err
 	}
-	defer x.reg.Close()
-	tokens, err := x.reg.Tokens(ctx)
+	defer reg.Close()
+	tokens, err := reg.Tokens(ctx)
 	if err != nil {
 		return err
 	}
@@ -117,13 +119,13 @@ func newTokenRevokeCmd(s IO) *cobra.Command {
 }
 
 func runTokenRevoke(ctx context.Context, s IO, o *registryOptions, name string) error {
-	x, err := regCmd{name: "token revoke"}.open(ctx, s, o)
+	reg, err := o.openLocal(ctx, s, changes)
 	if err != nil {
 		return err
 	}
-	defer x.reg.Close()
-	if err := x.reg.RevokeToken(ctx, name); err != nil {
-		return err
+	defer reg.Close()
+	if err := reg.RevokeToken(ctx, name); err != nil {
+		return missing(err, whatToken, name)
 	}
 	if o.json {
 		return writeJSON(s.Out, map[string]any{"revoked": name})
