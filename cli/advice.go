@@ -177,7 +177,9 @@ var adviceRules = []adviceRule{
 		}
 		return ""
 	}},
-	{func(err error) bool { return errors.Is(err, workflow.ErrKeyFormat) || errors.Is(err, workflow.ErrKeySize) },
+	{func(err error) bool {
+		return errors.Is(err, workflow.ErrKeyFormat) || errors.Is(err, workflow.ErrKeySize)
+	},
 		fixed("run 'capship key generate' for a new RSA-2048 pair")},
 	{is(workflow.ErrManifest), func(a adviceFor, _ error) string {
 		if a.has("manifest") {

@@ -15,7 +15,10 @@ import (
 // newChannelCmd is "channel": create, list, set, history.
 func newChannelCmd(s IO) *cobra.Command {
 	return newParentCmd("channel", "Create and change release channels",
-		"A channel is what a group of devices follows: a release, a rollout share, the platforms\nit serves and whether devices may pick it themselves.",
+		"A channel is what a group of devices follows: a release, a rollout share, the platforms\n"+
+			"it serves and whether devices may pick it themselves. Every command works on the local\n"+
+			"registry (--db) or on a capship server's admin API (--server and --token, or\n"+
+			"$CAPSHIP_SERVER and $CAPSHIP_TOKEN).",
 		groupReleases,
 		newChannelCreateCmd(s), newChannelListCmd(s), newChannelSetCmd(s), newChannelHistoryCmd(s))
 }

@@ -14,8 +14,8 @@ import (
 func newRegistryCmd(s IO) *cobra.Command {
 	o := &registryOptions{}
 	check := &cobra.Command{
-		Use:     "check",
-		Short:   "Run SQLite's integrity check on the registry file",
+		Use:   "check",
+		Short: "Run SQLite's integrity check on the registry file",
 		Long: "Run SQLite's integrity check on the registry file, reading it only. Exits 1 when the file is damaged.\n" +
 			"It checks the file here (--db or $CAPSHIP_DB), never through --server: run it where the registry is.",
 		Example: "  capship registry check --db /var/lib/capship/registry.db",

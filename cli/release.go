@@ -21,8 +21,8 @@ import (
 func newReleaseCmd(s IO) *cobra.Command {
 	return newParentCmd("release", "Register releases and move channels between them",
 		"Register hosted bundles as releases, list them, and point channels at newer or earlier ones.\n"+
-			"Every command works on the local registry (--db) or, for register and list, on a capship\n"+
-			"server's admin API (--server and --token, or $CAPSHIP_SERVER and $CAPSHIP_TOKEN).",
+			"Every command works on the local registry (--db or $CAPSHIP_DB) or, the same way, on a\n"+
+			"capship server's admin API (--server and --token, or $CAPSHIP_SERVER and $CAPSHIP_TOKEN).",
 		groupReleases,
 		newReleaseRegisterCmd(s), newReleaseListCmd(s), newReleasePromoteCmd(s), newReleaseRollbackCmd(s))
 }
@@ -379,12 +379,13 @@ func newReleasePromoteCmd(s IO) *cobra.Command {
 func newReleaseRollbackCmd(s IO) *cobra.Command {
 	o := &moveOptions{}
 	cmd := &cobra.Command{
-		Use:     "rollback --channel CHANNEL",
-		Short:   "Move a channel back to its previous release",
-		Long:    "Move a channel back to the release it served before. The release left is marked rolled\nback; 'capship release promote' brings it back.",
-		Example: "  capship release rollback --channel production --app com.example.shop",
-		Args:    noArgs,
-		RunE:    func(cmd *cobra.Command, _ []string) error { return moveChannel(cmd.Context(), s, o, false) },
+		Use:   "rollback --channel CHANNEL",
+		Short: "Move a channel back to its previous release",
+		Long:  "Move a channel back to the release it served before. The release left is marked rolled\nback; 'capship release promote' brings it back.",
+		Example: "  capship release rollback --channel production --app com.example.shop\n" +
+			"  capship release rollback --channel production --app com.example.shop --server https://updates.example.com",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return moveChannel(cmd.Context(), s, o, false) },
 	}
 	addMoveFlags(cmd, o)
 	return cmd

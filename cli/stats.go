@@ -22,10 +22,11 @@ type statsOptions struct {
 func newStatsCmd(s IO) *cobra.Command {
 	o := &statsOptions{}
 	cmd := &cobra.Command{
-		Use:     "stats",
-		Short:   "Device downloads, installs and failures per release",
-		Long:    "Summarize what devices reported, per bundle version: downloads, installs, failures by kind.",
-		Example: "  capship stats --app com.example.shop --since 24h\n  capship stats --since 2026-01-31 --json",
+		Use:   "stats",
+		Short: "Device downloads, installs and failures per release",
+		Long: "Summarize what devices reported, per bundle version: downloads, installs, failures by kind,\n" +
+			"from the local registry (--db) or a capship server's admin API (--server and --token).",
+		Example: "  capship stats --app com.example.shop --since 24h\n  capship stats --since 2026-01-31 --json\n  CAPSHIP_SERVER=https://updates.example.com CAPSHIP_TOKEN=… capship stats --app com.example.shop",
 		GroupID: groupReleases,
 		Args:    noArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runStats(cmd.Context(), s, o) },
