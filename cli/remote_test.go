@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"io/fs"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,17 +13,25 @@ import (
 	"capship/store"
 )
 
+// serveWithToken starts a real capship server on loopback and makes an
+// admin token for testApp.
+func serveWithToken(t *testing.T) (store.Registry, *httptest.Server, string) {
+	t.Helper()
+	reg, api := servertest.Start(t)
+	secret, _, err := reg.CreateToken(context.Background(), "laptop", testApp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg, api, secret
+}
+
 // The done-when: a laptop with only the server URL and a token
 // ($CAPSHIP_SERVER, $CAPSHIP_TOKEN) registers, promotes, rolls back,
 // changes and creates a channel, reads its history and the stats, against
 // a real capship server on loopback, and creates no local registry: its
 // home folder (and the data folder in it) stays empty.
 func TestLaptopWithOnlyServerAndToken(t *testing.T) {
-	reg, api := servertest.Start(t)
-	secret, _, err := reg.CreateToken(context.Background(), "laptop", testApp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, api, secret := serveWithToken(t)
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_DATA_HOME", filepath.Join(home, ".local", "share"))
@@ -93,11 +102,7 @@ func TestLaptopWithOnlyServerAndToken(t *testing.T) {
 // with --db; failures come back as the same typed errors, with the same
 // advice.
 func TestRegistryCommandsThroughServer(t *testing.T) {
-	reg, api := servertest.Start(t)
-	secret, _, err := reg.CreateToken(context.Background(), "ci", testApp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, api, secret := serveWithToken(t)
 	dir := t.TempDir()
 	local := filepath.Join(dir, "local.db")
 	env := map[string]string{"CAPSHIP_DB": local} // --server wins over $CAPSHIP_DB
