@@ -68,8 +68,8 @@ func walkJSON(problems *[]string, path string, v any) {
 	switch v := v.(type) {
 	case map[string]any:
 		for k, x := range v {
-			// by_action is keyed by the plugin's action names,
-			// native_packages by npm package names (data).
+			// by_action is keyed by the plugin's action names and
+			// native_packages by npm package names: data, not fields.
 			if !snakeCase.MatchString(k) && !strings.HasSuffix(path, ".by_action") && !strings.HasSuffix(path, ".native_packages") {
 				*problems = append(*problems, fmt.Sprintf("JSON field %s.%s is not snake_case", path, k))
 			}

@@ -28,6 +28,8 @@ type serveOptions struct {
 	cacheTTL, retention         time.Duration
 	storage, publicURL          string
 	maxObject                   int64
+	maxOverrides                int
+	overrideExpiry              time.Duration
 	json                        bool
 }
 
@@ -52,7 +54,9 @@ func newServeCmd(s IO) *cobra.Command {
 	addDBFlag(fs, &o.db)
 	fs.StringVar(&o.certFile, "tls-cert", "", "serve HTTPS with this certificate chain (PEM `file`)")
 	fs.StringVar(&o.keyFile, "tls-key", "", "private key of --tls-cert (PEM `file`)")
-	fs.DurationVar(&o.cacheTTL, "cache-ttl", 2*time.Second, "how long device channel overrides set through other server instances may take to apply (releases and channels apply at the next check)")
+	fs.DurationVar(&o.cacheTTL, "cache-ttl", 2*time.Second, "ignored: device channel overrides set through any instance apply at the next check (kept so old command lines run)")
+	fs.IntVar(&o.maxOverrides, "max-overrides", 100000, "most device channel overrides (channel_self) per app; past it new devices get too_many_overrides; 0: no cap")
+	fs.DurationVar(&o.overrideExpiry, "override-expiry", 90*24*time.Hour, "delete device channel overrides neither set nor used for this long (hourly, in small batches); 0 keeps them")
 	fs.DurationVar(&o.retention, "stats-retention", 90*24*time.Hour, "delete device stats events older than this (hourly, in small batches); 0 keeps them all")
 	fs.StringVar(&o.storage, "storage", "", "host bundles and delta objects in this `folder` (uploads: PUT /admin/v1/objects/KEY with a token; downloads: GET /bundles/KEY)")
 	fs.StringVar(&o.publicURL, "public-url", "", "the `URL` at which devices reach /bundles, e.g. https://updates.example.com/bundles behind a TLS proxy (default: the listen address)")
@@ -73,6 +77,9 @@ func runServe(ctx context.Context, s IO, o *serveOptions) error {
 	}
 	if o.maxObject <= 0 {
 		return usageError("--max-object-size must be a positive number of bytes, not %d", o.maxObject)
+	}
+	if o.maxOverrides < 0 || o.overrideExpiry < 0 {
+		return usageError("--max-overrides and --override-expiry must be 0 (no limit) or positive")
 	}
 	if o.retention < 0 {
 		return usageError("--stats-retention must be 0 (keep every event) or positive, not %s", o.retention)
@@ -110,6 +117,7 @@ func runServe(ctx context.Context, s IO, o *serveOptions) error {
 		certs.watchSIGHUP(hupCtx, logger)
 	}
 	srv, err := server.New(server.Config{Registry: reg, Logger: logger, AccessLog: logs, CacheTTL: o.cacheTTL, StatsRetention: o.retention, TLSConfig: tlsConfig,
+		MaxOverrides: o.maxOverrides, OverrideExpiry: o.overrideExpiry,
 		Storage: o.storage, PublicURL: o.publicURL, MaxObjectSize: o.maxObject})
 	if err != nil {
 		return err

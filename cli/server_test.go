@@ -89,6 +89,8 @@ func TestServeUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "--tls-cert", "c.pem"},
 		{"serve", "--cache-ttl", "-1s"},
+		{"serve", "--max-overrides", "-1"},
+		{"serve", "--override-expiry", "-1h"},
 		{"serve", "extra"},
 	} {
 		r := run(t, map[string]string{"CAPSHIP_DB": filepath.Join(t.TempDir(), "r.db")}, args...)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -96,6 +95,10 @@ func runWizard(ctx context.Context, s IO, o *wizardOptions) error {
 		fmt.Fprintln(s.Err, "capship: a background job did not stop in time; check "+ui.DefaultOutDir+" for leftovers")
 	}
 	if err != nil {
+		if errors.Is(err, tea.ErrProgramPanic) { // wrapped in ErrProgramKilled: test it first
+			fmt.Fprintln(s.Err, ui.CrashReport(m.Crash()))
+			return silentError{code: ui.CrashExitCode}
+		}
 		if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
 			return context.Canceled
 		}
@@ -200,12 +203,4 @@ capship release register --manifest %[8]s --url https://YOUR-STORAGE/%[9]s --fil
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == ':' || r == '@' || r == '+' || r == '=' ||
-			'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+func shellQuote(s string) string { return ui.ShellQuote(s) }

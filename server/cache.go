@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,15 +25,14 @@ const maxCachedApps = 4096
 // promoted or rolled back, or a channel changed, by this server, by the
 // CLI on the same SQLite file or by another instance on the same
 // PostgreSQL, is what the very next check sees. Device overrides do not
-// move the revision: writes through this server drop the snapshot at
-// once, and a snapshot older than ttl is reloaded in the background for
-// the overrides other instances wrote.
+// move the revision and are not in the snapshot: they are read by key
+// (overrides.go), and the same read tells when they changed.
 type appCache struct {
-	reg   store.Registry
-	watch *store.Watch // nil: read the revision on every check
-	log   *slog.Logger
-	ttl   time.Duration
-	now   func() time.Time
+	reg    store.Registry
+	watch  *store.Watch // nil: read the revision on every check
+	log    *slog.Logger
+	expiry time.Duration // of unused device overrides; 0: they never expire
+	now    func() time.Time
 
 	mu      sync.RWMutex
 	entries map[string]*cacheEntry
@@ -42,6 +40,10 @@ type appCache struct {
 	// loads bounds the snapshot loads in flight, so a flood of unknown app
 	// ids queues here instead of piling onto the database.
 	loads chan struct{}
+
+	touches   chan struct{} // override touches running (overrides.go)
+	stopPrune context.CancelFunc
+	pruned    chan struct{} // closed when pruneOverrides returned
 }
 
 const (
@@ -60,17 +62,38 @@ type snapState struct {
 
 type cacheEntry struct {
 	state     atomic.Pointer[snapState]
-	checked   atomic.Uint64          // watch generation at which state was last confirmed current
-	revision  *freshCall[int64]      // the app's registry revision, read fresh
-	reload    *freshCall[*snapState] // a snapshot load, shared by the checks that need it
-	reloading atomic.Bool            // a ttl refresh is running
-	ready     chan struct{}          // closed after the first load
-	err       error                  // first load's error (only read after ready)
+	checked   atomic.Uint64               // watch generation at which state was last confirmed current
+	revision  *freshCall[store.Revisions] // the app's registry revisions, read fresh
+	reload    *freshCall[*snapState]      // a snapshot load, shared by the checks that need it
+	overrides *overrideCache              // the app's device overrides, kept across snapshots
+	ready     chan struct{}               // closed after the first load
+	err       error                       // first load's error (only read after ready)
 }
 
-func newAppCache(reg store.Registry, watch *store.Watch, log *slog.Logger, ttl time.Duration) *appCache {
-	return &appCache{reg: reg, watch: watch, log: log, ttl: ttl, now: time.Now, entries: make(map[string]*cacheEntry),
-		loads: make(chan struct{}, maxConcurrentLoads)}
+// newAppCache makes the cache and, with an expiry, starts deleting unused
+// device overrides; close stops that.
+func newAppCache(reg store.Registry, watch *store.Watch, log *slog.Logger, expiry time.Duration) *appCache {
+	c := &appCache{reg: reg, watch: watch, log: log, expiry: expiry, now: time.Now, entries: make(map[string]*cacheEntry),
+		loads: make(chan struct{}, maxConcurrentLoads), touches: make(chan struct{}, maxTouches), pruned: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.stopPrune = cancel
+	go func() {
+		defer close(c.pruned)
+		if expiry > 0 {
+			c.pruneOverrides(ctx)
+		}
+	}()
+	return c
+}
+
+// close stops the pruning of unused overrides and waits for the override
+// touches running (taking every slot also stops new ones).
+func (c *appCache) close() {
+	c.stopPrune()
+	<-c.pruned
+	for range maxTouches {
+		c.touches <- struct{}{}
+	}
 }
 
 // generation is the watch's change number, read before a check confirms
@@ -113,7 +136,6 @@ func (c *appCache) get(ctx context.Context, appID string) (*appSnapshot, error) 
 	if c.watch != nil && g == e.checked.Load() {
 		// Nothing was written to the database since the snapshot was
 		// last confirmed current.
-		c.refreshOverrides(e, st)
 		return st.snap, nil
 	}
 	rev, err := e.revision.do(ctx)
@@ -125,8 +147,10 @@ func (c *appCache) get(ctx context.Context, appID string) (*appSnapshot, error) 
 		// there since, so the snapshot is as current as can be known.
 		c.log.Warn("registry revision read failed; answering from the cached app", "app_id", appID, "err", err.Error())
 		return st.snap, nil
-	case rev != st.rev:
-		if cur := e.state.Load(); cur.rev == rev {
+	}
+	switch {
+	case rev.Serve != st.rev:
+		if cur := e.state.Load(); cur.rev == rev.Serve {
 			e.confirmed(g)
 			return cur.snap, nil // another check reloaded it meanwhile
 		}
@@ -141,22 +165,7 @@ func (c *appCache) get(ctx context.Context, appID string) (*appSnapshot, error) 
 		return fresh.snap, nil
 	}
 	e.confirmed(g)
-	c.refreshOverrides(e, st)
 	return st.snap, nil
-}
-
-// refreshOverrides reloads, in the background, a snapshot older than ttl,
-// for the device overrides that other server instances wrote (they do not
-// move the revision).
-func (c *appCache) refreshOverrides(e *cacheEntry, st *snapState) {
-	if c.now().UnixNano()-st.loadedAt > int64(c.ttl) && e.reloading.CompareAndSwap(false, true) {
-		go func() {
-			defer e.reloading.Store(false)
-			if fresh, err := e.reload.do(context.Background()); err == nil {
-				e.keep(fresh)
-			}
-		}()
-	}
 }
 
 // keep stores a loaded snapshot unless a newer one is already there.
@@ -184,9 +193,17 @@ func (c *appCache) insert(ctx context.Context, appID string) (e *cacheEntry, cre
 	if len(c.entries) >= maxCachedApps {
 		c.evictUnknownLocked()
 	}
-	e = &cacheEntry{ready: make(chan struct{})}
-	e.revision = newFreshCall(revisionTimeout, func(ctx context.Context) (int64, error) { return c.revisionOf(ctx, appID) })
-	e.reload = newFreshCall(loadTimeout, func(ctx context.Context) (*snapState, error) { return c.load(ctx, appID) })
+	e = &cacheEntry{ready: make(chan struct{}), overrides: newOverrideCache()}
+	// The override cache is synced in the shared read, so one listing of
+	// the changed overrides serves every check waiting on it.
+	e.revision = newFreshCall(revisionTimeout, func(ctx context.Context) (store.Revisions, error) {
+		rev, err := c.revisionOf(ctx, appID)
+		if err == nil && rev.Serve != noApp {
+			c.syncOverrides(ctx, appID, e.overrides, rev)
+		}
+		return rev, err
+	})
+	e.reload = newFreshCall(loadTimeout, func(ctx context.Context) (*snapState, error) { return c.load(ctx, appID, e.overrides) })
 	c.entries[appID] = e
 	c.mu.Unlock()
 
@@ -229,19 +246,21 @@ func (c *appCache) evictUnknownLocked() {
 	}
 }
 
-// revisionOf reads the app's revision; noApp when it is not registered.
-func (c *appCache) revisionOf(ctx context.Context, appID string) (int64, error) {
-	rev, err := c.reg.Revision(ctx, appID)
+// revisionOf reads the app's revisions; Serve is noApp when it is not
+// registered.
+func (c *appCache) revisionOf(ctx context.Context, appID string) (store.Revisions, error) {
+	rev, err := c.reg.Revisions(ctx, appID)
 	if errors.Is(err, store.ErrNotFound) {
-		return noApp, nil
+		return store.Revisions{Serve: noApp}, nil
 	}
 	return rev, err
 }
 
 // load reads the app's revision, then its snapshot: a change committed in
 // between is in the snapshot but not in its revision, so it only causes one
-// more reload, never a stale answer.
-func (c *appCache) load(ctx context.Context, appID string) (*snapState, error) {
+// more reload, never a stale answer. The snapshot shares the entry's
+// override cache, brought up to the override revisions read.
+func (c *appCache) load(ctx context.Context, appID string, ov *overrideCache) (*snapState, error) {
 	select {
 	case c.loads <- struct{}{}:
 		defer func() { <-c.loads }()
@@ -252,15 +271,21 @@ func (c *appCache) load(ctx context.Context, appID string) (*snapState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load app %s: %w", appID, err)
 	}
-	st := &snapState{rev: rev}
-	if rev != noApp {
+	if rev.Serve != noApp {
+		c.syncOverrides(ctx, appID, ov, rev)
+	}
+	st := &snapState{rev: rev.Serve}
+	if rev.Serve != noApp {
 		if st.snap, err = loadSnapshot(ctx, c.reg, appID); err != nil {
 			return nil, err
 		}
 		if st.snap == nil { // deleted in between: read again next time
 			st.rev = noApp
-		} else if err := loadDeltas(ctx, c.reg, appID, st.snap, c.current(appID)); err != nil {
-			return nil, err
+		} else {
+			st.snap.overrides = ov
+			if err := loadDeltas(ctx, c.reg, appID, st.snap, c.current(appID)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	st.loadedAt = c.now().UnixNano()
@@ -305,15 +330,6 @@ func loadSnapshot(ctx context.Context, reg store.Registry, appID string) (*appSn
 	snap := &appSnapshot{ID: app.ID}
 	for i := range chans {
 		snap.Channels = append(snap.Channels, fromStoreChannel(&chans[i]))
-	}
-	ov, err := reg.DeviceChannels(ctx, appID)
-	if err != nil {
-		return nil, fmt.Errorf("load device channels of %s: %w", appID, err)
-	}
-	// Devices are looked up by their lower-case id (see DeviceInfo).
-	snap.Overrides = make(map[string]string, len(ov))
-	for device, name := range ov {
-		snap.Overrides[strings.ToLower(device)] = name
 	}
 	snap.index()
 	return snap, nil

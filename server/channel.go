@@ -21,6 +21,7 @@ const (
 	codeChannelPlatform  = "channel_platform_not_allowed"
 	codeChannelEmulator  = "channel_emulator_not_allowed"
 	codeChannelDevBuild  = "channel_dev_build_not_allowed"
+	codeTooManyOverrides = "too_many_overrides" // the app reached serve --max-overrides
 	statusOverride       = "override"
 	statusDefault        = "default"
 	messageChannelSet    = "channel set"
@@ -116,9 +117,9 @@ func (s *Server) channelRequest(w http.ResponseWriter, r *http.Request) (*channe
 		return nil, false
 	}
 	req := &channelRequest{d: d, app: app}
-	name, err := s.reg.DeviceChannel(r.Context(), app.ID, d.DeviceID)
+	ov, err := s.reg.DeviceChannel(r.Context(), app.ID, d.DeviceID)
 	if err == nil {
-		req.override, err = s.findChannel(r, app, name)
+		req.override, err = s.findChannel(r, app, ov.Channel)
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.unavailable(w, err)
@@ -155,7 +156,7 @@ func (s *Server) handleChannelGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// the cache's list may be stale; the registry said none
-	ch, ans, found := chooseChannel(req.app.withoutOverrides(), req.d)
+	ch, ans, found := chooseChannel(req.app, req.d, "")
 	if !found {
 		s.refuse(w, codeChannelNotFound, ans.Message)
 		return
@@ -193,8 +194,15 @@ func (s *Server) handleChannelSet(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, code, msg)
 		return
 	}
-	err = s.reg.SetDeviceChannel(r.Context(), app.ID, d.DeviceID, target.Name, true)
+	// The override sequence this write raises tells every instance's
+	// cache, this one's too, to read the device's override afresh; the
+	// app's snapshot stays.
+	err = s.reg.SetDeviceChannel(r.Context(), app.ID, d.DeviceID, target.Name, true, s.cfg.MaxOverrides)
 	switch {
+	case errors.Is(err, store.ErrTooManyOverrides):
+		s.log.Warn("device channel override refused: the app has as many as --max-overrides allows", "app_id", app.ID, "max", s.cfg.MaxOverrides)
+		s.refuse(w, codeTooManyOverrides, fmt.Sprintf("app %s has as many device channel overrides as this server allows; try again later", app.ID))
+		return
 	case errors.Is(err, store.ErrSelfSetDenied):
 		s.refuse(w, codeSelfSetDenied, fmt.Sprintf("channel %s does not allow devices to choose it", target.Name))
 		return
@@ -205,7 +213,6 @@ func (s *Server) handleChannelSet(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, err)
 		return
 	}
-	s.apps.invalidate(app.ID)
 	noteCode(w, "ok")
 	writeJSON(w, http.StatusOK, mustJSON(channelSetBody{Status: "ok", Channel: target.Name, Message: messageChannelSet}))
 }
@@ -250,7 +257,6 @@ func (s *Server) handleChannelUnset(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, err)
 		return
 	}
-	s.apps.invalidate(app.ID)
 	noteCode(w, "ok")
 	writeJSON(w, http.StatusOK, mustJSON(channelSetBody{Status: "ok", Message: messageChannelUnset}))
 }

@@ -78,8 +78,8 @@ func (c *channel) allows(platform string) (bool, string) {
 type appSnapshot struct {
 	ID        string
 	Channels  []*channel          // in the registry's order
-	Overrides map[string]string   // device id (lowercase) -> channel name
 	byName    map[string]*channel // built by index
+	overrides *overrideCache      // device overrides, read by key (overrides.go); nil: none
 }
 
 // index prepares lookups and the pre-encoded update answers.
@@ -101,13 +101,6 @@ func (a *appSnapshot) channel(name string) *channel {
 		a.index()
 	}
 	return a.byName[name]
-}
-
-// withoutOverrides returns a shallow copy that knows no override.
-func (a *appSnapshot) withoutOverrides() *appSnapshot {
-	c := *a
-	c.Overrides = nil
-	return &c
 }
 
 // publicChannel returns the app's public default channel for a platform: the
@@ -193,14 +186,15 @@ func refuse(channel, code, format string, a ...any) answer {
 	return answer{Channel: channel, Code: code, Kind: kindOf(code), Message: fmt.Sprintf(format, a...)}
 }
 
-// decide answers one update check from an app snapshot. It is pure: the same
-// snapshot and request always give the same answer, which is what makes the
+// decide answers one update check from an app snapshot and the device's
+// override channel ("" for none). It is pure: the same snapshot, request
+// and override always give the same answer, which is what makes the
 // rollout stable per device.
-func decide(app *appSnapshot, d DeviceInfo) answer {
+func decide(app *appSnapshot, d DeviceInfo, override string) answer {
 	if app == nil {
 		return refuse("", codeAppNotFound, "app %s is not registered on this server", d.AppID)
 	}
-	ch, ans, ok := chooseChannel(app, d)
+	ch, ans, ok := chooseChannel(app, d, override)
 	if !ok {
 		return ans
 	}
@@ -261,13 +255,14 @@ func decide(app *appSnapshot, d DeviceInfo) answer {
 	return answer{Channel: name, Release: target, Manifest: manifest}
 }
 
-// chooseChannel picks the device's channel: its channel_self override, else
+// chooseChannel picks the device's channel: its channel_self override
+// (override, "" for none), else
 // the defaultChannel from its config, else the app's public default. A
 // private channel (neither public nor self-settable) is only reachable
 // through an override that an operator set: a device cannot name it.
-func chooseChannel(app *appSnapshot, d DeviceInfo) (*channel, answer, bool) {
-	if name, ok := app.Overrides[d.DeviceID]; ok {
-		if ch := app.channel(name); ch != nil {
+func chooseChannel(app *appSnapshot, d DeviceInfo, override string) (*channel, answer, bool) {
+	if override != "" {
+		if ch := app.channel(override); ch != nil {
 			return ch, answer{}, true
 		}
 	}

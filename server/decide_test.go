@@ -29,11 +29,13 @@ func fixture() *appSnapshot {
 			{Name: "internal", IOS: true, Android: true, AllowEmulator: true, AllowDev: true, RolloutPercent: 100, Current: rel("1.4.0-rc.1")},
 			{Name: "production", Public: true, IOS: true, Android: true, RolloutPercent: 100, DisableUnderNative: true, Current: rel("1.2.0"), Previous: rel("1.1.0")},
 		},
-		Overrides: map[string]string{"dev-override": "internal", "dev-beta": "beta", "dev-gone": "deleted-channel"},
 	}
 	a.index()
 	return a
 }
+
+// fixtureOverrides are the device overrides decide is given with fixture.
+var fixtureOverrides = map[string]string{"dev-override": "internal", "dev-beta": "beta", "dev-gone": "deleted-channel"}
 
 func device(mod func(*DeviceInfo)) DeviceInfo {
 	d := DeviceInfo{
@@ -109,7 +111,8 @@ func TestDecideTable(t *testing.T) {
 			if app.ID == "" {
 				app = nil
 			}
-			ans := decide(app, device(tt.dev))
+			d := device(tt.dev)
+			ans := decide(app, d, fixtureOverrides[d.DeviceID])
 			got := want{code: ans.Code, kind: ans.Kind, channel: ans.Channel}
 			if ans.Release != nil {
 				got.version = ans.Release.Version
@@ -203,7 +206,7 @@ func TestDecideRolloutServesPreviousOutsideTheRollout(t *testing.T) {
 	app.index()
 	got := map[string]int{}
 	for i := range 2000 {
-		ans := decide(app, device(func(d *DeviceInfo) { d.DeviceID = fmt.Sprintf("device-%d", i) }))
+		ans := decide(app, device(func(d *DeviceInfo) { d.DeviceID = fmt.Sprintf("device-%d", i) }), "")
 		if ans.Release == nil {
 			t.Fatalf("device-%d refused: %s", i, ans.Message)
 		}

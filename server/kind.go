@@ -33,7 +33,7 @@ func kindOf(code string) string {
 	case codeAppNotFound, codeNoChannel, codePrivateChannel,
 		codePlatformIOS, codePlatformAndroid, codePlatformElectron,
 		codeEmulator, codeDevBuild, codeMinNative, codeUnderNative,
-		codeSemver, codeKeyMismatch,
+		codeSemver, codeKeyMismatch, codeTooManyOverrides,
 		// The plugin honours Retry-After and sends its own
 		// rate_limit_reached stat; a download_fail as well would blame
 		// the release for the server's load.

@@ -57,7 +57,7 @@ func TestManifestAnswer(t *testing.T) {
 			if tt.app != nil {
 				tt.app(app)
 			}
-			ans := decide(app, device(func(d *DeviceInfo) { d.PluginVersion = tt.plugin }))
+			ans := decide(app, device(func(d *DeviceInfo) { d.PluginVersion = tt.plugin }), "")
 			if ans.Release == nil || ans.Release.Version != "1.2.0" || ans.Manifest != tt.manifest {
 				t.Fatalf("decide = release %v manifest %v, want 1.2.0 with manifest %v", ans.Release, ans.Manifest, tt.manifest)
 			}

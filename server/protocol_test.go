@@ -173,7 +173,7 @@ func FuzzDecodeUpdateRequest(f *testing.F) {
 				t.Fatalf("accepted invalid text %q", v)
 			}
 		}
-		ans := decide(fixture(), d)
+		ans := decide(fixture(), d, fixtureOverrides[d.DeviceID])
 		if ans.Release == nil && ans.Code == "" {
 			t.Fatalf("decide gave neither an update nor a code for %+v", d)
 		}

@@ -28,12 +28,21 @@ type Config struct {
 	Logger    *slog.Logger   // warnings and errors; default: discard
 	AccessLog io.Writer      // one JSON line per request (slog's JSON shape); default: discard
 
-	// CacheTTL is how long an app's device overrides (channel_self) are
-	// served from memory before they are re-read in the background; the
-	// overrides that devices set through this server apply at once.
-	// Releases and channels need no TTL: every update check confirms with
-	// the registry's revision that they are current. Default 2s.
+	// CacheTTL is no longer used: device overrides (channel_self), like
+	// releases and channels, are confirmed current on every update check
+	// (see appCache). Kept so that existing settings still build.
 	CacheTTL time.Duration
+
+	// MaxOverrides caps each app's device channel overrides: past it a
+	// device that has none gets too_many_overrides (kind blocked) from
+	// channel_self. Zero (the default here; serve's flag defaults to
+	// 100,000) sets no cap.
+	MaxOverrides int
+	// OverrideExpiry deletes device channel overrides neither set nor used
+	// by their device for this long, at start and hourly, in small
+	// transactions. Zero (the default here; serve's flag defaults to 90
+	// days) keeps them.
+	OverrideExpiry time.Duration
 
 	MaxBodyBytes      int64 // device requests (updates, channel_self); default 64 KiB
 	MaxStatsBodyBytes int64 // stats batches (up to 200 events); default 512 KiB
@@ -80,7 +89,6 @@ func (c *Config) defaults() {
 			*n = v
 		}
 	}
-	set(&c.CacheTTL, 2*time.Second)
 	set(&c.StatsFlushInterval, 250*time.Millisecond)
 	set(&c.ReadHeaderTimeout, 5*time.Second)
 	set(&c.ReadTimeout, 15*time.Second)
@@ -150,7 +158,7 @@ func New(cfg Config) (*Server, error) {
 		log:    cfg.Logger,
 		watch:  watch,
 		access: newAccessLog(cfg.AccessLog),
-		apps:   newAppCache(cfg.Registry, watch, cfg.Logger, cfg.CacheTTL),
+		apps:   newAppCache(cfg.Registry, watch, cfg.Logger, cfg.OverrideExpiry),
 
 		storage: storage,
 	}
@@ -168,6 +176,7 @@ func (s *Server) Close() error {
 	var err error
 	s.closeMu.Do(func() {
 		err = s.stats.close()
+		s.apps.close()
 		if s.watch != nil {
 			s.watch.Close()
 		}

@@ -360,9 +360,9 @@ func TestChannelSelf(t *testing.T) {
 		}
 
 		// An operator pins the device (past the server, like the CLI): the
-		// server sees it within the cache TTL, and the device cannot leave.
+		// server serves it at the next check, and the device cannot leave.
 		dev := h.deviceID()
-		if err := reg.SetDeviceChannel(ctx, h.app, dev, "internal", false); err != nil {
+		if err := reg.SetDeviceChannel(ctx, h.app, dev, "internal", false, 0); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := reg.Register(ctx, releaseInput(h.app, "1.2.0-rc.1", "internal", h.key)); err != nil {
@@ -757,7 +757,7 @@ func TestChannelSelfLegacyForms(t *testing.T) {
 		t.Fatal(err)
 	}
 	dev := h.deviceID()
-	if err := reg.SetDeviceChannel(ctx, h.app, dev, "beta", true); err != nil {
+	if err := reg.SetDeviceChannel(ctx, h.app, dev, "beta", true, 0); err != nil {
 		t.Fatal(err)
 	}
 	status, out := h.do("DELETE", "/channel_self?app_id="+h.app+"&device_id="+strings.ToUpper(dev)+"&platform=android&version_build=1.0.0", "", nil)

@@ -73,10 +73,14 @@ func acceptsGzip(r *http.Request) bool {
 // check decides one update check from the cached snapshot.
 func (s *Server) check(ctx context.Context, d DeviceInfo) (answer, error) {
 	app, err := s.apps.get(ctx, d.AppID)
+	if app == nil || err != nil {
+		return decide(app, d, ""), err
+	}
+	override, err := s.apps.overrideOf(ctx, app, d.DeviceID)
 	if err != nil {
 		return answer{}, err
 	}
-	return decide(app, d), nil
+	return decide(app, d, override), nil
 }
 
 // unavailable answers a registry failure without leaking its details to

@@ -55,6 +55,12 @@ type Registry interface {
 	// It is one indexed row, read cheaply on every update check.
 	// ErrNotFound when the app is not registered.
 	Revision(ctx context.Context, appID string) (int64, error)
+	// Revisions returns the app's Revision and its override sequence,
+	// which goes up in the same transaction as every device override set,
+	// removed or pruned, in one indexed read: an update server confirms
+	// with it on each check that its cached app and its cached overrides
+	// are current. ErrNotFound when the app is not registered.
+	Revisions(ctx context.Context, appID string) (Revisions, error)
 	// Apps lists every app, sorted by id.
 	Apps(ctx context.Context) ([]App, error)
 
@@ -85,16 +91,29 @@ type Registry interface {
 	// SetDeviceChannel makes a device use a channel. With selfSet (the
 	// device asked for it itself) the channel must allow self-set
 	// (ErrSelfSetDenied); platform filters are the caller's to check.
-	// ErrNotFound when the channel does not exist.
-	SetDeviceChannel(ctx context.Context, appID, deviceID, channel string, selfSet bool) error
+	// ErrNotFound when the channel does not exist. With max > 0, a device
+	// that has no override yet gets none when the app already has max
+	// (ErrTooManyOverrides); changing an existing one is always allowed.
+	// Device ids are stored in lower case, as devices send them.
+	SetDeviceChannel(ctx context.Context, appID, deviceID, channel string, selfSet bool, max int) error
 	// UnsetDeviceChannel removes a device's override; no error if it had none.
 	UnsetDeviceChannel(ctx context.Context, appID, deviceID string) error
-	// DeviceChannel returns the name of the device's override channel, or
+	// DeviceChannel returns the device's override (one indexed row), or
 	// ErrNotFound when it has none.
-	DeviceChannel(ctx context.Context, appID, deviceID string) (string, error)
-	// DeviceChannels returns every device override of an app (device id ->
-	// channel name) in one query, so the server can answer from memory.
-	DeviceChannels(ctx context.Context, appID string) (map[string]string, error)
+	DeviceChannel(ctx context.Context, appID, deviceID string) (*DeviceOverride, error)
+	// ChangedDeviceChannels lists the devices whose override was set after
+	// the override sequence since (see Revisions), at most limit, oldest
+	// change first; removals are not listed (OverridesCleared moves).
+	ChangedDeviceChannels(ctx context.Context, appID string, since int64, limit int) ([]string, error)
+	// TouchDeviceChannel records that the device's override is still in
+	// use (so PruneDeviceChannels keeps it), without changing it: the
+	// override sequence does not move. No error if it has none.
+	TouchDeviceChannel(ctx context.Context, appID, deviceID string, at time.Time) error
+	// PruneDeviceChannels deletes at most limit overrides (of any app) last
+	// set or touched before a time, oldest first, in one short
+	// transaction, and says how many it deleted. Call it again until it
+	// deletes fewer than limit.
+	PruneDeviceChannels(ctx context.Context, before time.Time, limit int) (deleted int, err error)
 
 	// RecordEvents stores device stats events in one transaction. Events
 	// for unknown apps are dropped (devices cannot create apps); stored
@@ -127,6 +146,19 @@ type Registry interface {
 	Ping(ctx context.Context) error
 	// Close releases the database.
 	Close() error
+}
+
+// Revisions are the two numbers an update server confirms its cache with.
+type Revisions struct {
+	Serve            int64 // Revision: releases and channels
+	Overrides        int64 // device channel overrides: raised by every set, removal and prune
+	OverridesCleared int64 // raised by every removal and prune (a set is found by ChangedDeviceChannels)
+}
+
+// DeviceOverride is a device's own channel (channel_self).
+type DeviceOverride struct {
+	Channel   string
+	UpdatedAt time.Time // last set or touched
 }
 
 // App is an application known to the registry. KeyID and KeyFingerprint are
@@ -349,6 +381,7 @@ var (
 	ErrForbidden         = errors.New("the token may not act on this app")
 	ErrSchemaTooNew      = errors.New("the registry was written by a newer capship: upgrade capship")
 	ErrSchemaTooOld      = errors.New("the registry was written by an older capship; opening it to write upgrades it")
+	ErrTooManyOverrides  = errors.New("the app has as many device channel overrides as the server allows")
 	ErrDiskFull          = errors.New("the disk holding the registry is full: free some space")
 	ErrCorrupt           = errors.New("the registry file is damaged: restore it from a backup")
 )

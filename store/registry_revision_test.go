@@ -81,7 +81,7 @@ func TestRevision(t *testing.T) {
 			}
 			return err
 		})
-		step("device override", false, func() error { return w.SetDeviceChannel(ctx, app, "device-1", "beta", true) })
+		step("device override", false, func() error { return w.SetDeviceChannel(ctx, app, "device-1", "beta", true, 0) })
 		step("device override removed", false, func() error { return w.UnsetDeviceChannel(ctx, app, "device-1") })
 		step("stats", false, func() error {
 			_, err := w.RecordEvents(ctx, []StatEvent{{AppID: app, DeviceID: "device-1", Action: "set", VersionName: "1.1.0", At: time.Now()}})

@@ -192,6 +192,19 @@ func (r *sqlRegistry) Revision(ctx context.Context, appID string) (int64, error)
 	return rev, nil
 }
 
+func (r *sqlRegistry) Revisions(ctx context.Context, appID string) (Revisions, error) {
+	var rev Revisions
+	err := r.queryRow(ctx, `SELECT revision, override_seq, override_cleared FROM apps WHERE id = $1`, appID).
+		Scan(&rev.Serve, &rev.Overrides, &rev.OverridesCleared)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Revisions{}, errNoApp(appID)
+	}
+	if err != nil {
+		return Revisions{}, fmt.Errorf("read revision of %s: %w", appID, err)
+	}
+	return rev, nil
+}
+
 func (r *sqlRegistry) Apps(ctx context.Context) ([]App, error) {
 	rows, err := r.db.QueryContext(ctx, `SELECT id, key_id, key_fingerprint, created_at FROM apps ORDER BY id`)
 	if err != nil {

@@ -350,41 +350,40 @@ func TestDeviceChannels(t *testing.T) {
 		if _, err := r.UpdateChannel(ctx, app, "beta", ChannelSettings{AllowSelfSet: ptr(true)}); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.SetDeviceChannel(ctx, app, "dev-override", "beta", true); err != nil {
+		if err := r.SetDeviceChannel(ctx, app, "dev-override", "beta", true, 0); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.SetDeviceChannel(ctx, app, "dev-override", "production", true); !errors.Is(err, ErrSelfSetDenied) {
+		if err := r.SetDeviceChannel(ctx, app, "dev-override", "production", true, 0); !errors.Is(err, ErrSelfSetDenied) {
 			t.Fatalf("self-set onto production: %v", err)
 		}
-		if err := r.SetDeviceChannel(ctx, app, "dev-admin", "production", false); err != nil {
+		if err := r.SetDeviceChannel(ctx, app, "dev-admin", "production", false, 0); err != nil {
 			t.Fatalf("admin override: %v", err)
 		}
-		if err := r.SetDeviceChannel(ctx, app, "dev-x", "nightly", false); !errors.Is(err, ErrNotFound) {
+		if err := r.SetDeviceChannel(ctx, app, "dev-x", "nightly", false, 0); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("override onto unknown channel: %v", err)
 		}
-		if name, err := r.DeviceChannel(ctx, app, "dev-override"); err != nil || name != "beta" {
-			t.Fatalf("device channel = %q, %v", name, err)
+		if o, err := r.DeviceChannel(ctx, app, "dev-override"); err != nil || o.Channel != "beta" {
+			t.Fatalf("device channel = %+v, %v", o, err)
 		}
 		if _, err := r.DeviceChannel(ctx, app, "dev-plain"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("device without override: %v", err)
 		}
-		overrides := func(want string) {
+		overrides := func(want int) {
 			t.Helper()
-			got, err := r.DeviceChannels(ctx, app)
-			if err != nil || fmt.Sprint(got) != want {
-				t.Fatalf("device channels = %v, %v; want %s", got, err, want)
+			if got := overrideCount(t, r, app); got != want {
+				t.Fatalf("%d overrides counted, want %d", got, want)
 			}
 		}
-		overrides("map[dev-admin:production dev-override:beta]")
+		overrides(2)
 		if err := r.UnsetDeviceChannel(ctx, app, "dev-override"); err != nil {
 			t.Fatal(err)
 		}
 		if err := r.UnsetDeviceChannel(ctx, app, "dev-override"); err != nil {
 			t.Fatalf("unset twice: %v", err)
 		}
-		overrides("map[dev-admin:production]")
-		if got, err := r.DeviceChannels(ctx, "com.unknown"); err != nil || len(got) != 0 {
-			t.Fatalf("device channels of an unknown app: %v, %v", got, err)
+		overrides(1)
+		if o, err := r.DeviceChannel(ctx, "com.unknown", "dev-admin"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("device channel of an unknown app: %+v, %v", o, err)
 		}
 	})
 }

@@ -170,15 +170,21 @@ func TestWizardEndToEnd(t *testing.T) {
 	// 1. project
 	tm.waitFor("App id", appID, "none yet")
 	tm.keys("Enter")
-	// 2. keys: create, then write the public key into the config
+	// 2. keys: create writes the public key into the config in the same
+	// step; then the server URLs go into the config too
 	tm.waitFor("Create a new keypair")
 	tm.keys("Enter")
-	tm.waitFor("has no public key")
-	tm.keys("w")
-	tm.waitFor("Public key written")
+	tm.waitFor("Public key written", "Update server")
 	p, err := workflow.LoadProject(appDir)
 	if err != nil || !strings.HasPrefix(p.PublicKey, "-----BEGIN RSA PUBLIC KEY-----") {
-		t.Fatalf("config after w: %v, public key %q", err, p.PublicKey)
+		t.Fatalf("config after create: %v, public key %q", err, p.PublicKey)
+	}
+	tm.text("https://updates.example.com")
+	tm.keys("Enter")
+	tm.waitFor("updateUrl, statsUrl and channelUrl written")
+	if p, err := workflow.LoadProject(appDir); err != nil || p.UpdateURL != "https://updates.example.com/updates" ||
+		p.StatsURL != "https://updates.example.com/stats" || p.ChannelURL != "https://updates.example.com/channel_self" {
+		t.Fatalf("config after the server URL: %v, %q %q %q", err, p.UpdateURL, p.StatsURL, p.ChannelURL)
 	}
 	tm.keys("Enter")
 	// 3. build folder and version
@@ -277,10 +283,11 @@ func TestWizardEndToEnd(t *testing.T) {
 	tm.waitFor("About to register", base+"/files/", "2 files; phones fetch only those they lack")
 	tm.keys("Enter")
 	// 7. done
-	tm.waitFor("is live on channel production")
+	tm.waitFor("is live on channel production", "capship release rollback", "--app "+appID+" --channel production", "d details")
 	tm.keys("Enter")
 	tm.waitFor("[capship exited 0]")
-	if all := tm.tmux("capture-pane", "-p", "-t", "e2e", "-S", "-200"); !strings.Contains(all, "registered on channel production") {
+	all := tm.tmux("capture-pane", "-p", "-t", "e2e", "-S", "-200")
+	if !strings.Contains(all, "registered on channel production") || !strings.Contains(all, "URLs, key id, session key and checksum:") {
 		t.Fatalf("after the wizard, the terminal shows no summary:\n%s", all)
 	}
 
@@ -296,6 +303,9 @@ func TestWizardEndToEnd(t *testing.T) {
 	m, err := workflow.ReadManifest(filepath.Join(out, workflow.ManifestFileName(appID, "1.0.0")))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(all, m.SessionKey[:24]) {
+		t.Error("the session key stayed on the terminal after the wizard")
 	}
 	if rel.URL != base+"/bundle.zip" || rel.SHA256 != m.SHA256 || rel.Checksum != m.Checksum || rel.SessionKey != m.SessionKey ||
 		rel.FilesURL != base+"/files" || rel.FileCount != 2 {

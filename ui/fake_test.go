@@ -44,6 +44,9 @@ type fakeRunner struct {
 	fileChecks   map[string]FilesCheck
 	registered   []Release
 	registerErr  error
+	// channels answers Channel by name; versionsWritten records SetVersion.
+	channels        map[string]ChannelInfo
+	versionsWritten []string
 }
 
 func newFakeRunner() *fakeRunner {
@@ -64,6 +67,8 @@ func newFakeRunner() *fakeRunner {
 		buildSteps: 4,
 		checks:     map[string]URLCheck{},
 		fileChecks: map[string]FilesCheck{},
+		channels: map[string]ChannelInfo{"production": {Name: "production", Exists: true, Version: "1.3.2",
+			ZipSHA256: strings.Repeat("3c", 32), Rollout: 100, Platforms: []string{"android", "ios"}}},
 	}
 }
 
@@ -242,8 +247,13 @@ func (f *fakeRunner) Register(ctx context.Context, rel Release) (Registered, err
 	if rel.FilesURL != "" {
 		files = len(rel.Bundle.Delta.Files)
 	}
+	served := f.channels[rel.Channel]
+	served.Name, served.Exists, served.Version, served.ZipSHA256 = rel.Channel, true, rel.Bundle.Version, rel.Bundle.ZipSHA256
+	if served.Rollout == 0 {
+		served.Rollout, served.Platforms = 100, []string{"android", "ios"}
+	}
 	return Registered{AppID: rel.Bundle.AppID, Version: rel.Bundle.Version, Channel: rel.Channel, Files: files,
-		Registry: f.project.Registry, CreatedAt: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}, nil
+		Registry: f.project.Registry, CreatedAt: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC), Served: served}, nil
 }
 
 // plainRenderer draws without colors, as under NO_COLOR.
@@ -251,4 +261,32 @@ func plainRenderer() *lipgloss.Renderer {
 	r := lipgloss.NewRenderer(io.Discard)
 	r.SetColorProfile(termenv.Ascii)
 	return r
+}
+
+func (f *fakeRunner) SetServer(p Project, baseURL string) (Project, error) {
+	urls, _, err := workflow.ServerURLsFor(baseURL)
+	if err != nil {
+		return Project{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.project.UpdateURL, f.project.StatsURL, f.project.ChannelURL = urls.UpdateURL, urls.StatsURL, urls.ChannelURL
+	return f.project, nil
+}
+
+func (f *fakeRunner) SetVersion(p Project, version string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.project.Version = version
+	f.versionsWritten = append(f.versionsWritten, version)
+	return nil
+}
+
+func (f *fakeRunner) Channel(ctx context.Context, appID, name string) (ChannelInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.channels[name]; ok {
+		return c, nil
+	}
+	return ChannelInfo{Name: name}, nil
 }

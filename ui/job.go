@@ -23,6 +23,7 @@ type env struct {
 	height  int
 	lastRun int
 	jobs    sync.WaitGroup // long jobs still running
+	crash   crashNote      // the first panic, for the crash report
 }
 
 // nextRun returns a run id that no earlier job of this wizard had, so that
@@ -37,12 +38,20 @@ type resultMsg struct {
 	run int
 	val any
 	err error
+	// panicked is what a job's goroutine panicked with; the command that
+	// reads the job panics again with it, where Bubble Tea recovers it.
+	panicked any
 }
 
 // do runs fn in a command and reports its result as a resultMsg.
 func (e *env) do(fn func() (any, error)) (int, tea.Cmd) {
 	run := e.nextRun()
 	return run, func() tea.Msg {
+		defer func() {
+			if r := recover(); r != nil {
+				e.crash.repanic(r)
+			}
+		}()
 		v, err := fn()
 		return resultMsg{run: run, val: v, err: err}
 	}
@@ -84,6 +93,13 @@ func (e *env) start(fn func(ctx context.Context, report func(workflow.Event)) (a
 	e.jobs.Add(1)
 	go func() {
 		defer e.jobs.Done()
+		defer func() {
+			if r := recover(); r != nil { // not in Bubble Tea's goroutines: hand it over
+				e.crash.record(r)
+				cancel()
+				j.done <- resultMsg{run: j.run, panicked: r}
+			}
+		}()
 		v, err := fn(ctx, report)
 		cancel()
 		j.done <- resultMsg{run: j.run, val: v, err: err}
@@ -97,6 +113,9 @@ func (j *job) wait() tea.Cmd {
 	return func() tea.Msg {
 		select {
 		case r := <-j.done:
+			if r.panicked != nil {
+				panic(r.panicked)
+			}
 			return r
 		case ev := <-j.events:
 			return progressMsg{run: j.run, ev: ev}

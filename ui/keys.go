@@ -19,7 +19,9 @@ type KeyMap struct {
 	Write   key.Binding // write the public key into the config
 	Cancel  key.Binding // stop a running job
 	Replace key.Binding // rebuild over an existing bundle of the same version
+	Bump    key.Binding // take the next patch version and write it to package.json
 	Scroll  key.Binding // help only: scrolling the done page
+	Details key.Binding // the done page: show or hide URLs, session key, checksum
 	Move    key.Binding // help only: folder picker
 	Select  key.Binding // help only: folder picker
 	Enter   key.Binding // help only: folder picker
@@ -43,7 +45,9 @@ func DefaultKeyMap() KeyMap {
 		Edit:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit url")),
 		Write:   key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "write key to config")),
 		Replace: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "replace it")),
+		Bump:    key.NewBinding(key.WithKeys("ctrl+n"), key.WithHelp("ctrl+n", "next version")),
 		Cancel:  key.NewBinding(key.WithKeys("esc", "ctrl+c"), key.WithHelp("esc/ctrl+c", "cancel")),
+		Details: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "details")),
 		Scroll:  key.NewBinding(key.WithKeys("up", "down", "pgup", "pgdown"), key.WithHelp("↑/↓", "scroll")),
 		Move:    key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑/↓", "move")),
 		Select:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "use folder")),

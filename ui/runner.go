@@ -50,6 +50,26 @@ type Runner interface {
 	CheckFiles(ctx context.Context, base string, b Bundle, report func(workflow.Event)) (FilesCheck, error)
 	// Register records the release in the registry.
 	Register(ctx context.Context, rel Release) (Registered, error)
+	// SetServer writes updateUrl, statsUrl and channelUrl for the capship
+	// server at baseURL into the project's Capacitor config and returns
+	// the project as read again.
+	SetServer(p Project, baseURL string) (Project, error)
+	// SetVersion writes version into the project's package.json.
+	SetVersion(p Project, version string) error
+	// Channel says what a channel of the app serves now; Exists is false
+	// for a channel that is not there yet.
+	Channel(ctx context.Context, appID, name string) (ChannelInfo, error)
+}
+
+// ChannelInfo is what one channel serves, for the wizard's warnings and
+// its summary.
+type ChannelInfo struct {
+	Name      string
+	Exists    bool
+	Version   string   // served now; "" before the first release
+	ZipSHA256 string   // of the served release's zip
+	Rollout   int      // 0–100: share of devices that get Version
+	Platforms []string // "android", "ios", "electron" as the channel serves them
 }
 
 // Project is the app the wizard releases.
@@ -61,6 +81,9 @@ type Project struct {
 	Version    string // from package.json, may be empty
 	PublicKey  string // the config's plugins.CapacitorUpdater.publicKey
 	UpdateURL  string // the config's plugins.CapacitorUpdater.updateUrl
+	StatsURL   string // the config's plugins.CapacitorUpdater.statsUrl
+	ChannelURL string // the config's plugins.CapacitorUpdater.channelUrl
+	Server     string // the capship server releases go through (--server), or ""
 	Registry   string // where releases are registered, for people
 	OutDir     string // where bundles are written
 }
@@ -221,4 +244,7 @@ type Registered struct {
 	Files     int // files registered in the delta form; 0 for a zip-only release
 	Registry  string
 	CreatedAt time.Time
+	// Served is the channel after the registration: its rollout and
+	// platforms (Exists false when they could not be read).
+	Served ChannelInfo
 }

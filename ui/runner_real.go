@@ -120,6 +120,9 @@ func (r *RealRunner) LoadProject(dir, configPath string) (Project, error) {
 		Version:    wp.Version,
 		PublicKey:  wp.PublicKey,
 		UpdateURL:  wp.UpdateURL,
+		StatsURL:   wp.StatsURL,
+		ChannelURL: wp.ChannelURL,
+		Server:     r.opts.Server,
 		Registry:   r.registryName(),
 		OutDir:     filepath.Join(dir, DefaultOutDir),
 	}, nil
@@ -374,8 +377,13 @@ func (r *RealRunner) Register(ctx context.Context, rel Release) (Registered, err
 	if err != nil {
 		return Registered{}, fmt.Errorf("register %s %s: %w", b.AppID, b.Version, err)
 	}
-	return Registered{AppID: got.AppID, Version: got.Version, Channel: rel.Channel, Files: got.FileCount,
-		Registry: r.registryName(), CreatedAt: got.CreatedAt}, nil
+	out := Registered{AppID: got.AppID, Version: got.Version, Channel: rel.Channel, Files: got.FileCount,
+		Registry: r.registryName(), CreatedAt: got.CreatedAt}
+	if rel.Channel != "" {
+		// For the summary only: the release is registered either way.
+		out.Served, _ = r.Channel(ctx, b.AppID, rel.Channel)
+	}
+	return out, nil
 }
 
 // manifest is the part of the built manifest a registration reads.

@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 
+	"capship/store"
 	"capship/workflow"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -117,7 +118,7 @@ func (s *projectStep) View() string {
 		[2]string{"Releases go to", shorten(p.Registry, w)},
 	)
 	if s.keyErr != nil {
-		out += "\n\n" + errorView(st, s.env.width, s.keyErr, "The wizard needs the keychain to sign bundles. Fix the cause above, then press r.")
+		out += "\n\n" + errorView(st, s.env.width, s.keyErr, keychainHint(s.keyErr))
 		return out
 	}
 	return out + "\n\n" + s.env.say(st.Muted, "Press enter to check the signing key.")
@@ -146,4 +147,13 @@ func projectHint(err error) string {
 		return "Run capship in your Capacitor app's folder, or pass -C DIR or --config PATH. Then press r."
 	}
 	return "Fix the file named above, then press r to read it again."
+}
+
+// keychainHint says what to do when the keychain cannot be used: the
+// wizard keeps keys there only, the commands also take a key file.
+func keychainHint(err error) string {
+	if errors.Is(err, store.ErrNoKeychain) {
+		return "The wizard keeps keys in the OS keychain only. Start one and press r, or quit: capship --no-input prints the steps as commands, whose bundle build signs with --key-file FILE (capship key generate makes that file)."
+	}
+	return "The wizard needs the keychain to sign bundles. Fix the cause above, then press r."
 }

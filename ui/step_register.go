@@ -27,6 +27,8 @@ type registerStep struct {
 	spin      spinner.Model
 	fieldErr  error
 	err       error
+	servedRun int         // run id of the channel read in flight
+	served    ChannelInfo // what the channel serves now, once read
 }
 
 func newRegisterStep(e *env, p Project, rel Release) *registerStep {
@@ -57,10 +59,21 @@ func (s *registerStep) Help() []key.Binding {
 	switch {
 	case s.pending != 0:
 		return nil
+	case s.confirm && s.sameBytes():
+		return []key.Binding{with(k.Next, "register anyway"), with(k.Back, "edit")}
 	case s.confirm:
 		return []key.Binding{with(k.Next, "register"), with(k.Back, "edit")}
+	case s.focus == 0:
+		return []key.Binding{with(k.Next, "next field"), k.Tab, k.Back}
 	}
 	return []key.Binding{with(k.Next, "review"), k.Tab, k.Back}
+}
+
+// sameBytes reports that the channel already serves a zip with the same
+// SHA-256 as the bundle: registering would ship nothing new.
+func (s *registerStep) sameBytes() bool {
+	z := s.rel.Bundle.ZipSHA256
+	return z != "" && s.served.Name == s.rel.Channel && s.served.ZipSHA256 == z
 }
 
 func (s *registerStep) inputs() []*textinput.Model {
@@ -70,6 +83,13 @@ func (s *registerStep) inputs() []*textinput.Model {
 func (s *registerStep) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case resultMsg:
+		if msg.run == s.servedRun && msg.run != 0 {
+			s.servedRun = 0
+			if info, ok := msg.val.(ChannelInfo); ok && msg.err == nil {
+				s.served = info // a failed read only loses the warning
+			}
+			return nil
+		}
 		if msg.run != s.pending {
 			return nil
 		}
@@ -128,7 +148,10 @@ func (s *registerStep) onKey(msg tea.KeyMsg) tea.Cmd {
 		s.confirm = true
 		s.channel.Blur()
 		s.minNative.Blur()
-		return nil
+		r, ctx, app, ch := s.env.run, s.env.ctx, s.rel.Bundle.AppID, s.rel.Channel
+		var cmd tea.Cmd
+		s.servedRun, cmd = s.env.do(func() (any, error) { return r.Channel(ctx, app, ch) })
+		return cmd
 	}
 	s.fieldErr = nil
 	var cmd tea.Cmd
@@ -211,6 +234,9 @@ func (s *registerStep) View() string {
 		b.WriteString(s.spin.View() + " registering…")
 	case s.err != nil:
 		b.WriteString(errorView(st, s.env.width, s.err, registerHint(s.err)))
+	case s.sameBytes():
+		b.WriteString(st.WarnBox.Width(max(s.env.width-2, 20)).Render(st.Warn.Render("! ") + rel.Channel + " already serves these exact bytes: " +
+			s.served.Version + " has the same zip (zip_sha256 " + rel.Bundle.ZipSHA256[:min(12, len(rel.Bundle.ZipSHA256))] + "…" + "). Devices would download the same app again. Rebuild after your change, or register anyway."))
 	default:
 		b.WriteString(s.env.say(st.Muted, "Devices on "+rel.Channel+" get this bundle at their next check once it is registered."))
 	}

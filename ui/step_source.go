@@ -9,6 +9,8 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+
+	"capship/workflow"
 )
 
 // sourceStep picks the build folder (default: the config's webDir, or any
@@ -29,7 +31,10 @@ type sourceStep struct {
 	latestErr error
 	verErr    error
 	verWarn   string
-	tried     bool // enter was pressed: show version errors
+	tried     bool   // enter was pressed: show version errors
+	bumpRun   int    // run id of the package.json write in flight
+	bumped    string // the version written to package.json by this step
+	bumpErr   error
 }
 
 type latestResult struct{ version string }
@@ -73,10 +78,27 @@ func (s *sourceStep) Help() []key.Binding {
 	if s.picking {
 		return []key.Binding{k.Move, k.Select, k.Enter, k.Parent, k.CloseFP}
 	}
+	h := []key.Binding{with(k.Next, "pack"), k.Pick}
 	if s.checked && (s.checkErr != nil || len(s.preflight.Problems) > 0) {
-		return []key.Binding{with(k.Next, "pack"), k.Pick, k.Recheck, k.Back}
+		h = append(h, k.Recheck)
 	}
-	return []key.Binding{with(k.Next, "pack"), k.Pick, k.Back}
+	if next := s.nextVersion(); next != "" {
+		h = append(h, with(k.Bump, "use "+next))
+	}
+	return append(h, k.Back)
+}
+
+// nextVersion is the version to offer when the typed one is not newer than
+// the newest registered one: the next patch after that; "" otherwise.
+func (s *sourceStep) nextVersion() string {
+	if s.latest == "" || s.verErr != nil || s.verWarn == "" || s.bumpRun != 0 {
+		return ""
+	}
+	next, err := workflow.NextPatch(s.latest)
+	if err != nil {
+		return ""
+	}
+	return next
 }
 
 func (s *sourceStep) Update(msg tea.Msg) tea.Cmd {
@@ -90,6 +112,16 @@ func (s *sourceStep) Update(msg tea.Msg) tea.Cmd {
 				return nil
 			}
 			s.preflight = msg.val.(Preflight)
+		case s.bumpRun:
+			s.bumpRun = 0
+			if msg.err != nil {
+				s.bumpErr = msg.err
+				return nil
+			}
+			s.bumped = msg.val.(string)
+			s.version.SetValue(s.bumped)
+			s.version.CursorEnd()
+			s.validate()
 		case s.latestRun:
 			if msg.err != nil {
 				s.latestErr = msg.err
@@ -111,10 +143,20 @@ func (s *sourceStep) Update(msg tea.Msg) tea.Cmd {
 			return s.openPicker()
 		case key.Matches(msg, k.Recheck):
 			return s.check()
+		case key.Matches(msg, k.Bump):
+			next := s.nextVersion()
+			if next == "" {
+				return nil
+			}
+			r, p := s.env.run, s.project
+			s.bumpErr = nil
+			var cmd tea.Cmd
+			s.bumpRun, cmd = s.env.do(func() (any, error) { return next, r.SetVersion(p, next) })
+			return cmd
 		case key.Matches(msg, k.Next):
 			s.tried = true
 			s.validate()
-			if s.verErr != nil || !s.checked || s.checkErr != nil || s.preflight.Blocking() {
+			if s.verErr != nil || !s.checked || s.checkErr != nil || s.preflight.Blocking() || s.bumpRun != 0 {
 				return nil
 			}
 			d := sourceDone{dir: s.dir, version: strings.TrimSpace(s.version.Value()), preflight: s.preflight, latest: s.latest}
@@ -200,8 +242,14 @@ func (s *sourceStep) View() string {
 	switch {
 	case s.verErr != nil && (s.tried || s.version.Value() != ""):
 		b.WriteString("\n" + s.env.say(st.Bad, "✗ "+s.verErr.Error()))
+	case s.bumpErr != nil:
+		b.WriteString("\n" + s.env.say(st.Bad, "✗ "+s.bumpErr.Error()+" (type the version, and set it in package.json by hand)"))
+	case s.verWarn != "" && s.nextVersion() != "":
+		b.WriteString("\n" + s.env.say(st.Warn, "! "+s.verWarn+". Press ctrl+n to use "+s.nextVersion()+" and write it to package.json."))
 	case s.verWarn != "":
 		b.WriteString("\n" + s.env.say(st.Warn, "! "+s.verWarn))
+	case s.bumped != "" && strings.TrimSpace(s.version.Value()) == s.bumped:
+		b.WriteString("\n" + s.env.say(st.Good, "✓ package.json now says "+s.bumped+"."))
 	}
 	return b.String()
 }

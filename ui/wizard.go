@@ -56,7 +56,10 @@ type (
 		project Project
 		key     KeyInfo
 	}
-	keysDone   struct{ key KeyInfo }
+	keysDone struct {
+		key     KeyInfo
+		project Project // read again when the step wrote the config
+	}
 	sourceDone struct {
 		dir       string
 		version   string
@@ -197,6 +200,11 @@ func (m *Model) goTo(i int) tea.Cmd {
 // Update routes messages: window size to everyone who needs it, keys and
 // job results to the current step only, done messages to the sequencer.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	defer func() {
+		if r := recover(); r != nil {
+			m.env.crash.repanic(r)
+		}
+	}()
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -225,6 +233,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.goTo(stepKeys)
 	case keysDone:
 		m.res.Key = msg.key
+		if msg.project.ConfigPath != "" {
+			m.res.Project = msg.project
+		}
 		return m, m.goTo(stepSource)
 	case sourceDone:
 		if msg.preflight.Blocking() || msg.version == "" {
@@ -264,6 +275,11 @@ type quitMsg struct{}
 
 // View draws header, the current step and the footer.
 func (m *Model) View() string {
+	defer func() {
+		if r := recover(); r != nil {
+			m.env.crash.repanic(r)
+		}
+	}()
 	if m.quit {
 		return ""
 	}

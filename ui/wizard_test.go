@@ -78,10 +78,12 @@ func walkWizard(t *testing.T, width, height int) {
 	waitFor(t, tm, "Press enter to check the signing key")
 	tm.Send(keyMsg(tea.KeyEnter))
 	waitFor(t, tm, "Create a new keypair")
+	tm.Send(keyMsg(tea.KeyEnter)) // creates the key and writes its public half, in one step
+	waitForAll(t, tm, "Public key written", "has no updateUrl/statsUrl/channelUrl", "enter continue without server URLs")
+	tm.Type("https://updates.example.com")
+	waitFor(t, tm, "enter write server URLs to config")
 	tm.Send(keyMsg(tea.KeyEnter))
-	waitFor(t, tm, "has no public key")
-	tm.Type("w")
-	waitFor(t, tm, "Public key written")
+	waitFor(t, tm, "updateUrl, statsUrl and channelUrl written")
 	tm.Send(keyMsg(tea.KeyEnter))
 
 	waitFor(t, tm, "newest registered: 1.3.2")
@@ -132,7 +134,10 @@ func walkWizard(t *testing.T, width, height int) {
 	tm.Send(keyMsg(tea.KeyEnter))
 	waitForAll(t, tm, "About to register", "42 files; phones fetch only those they lack")
 	tm.Send(keyMsg(tea.KeyEnter))
-	waitForAll(t, tm, "is live on channel production", "Files URL (42 files)")
+	waitForAll(t, tm, "is live on channel production", "capship release rollback --app com.example.shop", "--channel production",
+		"capship stats --app com.example.shop", "The app asks https://updates.example.com/updates")
+	tm.Type("d")
+	waitForAll(t, tm, "Files URL (42 files)", "Session key")
 	tm.Send(keyMsg(tea.KeyEnter))
 
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
@@ -151,6 +156,9 @@ func walkWizard(t *testing.T, width, height int) {
 	}
 	if f.builds != 2 || f.key.State != KeyConfigMatches {
 		t.Fatalf("builds %d (want 2), key state %v", f.builds, f.key.State)
+	}
+	if f.project.UpdateURL != "https://updates.example.com/updates" || res.Project.ChannelURL != "https://updates.example.com/channel_self" {
+		t.Fatalf("server URLs: config %q, result %q", f.project.UpdateURL, res.Project.ChannelURL)
 	}
 }
 
@@ -295,10 +303,8 @@ func TestWizardRefusesSameSizeOtherBytes(t *testing.T) {
 	tm.Send(keyMsg(tea.KeyEnter))
 	waitFor(t, tm, "Create a new keypair")
 	tm.Send(keyMsg(tea.KeyEnter))
-	waitFor(t, tm, "has no public key")
-	tm.Type("w")
 	waitFor(t, tm, "Public key written")
-	tm.Send(keyMsg(tea.KeyEnter))
+	tm.Send(keyMsg(tea.KeyEnter)) // the server field is empty: go on without
 	waitFor(t, tm, "newest registered: 1.3.2")
 	tm.Send(keyMsg(tea.KeyEnter))
 	waitFor(t, tm, "Packed 42 files")
