@@ -156,7 +156,13 @@ var adviceRules = []adviceRule{
 	{as[*release.NoDeltaError], fixed("register without --files-url (zip only), or rebuild the bundle with its per-file objects")},
 	{is(workflow.ErrBundleExists), fixed("bump the version, or pass --force to replace it")},
 	{is(store.ErrKeyExists), fixed("pass --force to replace it: the old key is archived; installed apps reject bundles built with the new one")},
-	{func(err error) bool { return as[*store.KeychainError](err) || errors.Is(err, store.ErrNoKeychain) }, func(a adviceFor, _ error) string {
+	{is(store.ErrNoKey), func(a adviceFor, _ error) string {
+		if a.has("key-file") {
+			return "make one with 'capship key create', or bring one in with 'capship key import FILE'; or pass --key-file FILE, or set $CAPSHIP_PRIVATE_KEY to the PEM text"
+		}
+		return "see 'capship key list'; make one with 'capship key create', or bring one in with 'capship key import FILE'"
+	}},
+	{is(store.ErrNoKeychain), func(a adviceFor, _ error) string {
 		if a.is("bundle build") {
 			return "pass --key-file FILE or set $CAPSHIP_PRIVATE_KEY (the PEM text) instead"
 		}

@@ -224,18 +224,11 @@ func (f *keyFlags) keyName(verb string) (string, error) {
 	return f.appID(p)
 }
 
-// storedKey reads and parses the key stored under name.
+// storedKey reads the key stored under name (release.AppKey).
 func storedKey(kc *store.Keychain, verb, name string) (*rsa.PrivateKey, error) {
-	pemText, err := kc.Get(name)
-	if errors.Is(err, store.ErrNoKey) {
-		return nil, fmt.Errorf("%s: %w; 'capship key list' shows the keys there are", verb, err)
-	}
+	key, err := release.AppKey(kc, name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", verb, err)
-	}
-	key, err := workflow.ParsePrivateKey(pemText)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: the stored value is not a usable key: %w", verb, name, err)
 	}
 	return key, nil
 }
