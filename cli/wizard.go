@@ -197,9 +197,10 @@ capship release register --manifest %[8]s --url https://YOUR-STORAGE/%[9]s --fil
 		workflow.BundleFileName(app, version), db,
 		filepath.Join(out, workflow.DeltaDirName(app, version)), workflow.DeltaDirName(app, version))
 	fmt.Fprintf(w, `
-# 4. watch what devices report, and go back if the release hurts them
+# 4. watch what devices report; if the release hurts them, go back to what
+#    the channel served before:
 capship stats --app %[1]s%[2]s
-capship release rollback --channel production --app %[1]s%[2]s
+#    capship release rollback --channel production --app %[1]s%[2]s
 `, app, db)
 	if err != nil {
 		return silentError{code: 1}
