@@ -86,6 +86,12 @@ func TestLaptopWithOnlyServerAndToken(t *testing.T) {
 	if ch, err := reg.Channel(context.Background(), testApp, "beta"); err != nil || !ch.AllowSelfSet {
 		t.Fatalf("server's beta channel: %+v, %v", ch, err)
 	}
+	// Without the server, the rollback that failed in the issue: no
+	// registry here, said so, and none created.
+	r := run(t, nil, "release", "rollback", "--channel", "production", "--app", testApp)
+	if r.code != 1 || !strings.Contains(r.err, "no registry at "+filepath.Join(home, ".local", "share")) || !strings.Contains(r.err, "--server URL") {
+		t.Fatalf("rollback without a server: %+v", r)
+	}
 	var left []string
 	filepath.WalkDir(home, func(p string, d fs.DirEntry, err error) error {
 		if p != home {
