@@ -82,11 +82,6 @@ func (a adviceFor) given(flag string) bool {
 	return a.has(flag) && a.cmd.Flags().Changed(flag)
 }
 
-// is is the command's path below capship: "release promote".
-func (a adviceFor) is(path string) bool {
-	return a.cmd != nil && strings.TrimPrefix(a.cmd.CommandPath(), "capship ") == path
-}
-
 // channelName is the channel the command was about, or NAME.
 func (a adviceFor) channelName() string {
 	if a.channel == "" {
@@ -127,6 +122,16 @@ func fixed(text string) func(adviceFor, error) string {
 	return func(adviceFor, error) string { return text }
 }
 
+// byFlag is yes for a command that takes flag, else no.
+func byFlag(flag, yes, no string) func(adviceFor, error) string {
+	return func(a adviceFor, _ error) string {
+		if a.has(flag) {
+			return yes
+		}
+		return no
+	}
+}
+
 // adviceRules are tried in order: the more specific first.
 var adviceRules = []adviceRule{
 	{as[*notFoundError], adviseNotFound},
@@ -156,27 +161,16 @@ var adviceRules = []adviceRule{
 	{as[*release.NoDeltaError], fixed("register without --files-url (zip only), or rebuild the bundle with its per-file objects")},
 	{is(workflow.ErrBundleExists), fixed("bump the version, or pass --force to replace it")},
 	{is(store.ErrKeyExists), fixed("pass --force to replace it: the old key is archived; installed apps reject bundles built with the new one")},
-	{is(store.ErrNoKey), func(a adviceFor, _ error) string {
-		if a.has("key-file") {
-			return "make one with 'capship key create', or bring one in with 'capship key import FILE'; or pass --key-file FILE, or set $CAPSHIP_PRIVATE_KEY to the PEM text"
-		}
-		return "see 'capship key list'; make one with 'capship key create', or bring one in with 'capship key import FILE'"
-	}},
-	{is(store.ErrNoKeychain), func(a adviceFor, _ error) string {
-		if a.is("bundle build") {
-			return "pass --key-file FILE or set $CAPSHIP_PRIVATE_KEY (the PEM text) instead"
-		}
-		return "for 'capship bundle build', pass --key-file FILE or set $CAPSHIP_PRIVATE_KEY (the PEM text) instead"
-	}},
+	{is(store.ErrNoKey), byFlag("key-file",
+		"make one with 'capship key create', or bring one in with 'capship key import FILE'; or pass --key-file FILE, or set $CAPSHIP_PRIVATE_KEY to the PEM text",
+		"see 'capship key list'; make one with 'capship key create', or bring one in with 'capship key import FILE'")},
+	{is(store.ErrNoKeychain), byFlag("key-file",
+		"pass --key-file FILE or set $CAPSHIP_PRIVATE_KEY (the PEM text) instead",
+		"for 'capship bundle build', pass --key-file FILE or set $CAPSHIP_PRIVATE_KEY (the PEM text) instead")},
 	{as[*workflow.PreflightError], advisePreflight},
 	{as[*workflow.OutInsideWebError], fixed("pick an --out outside it")},
 	{is(workflow.ErrMissingOption), fixed("pass --dir (the web build folder) and --out (where the bundle goes)")},
-	{is(workflow.ErrAppID), func(a adviceFor, _ error) string {
-		if a.has("app") {
-			return "pass --app APP_ID (like com.example.shop)"
-		}
-		return ""
-	}},
+	{is(workflow.ErrAppID), byFlag("app", "pass --app APP_ID (like com.example.shop)", "")},
 	{is(workflow.ErrVersion), func(a adviceFor, _ error) string {
 		if a.has("version") && !a.given("version") {
 			return "pass --version, e.g. 1.2.3"
@@ -187,12 +181,7 @@ var adviceRules = []adviceRule{
 		return errors.Is(err, workflow.ErrKeyFormat) || errors.Is(err, workflow.ErrKeySize)
 	},
 		fixed("run 'capship key generate' for a new RSA-2048 pair")},
-	{is(workflow.ErrManifest), func(a adviceFor, _ error) string {
-		if a.has("manifest") {
-			return "pass the APP-VERSION.manifest.json that 'capship bundle build' wrote next to the bundle as --manifest"
-		}
-		return ""
-	}},
+	{is(workflow.ErrManifest), byFlag("manifest", "pass the APP-VERSION.manifest.json that 'capship bundle build' wrote next to the bundle as --manifest", "")},
 }
 
 // advice is the command line's way out of err, "" when none is known.
