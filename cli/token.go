@@ -21,12 +21,15 @@ func newTokenCmd(s IO) *cobra.Command {
 		newTokenCreateCmd(s), newTokenListCmd(s), newTokenRevokeCmd(s))
 }
 
+// tokensLocal says where the token commands run.
+const tokensLocal = "Tokens are the server's own administration: this runs where its registry is (--db or\n$CAPSHIP_DB), never through --server."
+
 func newTokenCreateCmd(s IO) *cobra.Command {
 	o := &registryOptions{}
 	cmd := &cobra.Command{
 		Use:     "create NAME",
 		Short:   "Create an admin API token (shown once)",
-		Long:    "Create a token for the admin API of 'capship serve'. The token is printed once, on stdout.",
+		Long:    "Create a token for the admin API of 'capship serve'. The token is printed once, on stdout.\n" + tokensLocal,
 		Example: "  capship token create ci --app com.example.shop",
 		Args:    exactlyOne("token NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -65,7 +68,7 @@ func newTokenListCmd(s IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List admin API tokens",
-		Long:  "List admin API tokens (never their secrets).",
+		Long:  "List admin API tokens (never their secrets).\n" + tokensLocal,
 		Args:  noArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return runTokenList(cmd.Context(), s, o) },
 	}
@@ -107,7 +110,7 @@ func newTokenRevokeCmd(s IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "revoke NAME|ID",
 		Short:   "Revoke an admin API token",
-		Long:    "Revoke an admin API token; servers refuse it from the next request on.",
+		Long:    "Revoke an admin API token; servers refuse it from the next request on.\n" + tokensLocal,
 		Example: "  capship token revoke ci",
 		Args:    exactlyOne("token NAME or ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
