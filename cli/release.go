@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -137,8 +138,11 @@ func runReleaseRegister(ctx context.Context, s IO, f *registerOptions) error {
 		return fmt.Errorf("register release: %w", err)
 	}
 	defer reg.Close()
-	if _, err := reg.Release(ctx, m.AppID, m.Version); err == nil {
+	switch _, err := reg.Release(ctx, m.AppID, m.Version); {
+	case err == nil:
 		return fmt.Errorf("register release: version %s of %s: %w", m.Version, m.AppID, store.ErrDuplicateVersion)
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("register release: %w", err) // a wrong token or server, before the download
 	}
 	res := registerResult{Channel: f.channel, Server: t.Server, FilesURL: in.FilesURL, FileCount: len(in.Files)}
 	if in.Channel != "" {
