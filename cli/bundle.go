@@ -14,7 +14,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
-	"capship/store"
+	"capship/store/release"
 	"capship/workflow"
 )
 
@@ -223,16 +223,9 @@ func loadSigningKey(s IO, keyFile string, appID string) (*rsa.PrivateKey, error)
 		}
 		return key, nil
 	}
-	pemText, err := openKeychain(s).Get(appID)
-	if errors.Is(err, store.ErrNoKey) {
-		return nil, fmt.Errorf("no private key for %s: none in the OS keychain (make one with 'capship key create', or bring one in with 'capship key import FILE'); or pass --key-file, or set $%s to the PEM text", appID, envPrivateKey)
-	}
+	key, err := release.AppKey(openKeychain(s), appID)
 	if err != nil {
-		return nil, fmt.Errorf("load private key: %w", err)
-	}
-	key, err := workflow.ParsePrivateKey(pemText)
-	if err != nil {
-		return nil, fmt.Errorf("load private key of %s from the OS keychain: %w", appID, err)
+		return nil, fmt.Errorf("load private key of %s: %w", appID, err)
 	}
 	return key, nil
 }

@@ -15,7 +15,10 @@ import (
 // newChannelCmd is "channel": create, list, set, history.
 func newChannelCmd(s IO) *cobra.Command {
 	return newParentCmd("channel", "Create and change release channels",
-		"A channel is what a group of devices follows: a release, a rollout share, the platforms\nit serves and whether devices may pick it themselves.",
+		"A channel is what a group of devices follows: a release, a rollout share, the platforms\n"+
+			"it serves and whether devices may pick it themselves. Every command works on the local\n"+
+			"registry (--db) or on a capship server's admin API (--server and --token, or\n"+
+			"$CAPSHIP_SERVER and $CAPSHIP_TOKEN).",
 		groupReleases,
 		newChannelCreateCmd(s), newChannelListCmd(s), newChannelSetCmd(s), newChannelHistoryCmd(s))
 }
@@ -125,21 +128,21 @@ func newChannelWriteCmd(s IO, create bool, cmd *cobra.Command) *cobra.Command {
 }
 
 func writeChannel(ctx context.Context, s IO, o *registryOptions, channel string, set store.ChannelSettings, create bool) error {
-	c := regCmd{name: "channel set", app: true, server: true}
+	a := changes
 	if create {
-		c.name, c.creates = "channel create", true
+		a = creates
 	}
-	x, err := c.open(ctx, s, o)
+	app, reg, err := o.openApp(ctx, s, a)
 	if err != nil {
 		return err
 	}
-	defer x.reg.Close()
-	app, reg := x.app, x.reg
+	defer reg.Close()
 	var ch *store.Channel
 	if create {
 		ch, err = reg.CreateChannel(ctx, app, channel, set)
 	} else {
 		ch, err = reg.UpdateChannel(ctx, app, channel, set)
+		err = missing(err, whatChannel, channel)
 	}
 	if err != nil {
 		return err
@@ -170,13 +173,12 @@ func newChannelListCmd(s IO) *cobra.Command {
 }
 
 func runChannelList(ctx context.Context, s IO, o *registryOptions) error {
-	x, err := regCmd{name: "channel list", app: true, server: true, readOnly: true}.open(ctx, s, o)
+	app, reg, err := o.openApp(ctx, s, reads)
 	if err != nil {
 		return err
 	}
-	defer x.reg.Close()
-	app := x.app
-	channels, err := x.reg.Channels(ctx, app)
+	defer reg.Close()
+	channels, err := reg.Channels(ctx, app)
 	if err != nil {
 		return err
 	}
@@ -231,17 +233,17 @@ func newChannelHistoryCmd(s IO) *cobra.Command {
 }
 
 func runChannelHistory(ctx context.Context, s IO, o *registryOptions, channel string) error {
-	x, err := regCmd{name: "channel history", app: true, server: true, readOnly: true}.open(ctx, s, o)
+	app, reg, err := o.openApp(ctx, s, reads)
 	if err != nil {
 		return err
 	}
-	defer x.reg.Close()
-	history, err := x.reg.History(ctx, x.app, channel)
+	defer reg.Close()
+	history, err := reg.History(ctx, app, channel)
 	if err != nil {
-		return err
+		return missing(err, whatChannel, channel)
 	}
 	if o.json {
-		return writeJSON(s.Out, map[string]any{"app_id": x.app, "channel": channel, "history": nonNil(history)})
+		return writeJSON(s.Out, map[string]any{"app_id": app, "channel": channel, "history": nonNil(history)})
 	}
 	rows := make([][]string, 0, len(history))
 	for _, h := range history {

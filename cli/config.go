@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"capship/store/release"
 	"capship/workflow"
 )
 
@@ -91,17 +92,15 @@ func runConfigSetKey(ctx context.Context, s IO, o *configOptions) error {
 	if err != nil {
 		return err
 	}
-	key, err := storedKey(openKeychain(s), "set key", appID)
+	f, err := release.WritePublicKey(openKeychain(s), release.KeyRequest{AppID: appID, ConfigPath: p.ConfigPath, ConfigPublicKey: p.PublicKey})
 	if err != nil {
 		return err
 	}
-	if _, status, _ := configStatus(p, appID, &key.PublicKey); status == "match" {
-		fmt.Fprintf(s.Err, "%s already carries the public key %s\n", p.ConfigPath, workflow.KeyID(&key.PublicKey))
+	if !f.ConfigWritten {
+		fmt.Fprintf(s.Err, "%s already carries the public key %s\n", p.ConfigPath, f.KeyID)
 		return nil
 	}
-	if err := writePublicKey(s, p.ConfigPath, &key.PublicKey); err != nil {
-		return err
-	}
-	fmt.Fprintf(s.Err, "key id %s, fingerprint %s\n", workflow.KeyID(&key.PublicKey), workflow.Fingerprint(&key.PublicKey))
+	saidConfigWrite(s, f)
+	fmt.Fprintf(s.Err, "key id %s, fingerprint %s\n", f.KeyID, f.KeyFingerprint)
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 
 // The flags several commands share are defined here, once.
 
-const jsonUsage = "print the result as JSON on stdout (errors too, as {\"error\": {\"code\", \"message\"}})"
+const jsonUsage = "print the result as JSON on stdout (errors too, as {\"error\": {\"code\", \"message\", \"hint\"}})"
 
 // addJSONFlag adds --json; usage "" takes the common text.
 func addJSONFlag(fs *pflag.FlagSet, v *bool, usage string) {

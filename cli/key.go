@@ -9,13 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"capship/store"
+	"capship/store/release"
 	"capship/workflow"
 )
 
@@ -224,18 +224,11 @@ func (f *keyFlags) keyName(verb string) (string, error) {
 	return f.appID(p)
 }
 
-// storedKey reads and parses the key stored under name.
+// storedKey reads the key stored under name (release.AppKey).
 func storedKey(kc *store.Keychain, verb, name string) (*rsa.PrivateKey, error) {
-	pemText, err := kc.Get(name)
-	if errors.Is(err, store.ErrNoKey) {
-		return nil, fmt.Errorf("%s: %w; 'capship key list' shows the keys there are", verb, err)
-	}
+	key, err := release.AppKey(kc, name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", verb, err)
-	}
-	key, err := workflow.ParsePrivateKey(pemText)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: the stored value is not a usable key: %w", verb, name, err)
 	}
 	return key, nil
 }
@@ -363,50 +356,39 @@ func runKeyCreate(ctx context.Context, s IO, o *keyOptions, args []string) error
 		return err
 	}
 	kc := openKeychain(s)
-	old, err := kc.Get(appID)
-	if err != nil && !errors.Is(err, store.ErrNoKey) {
-		return fmt.Errorf("create key: %w", err)
-	}
-	if err == nil && !o.force {
-		id := "of unknown id"
-		if k, perr := workflow.ParsePrivateKey(old); perr == nil {
-			id = workflow.KeyID(&k.PublicKey) + " (" + workflow.Fingerprint(&k.PublicKey) + ")"
-		}
-		return fmt.Errorf("create key: %s already has key %s in the keychain; capship keeps it. "+
-			"To replace it pass --force: the old key is archived, and apps already installed with its public key will reject bundles built with the new one", appID, id)
-	}
-	key, err := workflow.GenerateKey()
-	if err != nil {
+	f, err := release.CreateKey(ctx, kc, release.KeyRequest{AppID: appID, ConfigPath: p.ConfigPath,
+		ConfigPublicKey: p.PublicKey, Config: release.ConfigAlways, Replace: o.force})
+	if f == nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	archived, err := kc.Replace(appID, workflow.EncodePrivateKey(key))
-	if err != nil {
-		return fmt.Errorf("create key: %w", err)
-	}
-	res := struct {
-		AppID          string `json:"app_id"`
-		KeyID          string `json:"key_id"`
-		KeyFingerprint string `json:"key_fingerprint"`
-		StoredIn       string `json:"stored_in"`
-		Config         string `json:"config"`
-		Archived       string `json:"archived,omitempty"`
-	}{appID, workflow.KeyID(&key.PublicKey), workflow.Fingerprint(&key.PublicKey), kc.Where(), p.ConfigPath, archived}
-	fmt.Fprintf(s.Err, "stored the private key of %s in the %s\n", appID, kc.Where())
-	if archived != "" {
-		fmt.Fprintf(s.Err, "archived the previous key as %s ('capship key export --app %s --private --out FILE' still reads it)\n", archived, archived)
+	fmt.Fprintf(s.Err, "stored the private key of %s in the %s\n", appID, f.StoredIn)
+	if f.Archived != "" {
+		fmt.Fprintf(s.Err, "archived the previous key as %s ('capship key export --app %s --private --out FILE' still reads it)\n", f.Archived, f.Archived)
 		warnLoudly(s.Err, "apps already installed carry the OLD public key and will reject bundles built with the new one: ship a native app update with the new config first")
 	}
-	if err := writePublicKey(s, p.ConfigPath, &key.PublicKey); err != nil {
-		return err
+	if err != nil {
+		return err // a refused config edit names the file and carries the snippet to paste
 	}
-	fmt.Fprintf(s.Err, "key id %s, fingerprint %s\n", res.KeyID, res.KeyFingerprint)
+	saidConfigWrite(s, f)
+	fmt.Fprintf(s.Err, "key id %s, fingerprint %s\n", f.KeyID, f.KeyFingerprint)
 	if o.json {
-		return writeJSON(s.Out, res)
+		return writeJSON(s.Out, struct {
+			AppID          string `json:"app_id"`
+			KeyID          string `json:"key_id"`
+			KeyFingerprint string `json:"key_fingerprint"`
+			StoredIn       string `json:"stored_in"`
+			Config         string `json:"config"`
+			Archived       string `json:"archived,omitempty"`
+		}{appID, f.KeyID, f.KeyFingerprint, f.StoredIn, p.ConfigPath, f.Archived})
 	}
 	return nil
+}
+
+// saidConfigWrite says that the public key went into the config.
+func saidConfigWrite(s IO, f *release.KeyFacts) {
+	if f.ConfigWritten {
+		fmt.Fprintf(s.Err, "wrote the public key to %s (plugins.CapacitorUpdater.publicKey)\n", f.Config)
+	}
 }
 
 func runKeyImport(ctx context.Context, s IO, o *keyOptions, args []string) error {
@@ -419,49 +401,33 @@ func runKeyImport(ctx context.Context, s IO, o *keyOptions, args []string) error
 	if err != nil {
 		return err
 	}
-	if err := workflow.ValidAppID(appID); err != nil {
-		return fmt.Errorf("import key: %w", err)
-	}
-	key, err := workflow.ReadPrivateKeyFile(file)
-	if err != nil {
-		return fmt.Errorf("import key: %w", err)
+	req := release.KeyRequest{AppID: appID, Config: release.ConfigIfMissing, Replace: o.force}
+	if p != nil && p.AppID == appID {
+		req.ConfigPath, req.ConfigPublicKey = p.ConfigPath, p.PublicKey
 	}
 	kc := openKeychain(s)
-	pemText := workflow.EncodePrivateKey(key)
-	var archived string
-	already := false
-	if old, gerr := kc.Get(appID); gerr == nil {
-		if oldKey, perr := workflow.ParsePrivateKey(old); perr == nil && oldKey.Equal(key) {
-			already = true // importing the same key again changes nothing, archives nothing
-		}
+	f, err := release.ImportKey(ctx, kc, req, file)
+	if f == nil {
+		return err
 	}
-	switch {
-	case already:
-	case o.force:
-		archived, err = kc.Replace(appID, pemText)
-	default:
-		err = kc.Set(appID, pemText)
+	if f.Unchanged {
+		fmt.Fprintf(s.Err, "the %s already holds %s as the key of %s; nothing changed\n", f.StoredIn, file, appID)
+	} else {
+		fmt.Fprintf(s.Err, "imported %s into the %s as the key of %s\n", file, f.StoredIn, appID)
 	}
+	if f.Archived != "" {
+		fmt.Fprintf(s.Err, "archived the previous key as %s\n", f.Archived)
+	}
+	fmt.Fprintf(s.Err, "key id %s, fingerprint %s\n", f.KeyID, f.KeyFingerprint)
 	if err != nil {
-		return fmt.Errorf("import key: %w", err)
+		return err
 	}
+	saidConfigWrite(s, f)
 	r, err := describeKey(kc, store.KeyEntry{Name: appID, AppID: appID}, p)
 	if err != nil {
 		return err
 	}
-	if already {
-		fmt.Fprintf(s.Err, "the %s already holds %s as the key of %s; nothing changed\n", kc.Where(), file, appID)
-	} else {
-		fmt.Fprintf(s.Err, "imported %s into the %s as the key of %s\n", file, kc.Where(), appID)
-	}
-	if archived != "" {
-		fmt.Fprintf(s.Err, "archived the previous key as %s\n", archived)
-	}
-	fmt.Fprintf(s.Err, "key id %s, fingerprint %s\n", r.KeyID, r.KeyFingerprint)
-	if r.ConfigStatus == "missing" && !strings.ContainsRune(p.PublicKey, '\r') {
-		if err := writePublicKey(s, p.ConfigPath, &key.PublicKey); err != nil {
-			return err
-		}
+	if f.ConfigWritten {
 		r.ConfigStatus, r.Warning = "match", ""
 	}
 	if r.ConfigStatus == "match" {

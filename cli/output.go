@@ -35,14 +35,12 @@ type jsonError struct {
 type jsonErrorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"` // what to do about it on the command line (advice.go)
 }
 
-func writeJSONError(w io.Writer, code, message string) {
-	_ = writeJSON(w, jsonError{jsonErrorBody{Code: code, Message: message}})
+func writeJSONError(w io.Writer, code, message, hint string) {
+	_ = writeJSON(w, jsonError{jsonErrorBody{Code: code, Message: message, Hint: hint}})
 }
-
-// errNotSupported marks an option a command does not take yet.
-var errNotSupported = errors.New("not supported")
 
 // errorCodes maps the sentinel errors of store and workflow to the codes
 // of --json errors, most specific first.
@@ -52,7 +50,8 @@ var errorCodes = []struct {
 }{
 	{ErrUsage, "usage"},
 	{context.Canceled, "cancelled"},
-	{errNotSupported, "not_supported"},
+	{store.ErrNoRegistry, "no_registry"},
+	{store.ErrNoToken, "no_token"},
 	{store.ErrDuplicateVersion, "duplicate_version"},
 	{store.ErrDuplicateBundle, "duplicate_bundle"},
 	{store.ErrVersionNotNewer, "version_not_newer"},
@@ -63,6 +62,8 @@ var errorCodes = []struct {
 	{store.ErrSelfSetDenied, "self_set_denied"},
 	{store.ErrDuplicateToken, "duplicate_token"},
 	{store.ErrUnauthorized, "unauthorized"},
+	{store.ErrForbidden, "forbidden"},
+	{store.ErrNativeChange, "native_change"},
 	{store.ErrSchemaTooNew, "schema_too_new"},
 	{store.ErrSchemaTooOld, "schema_too_old"},
 	{store.ErrDiskFull, "disk_full"},

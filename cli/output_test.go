@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -112,7 +111,8 @@ func TestJSONErrors(t *testing.T) {
 		{[]string{"release", "rollback"}, 2, "usage"},        // no --channel
 		{[]string{"release", "list", "--bogus"}, 2, "usage"}, // --json after the bad flag
 		{[]string{"release", "list", "--server", "https://updates.example.com", "--token", "t", "--db", "x.db"}, 2, "usage"},
-		{[]string{"stats", "--server", "https://updates.example.com", "--token", "t"}, 1, "not_supported"},
+		{[]string{"stats", "--server", "https://updates.example.com"}, 1, "no_token"},
+		{[]string{"channel", "list", "--token", "t"}, 2, "usage"}, // a token, no server
 	} {
 		args := append(append(tc.args, "--app", testApp), "--json")
 		r := run(t, env, args...)
@@ -207,38 +207,6 @@ func TestTablesOnStdout(t *testing.T) {
 	// An empty list says so on stderr and prints no line.
 	if r := run(t, env, "channel", "list", "--app", "com.example.none"); r.code != 0 || r.out != "" || !strings.Contains(r.err, "no channels") {
 		t.Fatalf("empty channel list: %+v", r)
-	}
-}
-
-// Commands that do not work through a server yet say so, whether the
-// server comes from --server or $CAPSHIP_SERVER, and touch no registry.
-func TestServerNotSupportedYet(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "local.db")
-	env := map[string]string{"CAPSHIP_DB": db, "CAPSHIP_TOKEN": "capship_x"}
-	for _, args := range [][]string{
-		{"release", "rollback", "--channel", "production"},
-		{"release", "promote", "1.0.0", "--channel", "production"},
-		{"channel", "create", "beta"},
-		{"channel", "set", "beta", "--rollout", "5"},
-		{"channel", "list"},
-		{"channel", "history", "production"},
-		{"stats"},
-	} {
-		args = append(args, "--app", testApp)
-		r := run(t, env, append(args, "--server", "https://updates.example.com")...)
-		if r.code != 1 || !strings.Contains(r.err, "not supported with --server yet") || !strings.Contains(r.err, "--db") {
-			t.Errorf("%v --server: %+v", args, r)
-		}
-		env["CAPSHIP_SERVER"] = "https://updates.example.com"
-		r = run(t, env, args...)
-		delete(env, "CAPSHIP_SERVER")
-		if r.code != 1 || !strings.Contains(r.err, "$CAPSHIP_SERVER") {
-			t.Errorf("%v with $CAPSHIP_SERVER: %+v", args, r)
-		}
-	}
-	if _, err := os.Stat(db); !os.IsNotExist(err) {
-		t.Errorf("a command given a server touched the local registry: %v", err)
 	}
 }
 

@@ -14,9 +14,10 @@ import (
 func newRegistryCmd(s IO) *cobra.Command {
 	o := &registryOptions{}
 	check := &cobra.Command{
-		Use:     "check",
-		Short:   "Run SQLite's integrity check on the registry file",
-		Long:    "Run SQLite's integrity check on the registry file, reading it only. Exits 1 when the file is damaged.",
+		Use:   "check",
+		Short: "Run SQLite's integrity check on the registry file",
+		Long: "Run SQLite's integrity check on the registry file, reading it only. Exits 1 when the file is damaged.\n" +
+			"It checks the file here (--db or $CAPSHIP_DB), never through --server: run it where the registry is.",
 		Example: "  capship registry check --db /var/lib/capship/registry.db",
 		Args:    noArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runRegistryCheck(cmd.Context(), s, o) },
@@ -34,11 +35,8 @@ type registryCheckResult struct {
 // runRegistryCheck runs SQLite's integrity_check on the registry, read-only.
 // A damaged file exits 1 and lists what SQLite found.
 func runRegistryCheck(ctx context.Context, s IO, rf *registryOptions) error {
-	if err := rf.mustExist(s); err != nil {
-		return err
-	}
-	res := registryCheckResult{DB: store.RedactDSN(dbLocation(s, rf.db)), Problems: []string{}}
-	reg, err := rf.openReadOnly(ctx, s)
+	reg, err := rf.openLocal(ctx, s, reads)
+	res := registryCheckResult{DB: store.RedactDSN(rf.localLocation(s)), Problems: []string{}}
 	switch {
 	case errors.Is(err, store.ErrCorrupt):
 		res.Problems = append(res.Problems, err.Error())

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -21,8 +22,8 @@ import (
 func newReleaseCmd(s IO) *cobra.Command {
 	return newParentCmd("release", "Register releases and move channels between them",
 		"Register hosted bundles as releases, list them, and point channels at newer or earlier ones.\n"+
-			"Every command works on the local registry (--db) or, for register and list, on a capship\n"+
-			"server's admin API (--server and --token, or $CAPSHIP_SERVER and $CAPSHIP_TOKEN).",
+			"Every command works on the local registry (--db or $CAPSHIP_DB) or, the same way, on a\n"+
+			"capship server's admin API (--server and --token, or $CAPSHIP_SERVER and $CAPSHIP_TOKEN).",
 		groupReleases,
 		newReleaseRegisterCmd(s), newReleaseListCmd(s), newReleasePromoteCmd(s), newReleaseRollbackCmd(s))
 }
@@ -53,7 +54,7 @@ func dash(s string) string {
 type registerResult struct {
 	Release  *store.Release     `json:"release"`
 	Channel  string             `json:"channel,omitempty"`
-	Previous string             `json:"previous,omitempty"` // what the channel served before (local registry only)
+	Previous string             `json:"previous,omitempty"` // what the channel served before
 	Server   string             `json:"server,omitempty"`
 	URLCheck *workflow.URLCheck `json:"url_check,omitempty"`
 	// The delta form: where devices fetch each file's object, how many
@@ -105,7 +106,8 @@ func runReleaseRegister(ctx context.Context, s IO, f *registerOptions) error {
 	case f.url == "":
 		return usageError("--url is required (where you uploaded the encrypted bundle)")
 	}
-	if _, err := resolveServer(s, f.db, &f.server, &f.token); err != nil {
+	t, err := f.target(s, creates)
+	if err != nil {
 		return err
 	}
 	m, err := workflow.ReadManifest(f.manifest)
@@ -118,41 +120,43 @@ func runReleaseRegister(ctx context.Context, s IO, f *registerOptions) error {
 	if err := checkProjectKey(m); err != nil {
 		return err
 	}
-	in := store.RegisterInput{
-		AppID: m.AppID, Version: m.Version, URL: strings.TrimSpace(f.url), SessionKey: m.SessionKey,
-		Checksum: m.Checksum, Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256,
-		KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint, Channel: f.channel, MinNative: f.minNative,
-		NativePackages: m.NativePackages, AllowNativeChange: f.allowNativeChange,
-	}
-	if err := deltaInput(s, f, m, &in); err != nil {
-		return err
-	}
 	// Refuse what can be refused now (invalid input, a bad --server or
 	// token, a version the registry already has) before downloading the
 	// whole bundle.
-	if err := in.Validate(); err != nil {
-		return fmt.Errorf("register release: %w", err)
-	}
-	var client *store.Client
-	var reg store.Registry
-	if f.server != "" {
-		// A release of 15,000 files is a body of about 11 MB.
-		if client, err = store.NewClient(f.server, f.token, &http.Client{Timeout: 10 * time.Minute}); err != nil {
-			return fmt.Errorf("register release: %w", err)
-		}
-	} else {
-		if reg, err = f.open(ctx, s); err != nil {
-			return err
-		}
-		defer reg.Close()
-		if _, err := reg.Release(ctx, m.AppID, m.Version); err == nil {
-			return fmt.Errorf("register release: version %s of %s: %w", m.Version, m.AppID, store.ErrDuplicateVersion)
-		}
-	}
-	if err := checkNativeFirst(ctx, reg, client, &in); err != nil {
+	in, err := release.RegistrationFromManifest(m, release.Registration{URL: f.url, FilesURL: f.filesURL,
+		Channel: f.channel, MinNative: f.minNative, AllowNativeChange: f.allowNativeChange})
+	if err != nil {
 		return err
 	}
-	res := registerResult{Channel: f.channel, Server: f.server, FilesURL: in.FilesURL, FileCount: len(in.Files)}
+	if f.filesURL == "" && m.Delta != nil {
+		fmt.Fprintf(s.Err, "note: registering %s zip only (no --files-url): upload %s/ and pass --files-url BASE so that phones download only the files that changed\n",
+			m.Version, deltaDirName(m))
+	}
+	t.HTTPClient = &http.Client{Timeout: 10 * time.Minute} // a release of 15,000 files is a body of about 11 MB
+	reg, err := release.Open(ctx, t)
+	if err != nil {
+		return fmt.Errorf("register release: %w", err)
+	}
+	defer reg.Close()
+	switch _, err := reg.Release(ctx, m.AppID, m.Version); {
+	case err == nil:
+		return fmt.Errorf("register release: version %s of %s: %w", m.Version, m.AppID, store.ErrDuplicateVersion)
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("register release: %w", err) // a wrong token or server, before the download
+	}
+	res := registerResult{Channel: f.channel, Server: t.Server, FilesURL: in.FilesURL, FileCount: len(in.Files)}
+	if in.Channel != "" {
+		if before, err := reg.Channel(ctx, in.AppID, in.Channel); err == nil {
+			if before.Release != nil {
+				res.Previous = before.Release.Version
+			}
+			if err := store.CheckNative(&in, before.Release); err != nil {
+				// Before the bundle is downloaded back; the registry
+				// checks again when it registers.
+				return fmt.Errorf("register release: %w", err)
+			}
+		}
+	}
 	if res.URLCheck, res.Warnings, err = checkHosted(ctx, s, f, m); err != nil {
 		return err
 	}
@@ -161,12 +165,8 @@ func runReleaseRegister(ctx context.Context, s IO, f *registerOptions) error {
 			return err
 		}
 	}
-	if client != nil {
-		if res.Release, err = client.Register(ctx, in); err != nil {
-			return withNativeAdvice(err)
-		}
-	} else if err := registerLocal(ctx, reg, in, &res); err != nil {
-		return withNativeAdvice(err)
+	if res.Release, err = reg.Register(ctx, in); err != nil {
+		return err
 	}
 	if f.json {
 		if res.URLCheck != nil {
@@ -181,8 +181,8 @@ func runReleaseRegister(ctx context.Context, s IO, f *registerOptions) error {
 	if in.FilesURL != "" {
 		fmt.Fprintf(s.Err, " with %d files", len(in.Files))
 	}
-	if f.server != "" {
-		fmt.Fprintf(s.Err, " on %s", f.server)
+	if t.Remote() {
+		fmt.Fprintf(s.Err, " on %s", t.Server)
 	}
 	switch {
 	case f.channel == "":
@@ -230,43 +230,6 @@ func checkHosted(ctx context.Context, s IO, f *registerOptions, m *workflow.Mani
 		return nil, nil, fmt.Errorf("register release: the hosted file is not the built bundle: fix the upload, or pass --skip-url-check to register anyway")
 	}
 	return check, warnings, nil
-}
-
-// registerLocal registers in the local registry, noting what the channel
-// served before.
-func registerLocal(ctx context.Context, reg store.Registry, in store.RegisterInput, res *registerResult) error {
-	var err error
-	if in.Channel != "" {
-		if before, err := reg.Channel(ctx, in.AppID, in.Channel); err == nil && before.Release != nil {
-			res.Previous = before.Release.Version
-		}
-	}
-	res.Release, err = reg.Register(ctx, in)
-	return err
-}
-
-// deltaInput adds the manifest's delta form to in when --files-url is
-// given, and says in one line when a manifest with a delta is registered
-// zip only.
-func deltaInput(s IO, f *registerOptions, m *workflow.Manifest, in *store.RegisterInput) error {
-	if f.filesURL == "" {
-		if m.Delta != nil {
-			fmt.Fprintf(s.Err, "note: registering %s zip only (no --files-url): upload %s/ and pass --files-url BASE so that phones download only the files that changed\n",
-				m.Version, deltaDirName(m))
-		}
-		return nil
-	}
-	if m.Delta == nil {
-		why := "it was built with --no-delta or before capship wrote them"
-		if m.DeltaSkipped != "" {
-			why = m.DeltaSkipped
-		}
-		return fmt.Errorf("register release: --files-url given, but the manifest has no per-file objects (%s): register without --files-url (zip only), or rebuild the bundle with them", why)
-	}
-	if err := release.WithDelta(in, m.Delta, f.filesURL); err != nil {
-		return fmt.Errorf("register release: %w", err)
-	}
-	return nil
 }
 
 // deltaDirName is the name of the folder of the manifest's objects.
@@ -341,20 +304,11 @@ func newReleaseListCmd(s IO) *cobra.Command {
 }
 
 func runReleaseList(ctx context.Context, s IO, o *registryOptions) error {
-	x, err := regCmd{name: "release list", app: true, server: true, overServer: true, readOnly: true}.open(ctx, s, o)
+	app, reg, err := o.openApp(ctx, s, reads)
 	if err != nil {
 		return err
 	}
-	// The registry or a capship server's admin API: the same two lists.
-	var reg interface {
-		Releases(ctx context.Context, appID string) ([]store.Release, error)
-		Channels(ctx context.Context, appID string) ([]store.Channel, error)
-	} = x.client
-	if x.client == nil {
-		defer x.reg.Close()
-		reg = x.reg
-	}
-	app := x.app
+	defer reg.Close()
 	releases, err := reg.Releases(ctx, app)
 	if err != nil {
 		return err
@@ -429,12 +383,13 @@ func newReleasePromoteCmd(s IO) *cobra.Command {
 func newReleaseRollbackCmd(s IO) *cobra.Command {
 	o := &moveOptions{}
 	cmd := &cobra.Command{
-		Use:     "rollback --channel CHANNEL",
-		Short:   "Move a channel back to its previous release",
-		Long:    "Move a channel back to the release it served before. The release left is marked rolled\nback; 'capship release promote' brings it back.",
-		Example: "  capship release rollback --channel production --app com.example.shop",
-		Args:    noArgs,
-		RunE:    func(cmd *cobra.Command, _ []string) error { return moveChannel(cmd.Context(), s, o, false) },
+		Use:   "rollback --channel CHANNEL",
+		Short: "Move a channel back to its previous release",
+		Long:  "Move a channel back to the release it served before. The release left is marked rolled\nback; 'capship release promote' brings it back.",
+		Example: "  capship release rollback --channel production --app com.example.shop\n" +
+			"  capship release rollback --channel production --app com.example.shop --server https://updates.example.com",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return moveChannel(cmd.Context(), s, o, false) },
 	}
 	addMoveFlags(cmd, o)
 	return cmd
@@ -450,22 +405,20 @@ func moveChannel(ctx context.Context, s IO, o *moveOptions, promote bool) error 
 	if o.channel == "" {
 		return usageError("--channel is required")
 	}
-	name := "release rollback"
-	if promote {
-		name = "release promote"
-	}
-	x, err := regCmd{name: name, app: true, server: true}.open(ctx, s, &o.registryOptions)
+	app, reg, err := o.openApp(ctx, s, changes)
 	if err != nil {
 		return err
 	}
-	defer x.reg.Close()
-	app, reg, channel := x.app, x.reg, o.channel
-	move := channelMove{AppID: app, Channel: channel, From: "-"}
-	if before, err := reg.Channel(ctx, app, channel); err == nil {
-		move.From = versionOf(before.Release)
+	defer reg.Close()
+	channel := o.channel
+	before, err := reg.Channel(ctx, app, channel)
+	if err != nil {
+		return missing(err, whatChannel, channel)
 	}
+	move := channelMove{AppID: app, Channel: channel, From: versionOf(before.Release)}
 	if promote {
 		move.State, err = reg.Promote(ctx, app, channel, o.version)
+		err = missing(err, whatRelease, o.version) // the channel is there
 	} else {
 		move.State, err = reg.Rollback(ctx, app, channel)
 	}

@@ -323,12 +323,18 @@ func TestTokenCommands(t *testing.T) {
 func TestStatsCommand(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "r.db")
 	env := map[string]string{"CAPSHIP_DB": db}
-	if r := run(t, env, "stats", "--app", testApp); r.code != 1 || !strings.Contains(r.err, "release register") {
-		t.Fatalf("stats of unknown app: %+v", r)
+	if r := run(t, env, "stats", "--app", testApp); r.code != 1 || !strings.Contains(r.err, "no registry at "+db) || !strings.Contains(r.err, "--server") {
+		t.Fatalf("stats without a registry: %+v", r)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("stats created the registry: %v", err)
 	}
 	reg, err := store.Open(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if r := run(t, env, "stats", "--app", testApp); r.code != 1 || !strings.Contains(r.err, "release register") {
+		t.Fatalf("stats of unknown app: %+v", r)
 	}
 	if _, err := reg.CreateChannel(context.Background(), testApp, "production", store.ChannelSettings{}); err != nil {
 		t.Fatal(err)

@@ -190,8 +190,9 @@ func Run(ctx context.Context, args []string, s IO) int {
 	return exitCode(s, cmd, args, err)
 }
 
-// exitCode tells the person what went wrong (and, with --json, the program
-// reading stdout) and returns the exit code: 0, 1, 2 for a usage error,
+// exitCode tells the person what went wrong, with the command line's way
+// out when one is known (advice.go), and, with --json, the program
+// reading stdout; it returns the exit code: 0, 1, 2 for a usage error,
 // 130 when cancelled.
 func exitCode(s IO, cmd *cobra.Command, args []string, err error) int {
 	var silent silentError
@@ -206,18 +207,21 @@ func exitCode(s IO, cmd *cobra.Command, args []string, err error) int {
 		name = cmd.CommandPath()
 	}
 	code, msg := 1, err.Error()
-	switch {
-	case errors.Is(err, ErrUsage):
+	hint := advice(newAdviceFor(cmd, s.Getenv), err)
+	if errors.Is(err, ErrUsage) {
 		code, msg = 2, strings.TrimPrefix(msg, ErrUsage.Error()+": ")
-		fmt.Fprintf(s.Err, "%s: %s\nrun '%s --help' for usage\n", name, msg, name)
-	case errors.Is(err, context.Canceled):
-		code, msg = 130, "cancelled"
-		fmt.Fprintf(s.Err, "%s: %s\n", name, msg)
-	default:
-		fmt.Fprintf(s.Err, "%s: %s\n", name, msg)
+	} else if errors.Is(err, context.Canceled) {
+		code, msg, hint = 130, "cancelled", ""
+	}
+	fmt.Fprintf(s.Err, "%s: %s\n", name, msg)
+	if hint != "" {
+		fmt.Fprintf(s.Err, "hint: %s\n", hint)
+	}
+	if code == 2 {
+		fmt.Fprintf(s.Err, "run '%s --help' for usage\n", name)
 	}
 	if cmd != nil && jsonRequested(cmd, args) {
-		writeJSONError(s.Out, errorCode(err), msg)
+		writeJSONError(s.Out, errorCode(err), msg, hint)
 	}
 	return code
 }

@@ -52,9 +52,13 @@ func TestReadCommandsRefuseMissingRegistry(t *testing.T) {
 		{"channel", "list", "--app", testApp, "--db", missing},
 		{"stats", "--app", testApp, "--db", missing},
 		{"token", "list", "--db", missing},
+		// Commands that change what exists do not create it either.
+		{"release", "rollback", "--channel", "production", "--app", testApp, "--db", missing},
+		{"channel", "set", "beta", "--rollout", "5", "--app", testApp, "--db", missing},
+		{"token", "revoke", "ci", "--db", missing},
 	} {
 		r := run(t, nil, args...)
-		if r.code != 1 || !strings.Contains(r.err, missing) || !strings.Contains(r.err, "does not exist") {
+		if r.code != 1 || !strings.Contains(r.err, "no registry at "+missing) || !strings.Contains(r.err, "check --db") {
 			t.Errorf("%v: exit %d\n%s", args, r.code, r.err)
 		}
 	}

@@ -101,7 +101,7 @@ func runServe(ctx context.Context, s IO, o *serveOptions) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(serveGCPercent)
 	}
-	dsn := dbLocation(s, o.db)
+	dsn := (&registryOptions{db: o.db}).localLocation(s)
 	reg, err := store.Open(ctx, dsn)
 	if err != nil {
 		return err // store names the registry (never a password) and says what to check

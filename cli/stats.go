@@ -22,10 +22,11 @@ type statsOptions struct {
 func newStatsCmd(s IO) *cobra.Command {
 	o := &statsOptions{}
 	cmd := &cobra.Command{
-		Use:     "stats",
-		Short:   "Device downloads, installs and failures per release",
-		Long:    "Summarize what devices reported, per bundle version: downloads, installs, failures by kind.",
-		Example: "  capship stats --app com.example.shop --since 24h\n  capship stats --since 2026-01-31 --json",
+		Use:   "stats",
+		Short: "Device downloads, installs and failures per release",
+		Long: "Summarize what devices reported, per bundle version: downloads, installs, failures by kind,\n" +
+			"from the local registry (--db) or a capship server's admin API (--server and --token).",
+		Example: "  capship stats --app com.example.shop --since 24h\n  capship stats --since 2026-01-31 --json\n  CAPSHIP_SERVER=https://updates.example.com CAPSHIP_TOKEN=… capship stats --app com.example.shop",
 		GroupID: groupReleases,
 		Args:    noArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runStats(cmd.Context(), s, o) },
@@ -33,6 +34,20 @@ func newStatsCmd(s IO) *cobra.Command {
 	cmd.Flags().StringVar(&o.since, "since", "", "only events after this: a duration back from now (24h) or a date (2006-01-02)")
 	addRegistryFlags(cmd.Flags(), &o.registryOptions, withApp|withServer)
 	return cmd
+}
+
+// knownApp refuses an app the registry has neither a release nor a
+// channel of: a mistyped --app, more likely than an app without events.
+func knownApp(ctx context.Context, reg store.Manager, app string) error {
+	releases, err := reg.Releases(ctx, app)
+	if err != nil || len(releases) > 0 {
+		return err
+	}
+	channels, err := reg.Channels(ctx, app)
+	if err != nil || len(channels) > 0 {
+		return err
+	}
+	return missing(fmt.Errorf("%w: no release or channel of %s", store.ErrNotFound, app), whatApp, app)
 }
 
 // parseSince reads --since: a duration back from now (24h, 90m) or a date.
@@ -63,18 +78,19 @@ func runStats(ctx context.Context, s IO, o *statsOptions) error {
 	if err != nil {
 		return err
 	}
-	x, err := regCmd{name: "stats", app: true, server: true, readOnly: true}.open(ctx, s, &o.registryOptions)
+	app, reg, err := o.openApp(ctx, s, reads)
 	if err != nil {
 		return err
 	}
-	defer x.reg.Close()
-	app, reg := x.app, x.reg
-	if _, err := reg.App(ctx, app); err != nil {
-		return err
-	}
+	defer reg.Close()
 	stats, err := reg.Stats(ctx, app, since)
 	if err != nil {
 		return err
+	}
+	if len(stats) == 0 {
+		if err := knownApp(ctx, reg, app); err != nil {
+			return err
+		}
 	}
 	if o.json {
 		return writeJSON(s.Out, statsResult{AppID: app, Since: timeOrNil(since), Releases: nonNil(stats)})

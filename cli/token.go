@@ -14,17 +14,22 @@ import (
 // the registry.
 func newTokenCmd(s IO) *cobra.Command {
 	return newParentCmd("token", "Create, list and revoke admin API tokens",
-		"Tokens let CI and laptops use the admin API of 'capship serve' (--server and --token).\nThey are kept in the registry, so these commands run where the registry is.",
+		"Tokens let CI and laptops use the admin API of 'capship serve' (--server and --token).\n"+
+			"They are the server's own administration, kept in its registry: these commands run where the\n"+
+			"registry is (--db or $CAPSHIP_DB), never through --server.",
 		groupServer,
 		newTokenCreateCmd(s), newTokenListCmd(s), newTokenRevokeCmd(s))
 }
+
+// tokensLocal says where the token commands run.
+const tokensLocal = "Tokens are the server's own administration: this runs where its registry is (--db or\n$CAPSHIP_DB), never through --server."
 
 func newTokenCreateCmd(s IO) *cobra.Command {
 	o := &registryOptions{}
 	cmd := &cobra.Command{
 		Use:     "create NAME",
 		Short:   "Create an admin API token (shown once)",
-		Long:    "Create a token for the admin API of 'capship serve'. The token is printed once, on stdout.",
+		Long:    "Create a token for the admin API of 'capship serve'. The token is printed once, on stdout.\n" + tokensLocal,
 		Example: "  capship token create ci --app com.example.shop",
 		Args:    exactlyOne("token NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -37,12 +42,12 @@ func newTokenCreateCmd(s IO) *cobra.Command {
 }
 
 func runTokenCreate(ctx context.Context, s IO, o *registryOptions, name string) error {
-	x, err := regCmd{name: "token create", creates: true}.open(ctx, s, o)
+	reg, err := o.openLocal(ctx, s, creates)
 	if err != nil {
 		return err
 	}
-	defer x.reg.Close()
-	secret, tok, err := x.reg.CreateToken(ctx, name, o.app)
+	defer reg.Close()
+	secret, tok, err := reg.CreateToken(ctx, name, o.app)
 	if err != nil {
 		return err
 	}
@@ -63,7 +68,7 @@ func newTokenListCmd(s IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List admin API tokens",
-		Long:  "List admin API tokens (never their secrets).",
+		Long:  "List admin API tokens (never their secrets).\n" + tokensLocal,
 		Args:  noArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return runTokenList(cmd.Context(), s, o) },
 	}
@@ -72,12 +77,12 @@ func newTokenListCmd(s IO) *cobra.Command {
 }
 
 func runTokenList(ctx context.Context, s IO, o *registryOptions) error {
-	x, err := regCmd{name: "token list", readOnly: true}.open(ctx, s, o)
+	reg, err := o.openLocal(ctx, s, reads)
 	if err != nil {
 		return err
 	}
-	defer x.reg.Close()
-	tokens, err := x.reg.Tokens(ctx)
+	defer reg.Close()
+	tokens, err := reg.Tokens(ctx)
 	if err != nil {
 		return err
 	}
@@ -105,7 +110,7 @@ func newTokenRevokeCmd(s IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "revoke NAME|ID",
 		Short:   "Revoke an admin API token",
-		Long:    "Revoke an admin API token; servers refuse it from the next request on.",
+		Long:    "Revoke an admin API token; servers refuse it from the next request on.\n" + tokensLocal,
 		Example: "  capship token revoke ci",
 		Args:    exactlyOne("token NAME or ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -117,13 +122,13 @@ func newTokenRevokeCmd(s IO) *cobra.Command {
 }
 
 func runTokenRevoke(ctx context.Context, s IO, o *registryOptions, name string) error {
-	x, err := regCmd{name: "token revoke"}.open(ctx, s, o)
+	reg, err := o.openLocal(ctx, s, changes)
 	if err != nil {
 		return err
 	}
-	defer x.reg.Close()
-	if err := x.reg.RevokeToken(ctx, name); err != nil {
-		return err
+	defer reg.Close()
+	if err := reg.RevokeToken(ctx, name); err != nil {
+		return missing(err, whatToken, name)
 	}
 	if o.json {
 		return writeJSON(s.Out, map[string]any{"revoked": name})

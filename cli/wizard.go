@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"capship/store"
+	"capship/store/release"
 	"capship/ui"
 	"capship/workflow"
 )
@@ -59,11 +60,14 @@ func runWizard(ctx context.Context, s IO, o *wizardOptions) error {
 	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
 		return usageError("-C %s: no such folder: pass your Capacitor app's folder", o.dir)
 	}
-	dsn, server, tok := o.db, o.server, o.token
-	if _, err := resolveServer(s, dsn, &server, &tok); err != nil {
-		return err
+	t, err := release.Target{DB: o.db, Server: o.server, Token: o.token}.WithEnv(s.Getenv)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	dsn = dbLocation(s, dsn)
+	dsn, server, tok := t.DB, t.Server, t.Token
+	if dsn == "" {
+		dsn = store.DefaultDBPath()
+	}
 	interactive := s.Interactive(o.noInput)
 	if server != "" {
 		// Refuse a bad server or a missing token now, not after the pack.
@@ -192,6 +196,12 @@ capship release register --manifest %[8]s --url https://YOUR-STORAGE/%[9]s --fil
 		filepath.Join(out, workflow.BundleFileName(app, version)), shellQuote(manifest),
 		workflow.BundleFileName(app, version), db,
 		filepath.Join(out, workflow.DeltaDirName(app, version)), workflow.DeltaDirName(app, version))
+	fmt.Fprintf(w, `
+# 4. watch what devices report; if the release hurts them, go back to what
+#    the channel served before:
+capship stats --app %[1]s%[2]s
+#    capship release rollback --channel production --app %[1]s%[2]s
+`, app, db)
 	if err != nil {
 		return silentError{code: 1}
 	}

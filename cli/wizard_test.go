@@ -65,6 +65,7 @@ func TestWizardWithoutTerminal(t *testing.T) {
 				"capship release register --manifest capship-out/" + workflow.ManifestFileName(testApp, "2.3.4") +
 					" --url https://YOUR-STORAGE/" + workflow.BundleFileName(testApp, "2.3.4") +
 					" --files-url https://YOUR-STORAGE/" + workflow.DeltaDirName(testApp, "2.3.4") + " --channel production --db " + db,
+				"capship release rollback --channel production --app " + testApp + " --db " + db,
 			} {
 				if !strings.Contains(r.out, want) {
 					t.Errorf("stdout lacks %q:\n%s", want, r.out)
@@ -77,7 +78,7 @@ func TestWizardWithoutTerminal(t *testing.T) {
 		t.Fatalf("an extra argument: exit %d, want 2", r.code)
 	}
 	r = run(t, map[string]string{"CAPSHIP_SERVER": "https://updates.example.com"}, "-C", dir)
-	if want := "--server https://updates.example.com # token from $CAPSHIP_TOKEN"; r.code != 0 || !strings.Contains(r.out, want) {
+	if want := "rollback --channel production --app " + testApp + " --server https://updates.example.com # token from $CAPSHIP_TOKEN"; r.code != 0 || !strings.Contains(r.out, want) {
 		t.Fatalf("with CAPSHIP_SERVER: exit %d, stdout lacks %q:\n%s", r.code, want, r.out)
 	}
 }

@@ -128,20 +128,14 @@ func (r *RealRunner) LoadProject(dir, configPath string) (Project, error) {
 	}, nil
 }
 
-// privateKey reads the app's key from the keychain; nil, nil when absent.
+// privateKey reads the app's key from the keychain (release.AppKey);
+// nil, nil when absent.
 func (r *RealRunner) privateKey(appID string) (*rsa.PrivateKey, error) {
-	pem, err := r.keys.Get(appID)
+	key, err := release.AppKey(r.keys, appID)
 	if errors.Is(err, store.ErrNoKey) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	key, err := workflow.ParsePrivateKey(pem)
-	if err != nil {
-		return nil, fmt.Errorf("read key of %s from the keychain: %w", appID, err)
-	}
-	return key, nil
+	return key, err
 }
 
 // KeyState compares the keychain's key with the config's public key.
@@ -197,23 +191,18 @@ func (r *RealRunner) ImportKey(p Project, path string) (KeyInfo, error) {
 	return info, nil
 }
 
-// WritePublicKey writes the keychain key's public PEM into the config.
+// WritePublicKey writes the keychain key's public PEM into the config
+// (release.WritePublicKey).
 func (r *RealRunner) WritePublicKey(p Project) (KeyInfo, error) {
-	key, err := r.privateKey(p.AppID)
+	f, err := release.WritePublicKey(r.keys, release.KeyRequest{AppID: p.AppID, ConfigPath: p.ConfigPath, ConfigPublicKey: p.PublicKey})
 	if err != nil {
-		return KeyInfo{}, err
-	}
-	if key == nil {
-		return KeyInfo{}, fmt.Errorf("write public key: %s has no key in the keychain yet", p.AppID)
-	}
-	if err := workflow.SetPublicKey(p.ConfigPath, string(workflow.EncodePublicKey(&key.PublicKey))); err != nil {
 		return KeyInfo{}, err
 	}
 	again, err := workflow.LoadProjectConfig(p.Dir, p.ConfigPath)
 	if err != nil {
 		return KeyInfo{}, err
 	}
-	return r.keyInfo(key, again.PublicKey), nil
+	return r.keyInfo(f.Key, again.PublicKey), nil
 }
 
 // Preflight scans a build folder: what it holds and every problem found,

@@ -141,6 +141,42 @@ func ImportKey(ctx context.Context, kc *store.Keychain, req KeyRequest, path str
 	return f, f.writeConfig(req)
 }
 
+// AppKey reads the private key the keychain holds under name (an app id,
+// or an archived key's name). store.ErrNoKey when there is none; a stored
+// value that is not a usable key is an error naming it (errors.Is
+// workflow.ErrKeyFormat or workflow.ErrKeySize). It is how `bundle build`,
+// the key and config commands and the wizard read an app's key.
+func AppKey(kc *store.Keychain, name string) (*rsa.PrivateKey, error) {
+	pemText, err := kc.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	key, err := workflow.ParsePrivateKey(pemText)
+	if err != nil {
+		return nil, fmt.Errorf("read key %s from the keychain: the stored value is not a usable key: %w", name, err)
+	}
+	return key, nil
+}
+
+// WritePublicKey writes the public half of the key the keychain holds for
+// req.AppID into the config at req.ConfigPath, unless req.ConfigPublicKey
+// is that key already (then ConfigWritten is false). It is `config
+// set-key` and the wizard's "write the public key". store.ErrNoKey when
+// the keychain holds no key for the app; a refused config edit is
+// workflow.SetPublicKey's error, which carries the snippet to paste.
+func WritePublicKey(kc *store.Keychain, req KeyRequest) (*KeyFacts, error) {
+	key, err := AppKey(kc, req.AppID)
+	if err != nil {
+		return nil, fmt.Errorf("write public key: %w", err)
+	}
+	f := facts(kc, req.AppID, key)
+	req.Config = ConfigAlways
+	if err := f.writeConfig(req); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
 // stored is what the keychain holds for an app: the parsed key, or nil
 // when the stored value is not a usable key.
 type stored struct{ Key *rsa.PrivateKey }

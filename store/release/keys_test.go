@@ -141,3 +141,40 @@ func TestImportKey(t *testing.T) {
 		t.Fatal("imported a missing file")
 	}
 }
+
+// AppKey reads what CreateKey stored; WritePublicKey writes its public half
+// into a config once, and not again when the config carries it.
+func TestAppKeyAndWritePublicKey(t *testing.T) {
+	kc := keychain(t)
+	cfg := config(t)
+	if _, err := release.AppKey(kc, app); !errors.Is(err, store.ErrNoKey) {
+		t.Fatalf("no key: %v, want store.ErrNoKey", err)
+	}
+	if _, err := release.WritePublicKey(kc, release.KeyRequest{AppID: app, ConfigPath: cfg}); !errors.Is(err, store.ErrNoKey) {
+		t.Fatalf("write without a key: %v, want store.ErrNoKey", err)
+	}
+	made, err := release.CreateKey(context.Background(), kc, release.KeyRequest{AppID: app})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := release.AppKey(kc, app)
+	if err != nil || !key.Equal(made.Key) {
+		t.Fatalf("AppKey: %v", err)
+	}
+	f, err := release.WritePublicKey(kc, release.KeyRequest{AppID: app, ConfigPath: cfg})
+	if err != nil || !f.ConfigWritten || f.KeyID != made.KeyID {
+		t.Fatalf("write: %+v, %v", f, err)
+	}
+	if got := configKey(t, cfg); got != string(workflow.EncodePublicKey(&made.Key.PublicKey)) {
+		t.Fatalf("config holds %q", got)
+	}
+	f, err = release.WritePublicKey(kc, release.KeyRequest{AppID: app, ConfigPath: cfg, ConfigPublicKey: configKey(t, cfg)})
+	if err != nil || f.ConfigWritten {
+		t.Fatalf("second write: %+v, %v", f, err)
+	}
+	if _, err := kc.Replace(app, []byte("not a key")); err == nil {
+		if _, err := release.AppKey(kc, app); err == nil || !strings.Contains(err.Error(), "not a usable key") {
+			t.Fatalf("unusable stored value: %v", err)
+		}
+	}
+}
