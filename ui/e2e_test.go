@@ -258,6 +258,9 @@ func TestWizardEndToEnd(t *testing.T) {
 	}
 	copyObject(entries[0].Name())
 	// enter on the zip URL goes on to the files URL, enter there checks
+	// the config names a capship server now: three ways, by hand is the last
+	tm.waitFor("Upload to the capship server", "Upload to an S3 bucket", "I uploaded it myself")
+	tm.keys("Down", "Down", "Enter")
 	tm.waitFor("Its public URL", "Base URL of the objects")
 	tm.text("http://updates.example.com/bundle.zip")
 	tm.keys("Enter", "Enter")

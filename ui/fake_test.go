@@ -47,6 +47,15 @@ type fakeRunner struct {
 	// channels answers Channel by name; versionsWritten records SetVersion.
 	channels        map[string]ChannelInfo
 	versionsWritten []string
+	// uploads answers Upload by target (its Server or S3 URL); an unknown
+	// one gets uploadErr, or an upload whose check finds the built bytes.
+	// uploadBlock makes Upload wait for ctx after its first event.
+	uploads     map[string]Uploaded
+	uploadErr   error
+	uploadBlock bool
+	uploadedTo  []workflow.UploadTarget
+	s3          map[string]S3Settings // remembered settings by app
+	s3Err       error
 }
 
 func newFakeRunner() *fakeRunner {
@@ -66,6 +75,8 @@ func newFakeRunner() *fakeRunner {
 		latest:     "1.3.2",
 		buildSteps: 4,
 		checks:     map[string]URLCheck{},
+		uploads:    map[string]Uploaded{},
+		s3:         map[string]S3Settings{},
 		fileChecks: map[string]FilesCheck{},
 		channels: map[string]ChannelInfo{"production": {Name: "production", Exists: true, Version: "1.3.2",
 			ZipSHA256: strings.Repeat("3c", 32), Rollout: 100, Platforms: []string{"android", "ios"}}},
@@ -289,4 +300,53 @@ func (f *fakeRunner) Channel(ctx context.Context, appID, name string) (ChannelIn
 		return c, nil
 	}
 	return ChannelInfo{Name: name}, nil
+}
+
+func (f *fakeRunner) Upload(ctx context.Context, b Bundle, to workflow.UploadTarget, report func(workflow.Event)) (Uploaded, error) {
+	f.mu.Lock()
+	f.uploadedTo = append(f.uploadedTo, to)
+	where := to.Server
+	if to.S3 != "" {
+		where = to.S3
+	}
+	up, ok := f.uploads[where]
+	err, block := f.uploadErr, f.uploadBlock
+	f.mu.Unlock()
+	objects := 1
+	if b.Delta != nil {
+		objects += b.Delta.Download(nil).Objects
+	}
+	report(workflow.Event{Phase: workflow.PhaseUpload, Files: objects / 2, TotalFiles: objects, Bytes: b.Size / 2, TotalBytes: b.Size * 2, Skipped: 3})
+	if block {
+		<-ctx.Done()
+		return Uploaded{}, fmt.Errorf("upload: %w", ctx.Err())
+	}
+	if ok {
+		return up, nil
+	}
+	if err != nil {
+		return Uploaded{}, err
+	}
+	base := strings.TrimRight(where, "/") + "/bundles/" + b.AppID + "/" + b.ZipSHA256
+	up = Uploaded{Target: where, URL: base + ".zip", Objects: objects, Uploaded: objects - 3, Skipped: 3, Bytes: b.Size}
+	up.Check = URLCheck{URL: up.URL, Status: 200, ContentType: "application/octet-stream", Size: b.Size, WantSize: b.Size, SHA256: b.SHA256, WantSHA256: b.SHA256}
+	if b.Delta != nil {
+		up.FilesURL = base + ".files"
+		all := b.Delta.Download(nil)
+		up.Files = &FilesCheck{BaseURL: up.FilesURL, Objects: all.Objects, Files: all.TotalFiles, Checked: all.Objects, Bytes: all.Bytes, WantBytes: all.Bytes}
+	}
+	return up, nil
+}
+
+func (f *fakeRunner) S3Settings(appID string) (S3Settings, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.s3[appID], f.s3Err
+}
+
+func (f *fakeRunner) SaveS3Settings(appID string, s S3Settings) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.s3[appID] = s
+	return f.s3Err
 }

@@ -16,6 +16,9 @@ type Registration struct {
 	FilesURL  string // where its per-file objects were uploaded; "" registers the zip only
 	Channel   string // the channel to point at it; "" for none
 	MinNative string // lowest native version_build that may get it; "" for any
+	// AllowNativeChange registers even though the manifest's native
+	// packages differ from the release the channel serves.
+	AllowNativeChange bool
 }
 
 // NoDeltaError: a files URL was given for a bundle built without per-file
@@ -44,6 +47,7 @@ func RegistrationFromManifest(m *workflow.Manifest, r Registration) (store.Regis
 		AppID: m.AppID, Version: m.Version, URL: strings.TrimSpace(r.URL), SessionKey: m.SessionKey,
 		Checksum: m.Checksum, Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256,
 		KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint, Channel: r.Channel, MinNative: r.MinNative,
+		NativePackages: m.NativePackages, AllowNativeChange: r.AllowNativeChange,
 	}
 	if r.FilesURL != "" {
 		if m.Delta == nil {
