@@ -28,8 +28,8 @@ type RunnerOptions struct {
 	KeychainService string // "capship" in production
 	// ConfigDir holds the wizard's per-app settings (apps/APP.json);
 	// "" is os.UserConfigDir()/capship.
-	ConfigDir string
-	HTTPClient      *http.Client
+	ConfigDir  string
+	HTTPClient *http.Client
 }
 
 // RealRunner is the Runner that does the work: workflow for keys, bundles

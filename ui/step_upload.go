@@ -51,10 +51,10 @@ const (
 	uploadServerForm                       // the capship server and its token
 	uploadS3Form                           // the bucket's settings
 	uploadUploading                        // capship uploads, then downloads back
-	uploadChecking                  // downloading the zip
-	uploadCheckingFiles             // downloading every object
-	uploadMismatch                  // the zip is not the built one
-	uploadFilesMismatch             // some objects are not the built ones
+	uploadChecking                         // downloading the zip
+	uploadCheckingFiles                    // downloading every object
+	uploadMismatch                         // the zip is not the built one
+	uploadFilesMismatch                    // some objects are not the built ones
 	uploadFailed
 	uploadOK
 )
