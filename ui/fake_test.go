@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
+	"capship/store"
 	"capship/workflow"
 )
 
@@ -56,6 +57,11 @@ type fakeRunner struct {
 	uploadedTo  []workflow.UploadTarget
 	s3          map[string]S3Settings // remembered settings by app
 	s3Err       error
+	// natives are the native packages Build records; nativeServed those
+	// of the release every channel serves (nil: not recorded). Register
+	// refuses a change as the registry does (store.CheckNative).
+	natives      map[string]string
+	nativeServed map[string]string
 }
 
 func newFakeRunner() *fakeRunner {
@@ -165,8 +171,11 @@ func (f *fakeRunner) Build(ctx context.Context, req BuildRequest, report func(wo
 	if skipped == "" {
 		delta = fakeDelta(filepath.Join(out, req.Project.AppID+"-"+req.Version+".files"))
 	}
+	f.mu.Lock()
+	natives := f.natives
+	f.mu.Unlock()
 	return Bundle{
-		Delta: delta, DeltaSkipped: skipped,
+		Delta: delta, DeltaSkipped: skipped, NativePackages: natives,
 		AppID: req.Project.AppID, Version: req.Version,
 		File:       filepath.Join(out, req.Project.AppID+"-"+req.Version+".zip"),
 		Size:       1_234_567,
@@ -252,6 +261,11 @@ func (f *fakeRunner) Register(ctx context.Context, rel Release) (Registered, err
 	defer f.mu.Unlock()
 	if f.registerErr != nil {
 		return Registered{}, f.registerErr
+	}
+	in := &store.RegisterInput{AppID: rel.Bundle.AppID, Version: rel.Bundle.Version, Channel: rel.Channel, MinNative: rel.MinNative,
+		NativePackages: rel.Bundle.NativePackages, AllowNativeChange: rel.AllowNativeChange}
+	if err := store.CheckNative(in, &store.Release{Version: f.channels[rel.Channel].Version, NativePackages: f.nativeServed}); err != nil {
+		return Registered{}, fmt.Errorf("register %s %s: %w", rel.Bundle.AppID, rel.Bundle.Version, err)
 	}
 	f.registered = append(f.registered, rel)
 	files := 0

@@ -287,12 +287,18 @@ func (r *RealRunner) Build(ctx context.Context, req BuildRequest, report func(wo
 	if err != nil {
 		return Bundle{}, err
 	}
+	return bundleOf(m), nil
+}
+
+// bundleOf is the wizard's form of a built manifest (Bundle.manifest is
+// the way back).
+func bundleOf(m *workflow.Manifest) Bundle {
 	return Bundle{
 		AppID: m.AppID, Version: m.Version, File: m.File, Size: m.Size, SHA256: m.SHA256,
 		ZipSHA256: m.ZipSHA256, SessionKey: m.SessionKey, Checksum: m.Checksum, KeyID: m.KeyID,
 		KeyFingerprint: m.KeyFingerprint, Files: m.Files, Manifest: m.Manifest,
 		Delta: m.Delta, DeltaSkipped: m.DeltaSkipped, NativePackages: m.NativePackages,
-	}, nil
+	}
 }
 
 // Downloads compares b's delta with the files of what each of the app's

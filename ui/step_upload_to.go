@@ -564,5 +564,5 @@ func (s *uploadStep) uploadedLine() string {
 	if up.Skipped > 0 {
 		line += fmt.Sprintf(", %d already there", up.Skipped)
 	}
-	return line + " to " + up.Target
+	return line
 }
