@@ -212,12 +212,7 @@ func (s *registerStep) View() string {
 	b.WriteString(st.Heading.Render("Register the release"))
 	b.WriteString("\n")
 	if !s.confirm {
-		label := func(i int, text string) string {
-			if i == s.focus {
-				return st.Focus.Render(text)
-			}
-			return st.Label.Render(text)
-		}
+		label := func(i int, text string) string { return focusLabel(st, i == s.focus, text) }
 		b.WriteString(label(0, "Channel") + st.Muted.Render("  (devices follow one channel; most apps use production)") + "\n")
 		b.WriteString(s.channel.View() + "\n\n")
 		b.WriteString(label(1, "Minimum native version") + st.Muted.Render("  (devices on an older native build skip this bundle)") + "\n")

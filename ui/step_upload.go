@@ -472,12 +472,7 @@ func (s *uploadStep) whatView() string {
 
 func (s *uploadStep) formView() string {
 	st := s.env.st
-	label := func(i int, text string) string {
-		if i == s.focus {
-			return st.Focus.Render(text)
-		}
-		return st.Label.Render(text)
-	}
+	label := func(i int, text string) string { return focusLabel(st, i == s.focus, text) }
 	var b strings.Builder
 	b.WriteString(label(0, "Its public URL") + st.Muted.Render("  (https://; http only for 127.0.0.1, ::1, localhost)") + "\n")
 	b.WriteString(s.url.View())

@@ -472,12 +472,7 @@ func (s *uploadStep) chooseView() string {
 
 func (s *uploadStep) serverView() string {
 	st, t := s.env.st, &s.to
-	label := func(i int, text string) string {
-		if i == t.serverFoc {
-			return st.Focus.Render(text)
-		}
-		return st.Label.Render(text)
-	}
+	label := func(i int, text string) string { return focusLabel(st, i == t.serverFoc, text) }
 	var b strings.Builder
 	b.WriteString(label(0, "capship server") + st.Muted.Render("  (its base URL; it hosts bundles with --storage)") + "\n")
 	b.WriteString(t.server.View() + "\n")
@@ -490,12 +485,7 @@ func (s *uploadStep) serverView() string {
 
 func (s *uploadStep) s3View() string {
 	st, t := s.env.st, &s.to
-	label := func(i int, text string) string {
-		if i == t.s3Focus {
-			return st.Focus.Render(text)
-		}
-		return st.Label.Render(text)
-	}
+	label := func(i int, text string) string { return focusLabel(st, i == t.s3Focus, text) }
 	var b strings.Builder
 	for i, name := range [s3Fields]string{"Bucket and prefix", "Endpoint", "Region", "Path style", "Public base URL"} {
 		if i == s3PathStyle {
@@ -565,4 +555,13 @@ func (s *uploadStep) uploadedLine() string {
 		line += fmt.Sprintf(", %d already there", up.Skipped)
 	}
 	return line
+}
+
+// focusLabel is a form field's label, bold in the accent color when the
+// field has the focus.
+func focusLabel(st Styles, focused bool, text string) string {
+	if focused {
+		return st.Focus.Render(text)
+	}
+	return st.Label.Render(text)
 }

@@ -119,6 +119,21 @@ func liveWizard(t *testing.T, serverBase string, o RunnerOptions) (*liveRunner, 
 	return l, tm
 }
 
+// registerAndFinish goes on from a checked upload: registers on
+// production and leaves the wizard.
+func registerAndFinish(t *testing.T, tm *teatest.TestModel) Result {
+	t.Helper()
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "Minimum native version")
+	tm.Send(keyMsg(tea.KeyEnter))
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "About to register")
+	tm.Send(keyMsg(tea.KeyEnter))
+	waitFor(t, tm, "is live on channel production")
+	tm.Send(keyMsg(tea.KeyEnter))
+	return tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model).Result()
+}
+
 // writeNative installs a fake native plugin (it has an android folder)
 // into the app's node_modules and names it in package.json.
 func writeNative(t *testing.T, dir, name, version string) {
@@ -156,16 +171,7 @@ func TestWizardUploadToCapshipServer(t *testing.T) {
 	tm.Type(token)
 	tm.Send(keyMsg(tea.KeyEnter))
 	waitForAll(t, tm, "serves exactly the built file", "are the built ones ✓", "objects sent")
-	tm.Send(keyMsg(tea.KeyEnter))
-	waitFor(t, tm, "Minimum native version")
-	tm.Send(keyMsg(tea.KeyEnter))
-	tm.Send(keyMsg(tea.KeyEnter))
-	waitFor(t, tm, "About to register")
-	tm.Send(keyMsg(tea.KeyEnter))
-	waitFor(t, tm, "is live on channel production")
-	tm.Send(keyMsg(tea.KeyEnter))
-	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
-	res := final.Result()
+	res := registerAndFinish(t, tm)
 
 	zip, files := workflow.UploadKeys(&workflow.Manifest{AppID: res.Bundle.AppID, ZipSHA256: res.Bundle.ZipSHA256})
 	if res.URL != base+"/bundles/"+zip || res.FilesURL != base+"/bundles/"+files {
@@ -208,15 +214,7 @@ func TestWizardUploadToS3(t *testing.T) {
 	s3.UseCredentials(t, s3.Secret)
 	tm.Type("r")
 	waitForAll(t, tm, "serves exactly the built file", "are the built ones ✓", "objects sent")
-	tm.Send(keyMsg(tea.KeyEnter))
-	waitFor(t, tm, "Minimum native version")
-	tm.Send(keyMsg(tea.KeyEnter))
-	tm.Send(keyMsg(tea.KeyEnter))
-	waitFor(t, tm, "About to register")
-	tm.Send(keyMsg(tea.KeyEnter))
-	waitFor(t, tm, "is live on channel production")
-	tm.Send(keyMsg(tea.KeyEnter))
-	res := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model).Result()
+	res := registerAndFinish(t, tm)
 
 	zip, _ := workflow.UploadKeys(&workflow.Manifest{AppID: res.Bundle.AppID, ZipSHA256: res.Bundle.ZipSHA256})
 	if want := strings.TrimRight(s3.Endpoint, "/") + "/" + bucket + "/live/" + zip; res.URL != want || res.Registered == nil {
