@@ -33,6 +33,7 @@ type registerStep struct {
 	// native is the registry's refusal of changed native packages; the
 	// step offers to register anyway or to set a minimum native version.
 	native *store.NativeChangeError
+	note   string // what to type, after m on that refusal
 }
 
 func newRegisterStep(e *env, p Project, rel Release) *registerStep {
@@ -137,7 +138,7 @@ func (s *registerStep) onKey(msg tea.KeyMsg) tea.Cmd {
 			return s.register()
 		case s.native != nil && key.Matches(msg, k.MinNat):
 			s.confirm, s.err, s.native = false, nil, nil
-			s.fieldErr = errors.New("enter the lowest native version_build that ships these native packages, then enter to review")
+			s.note = "Enter the lowest native version that ships these native packages; only devices on it or later get this bundle."
 			return s.setFocus(1)
 		case s.native == nil && key.Matches(msg, k.Next):
 			return s.register()
@@ -219,6 +220,8 @@ func (s *registerStep) View() string {
 		b.WriteString(s.minNative.View())
 		if s.fieldErr != nil {
 			b.WriteString("\n\n" + s.env.say(st.Bad, "✗ "+s.fieldErr.Error()))
+		} else if s.note != "" {
+			b.WriteString("\n\n" + s.env.say(st.Warn, "! "+s.note))
 		}
 		return b.String()
 	}

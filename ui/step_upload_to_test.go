@@ -273,8 +273,8 @@ func TestRegisterNativeRefusal(t *testing.T) {
 		e, f := testEnv(80)
 		s := start(t, e, f)
 		s.Update(press("m"))
-		if s.confirm || s.focus != 1 || s.native != nil {
-			t.Fatalf("m: confirm %v, focus %d", s.confirm, s.focus)
+		if s.confirm || s.focus != 1 || s.native != nil || !strings.Contains(ansi.Strip(s.View()), "lowest native version") {
+			t.Fatalf("m: confirm %v, focus %d:\n%s", s.confirm, s.focus, ansi.Strip(s.View()))
 		}
 		s.Update(press("2.0.0"))
 		deliver(t, s, s.Update(press("enter")))
