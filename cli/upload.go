@@ -137,25 +137,16 @@ func runBundleUpload(ctx context.Context, s IO, o uploadOptions) error {
 	return nil
 }
 
-// uploadStore opens the target the options name.
+// uploadStore opens the target the options name (workflow.UploadTarget,
+// as the wizard does).
 func uploadStore(ctx context.Context, o uploadOptions) (workflow.ObjectStore, error) {
-	if o.Server != "" {
-		st, err := workflow.NewCapshipStore(o.Server, o.Token, &http.Client{})
-		if err != nil {
-			return nil, fmt.Errorf("upload: %w", err)
+	if o.To != "" {
+		if _, _, err := workflow.ParseS3URL(o.To); err != nil {
+			return nil, usageError("--to: %v", err)
 		}
-		return st, nil
 	}
-	bucket, prefix, err := workflow.ParseS3URL(o.To)
-	if err != nil {
-		return nil, usageError("--to: %v", err)
-	}
-	st, err := workflow.NewS3Store(ctx, workflow.S3Options{Bucket: bucket, Prefix: prefix, Endpoint: o.Endpoint,
-		Region: o.Region, PathStyle: o.PathStyle, PublicBase: o.PublicBase})
-	if err != nil {
-		return nil, fmt.Errorf("upload: %w", err)
-	}
-	return st, nil
+	return workflow.UploadTarget{Server: o.Server, Token: o.Token, S3: o.To, Endpoint: o.Endpoint,
+		Region: o.Region, PathStyle: o.PathStyle, PublicBase: o.PublicBase, HTTPClient: &http.Client{}}.Open(ctx)
 }
 
 // uploadHint adds the flag to look at to an upload's error.

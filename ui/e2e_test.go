@@ -238,6 +238,11 @@ func TestWizardEndToEnd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(served, "bundle.zip"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	flipped := bytes.Clone(data)
+	flipped[len(flipped)/2] ^= 0x01
+	if err := os.WriteFile(filepath.Join(served, "flipped.zip"), flipped, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// the objects go to a folder of their own, first one short
 	objects := filepath.Join(out, workflow.DeltaDirName(appID, "1.0.0"))
 	entries, err := os.ReadDir(objects)
@@ -258,6 +263,9 @@ func TestWizardEndToEnd(t *testing.T) {
 	}
 	copyObject(entries[0].Name())
 	// enter on the zip URL goes on to the files URL, enter there checks
+	// the config names a capship server now: three ways, by hand is the last
+	tm.waitFor("Upload to the capship server", "Upload to an S3 bucket", "I uploaded it myself")
+	tm.keys("Down", "Down", "Enter")
 	tm.waitFor("Its public URL", "Base URL of the objects")
 	tm.text("http://updates.example.com/bundle.zip")
 	tm.keys("Enter", "Enter")
@@ -266,6 +274,16 @@ func TestWizardEndToEnd(t *testing.T) {
 	tm.text(base + "/nothing-here.zip")
 	tm.keys("Enter", "Enter")
 	tm.waitFor("does not serve the built file", "404")
+	// issue 13: a copy of the built size with one byte flipped is refused
+	tm.keys("e", "C-u")
+	tm.text(base + "/flipped.zip")
+	tm.keys("Enter", "Enter")
+	tm.waitFor("does not serve the built file", "same size but different bytes")
+	if !strings.Contains(tm.screen(), "✓ 200") {
+		t.Fatalf("the flipped copy was not served whole:\n%s", tm.screen())
+	}
+	tm.keys("Enter") // enter does not go on from a mismatch
+	tm.waitFor("does not serve the built file")
 	tm.keys("e", "C-u")
 	tm.text(base + "/bundle.zip")
 	tm.keys("Enter")

@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
+	"capship/store"
 	"capship/workflow"
 )
 
@@ -47,6 +48,20 @@ type fakeRunner struct {
 	// channels answers Channel by name; versionsWritten records SetVersion.
 	channels        map[string]ChannelInfo
 	versionsWritten []string
+	// uploads answers Upload by target (its Server or S3 URL); an unknown
+	// one gets uploadErr, or an upload whose check finds the built bytes.
+	// uploadBlock makes Upload wait for ctx after its first event.
+	uploads     map[string]Uploaded
+	uploadErr   error
+	uploadBlock bool
+	uploadedTo  []workflow.UploadTarget
+	s3          map[string]S3Settings // remembered settings by app
+	s3Err       error
+	// natives are the native packages Build records; nativeServed those
+	// of the release every channel serves (nil: not recorded). Register
+	// refuses a change as the registry does (store.CheckNative).
+	natives      map[string]string
+	nativeServed map[string]string
 }
 
 func newFakeRunner() *fakeRunner {
@@ -66,6 +81,8 @@ func newFakeRunner() *fakeRunner {
 		latest:     "1.3.2",
 		buildSteps: 4,
 		checks:     map[string]URLCheck{},
+		uploads:    map[string]Uploaded{},
+		s3:         map[string]S3Settings{},
 		fileChecks: map[string]FilesCheck{},
 		channels: map[string]ChannelInfo{"production": {Name: "production", Exists: true, Version: "1.3.2",
 			ZipSHA256: strings.Repeat("3c", 32), Rollout: 100, Platforms: []string{"android", "ios"}}},
@@ -154,8 +171,11 @@ func (f *fakeRunner) Build(ctx context.Context, req BuildRequest, report func(wo
 	if skipped == "" {
 		delta = fakeDelta(filepath.Join(out, req.Project.AppID+"-"+req.Version+".files"))
 	}
+	f.mu.Lock()
+	natives := f.natives
+	f.mu.Unlock()
 	return Bundle{
-		Delta: delta, DeltaSkipped: skipped,
+		Delta: delta, DeltaSkipped: skipped, NativePackages: natives,
 		AppID: req.Project.AppID, Version: req.Version,
 		File:       filepath.Join(out, req.Project.AppID+"-"+req.Version+".zip"),
 		Size:       1_234_567,
@@ -242,6 +262,11 @@ func (f *fakeRunner) Register(ctx context.Context, rel Release) (Registered, err
 	if f.registerErr != nil {
 		return Registered{}, f.registerErr
 	}
+	in := &store.RegisterInput{AppID: rel.Bundle.AppID, Version: rel.Bundle.Version, Channel: rel.Channel, MinNative: rel.MinNative,
+		NativePackages: rel.Bundle.NativePackages, AllowNativeChange: rel.AllowNativeChange}
+	if err := store.CheckNative(in, &store.Release{Version: f.channels[rel.Channel].Version, NativePackages: f.nativeServed}); err != nil {
+		return Registered{}, fmt.Errorf("register %s %s: %w", rel.Bundle.AppID, rel.Bundle.Version, err)
+	}
 	f.registered = append(f.registered, rel)
 	files := 0
 	if rel.FilesURL != "" {
@@ -289,4 +314,53 @@ func (f *fakeRunner) Channel(ctx context.Context, appID, name string) (ChannelIn
 		return c, nil
 	}
 	return ChannelInfo{Name: name}, nil
+}
+
+func (f *fakeRunner) Upload(ctx context.Context, b Bundle, to workflow.UploadTarget, report func(workflow.Event)) (Uploaded, error) {
+	f.mu.Lock()
+	f.uploadedTo = append(f.uploadedTo, to)
+	where := to.Server
+	if to.S3 != "" {
+		where = to.S3
+	}
+	up, ok := f.uploads[where]
+	err, block := f.uploadErr, f.uploadBlock
+	f.mu.Unlock()
+	objects := 1
+	if b.Delta != nil {
+		objects += b.Delta.Download(nil).Objects
+	}
+	report(workflow.Event{Phase: workflow.PhaseUpload, Files: objects / 2, TotalFiles: objects, Bytes: b.Size / 2, TotalBytes: b.Size * 2, Skipped: 3})
+	if block {
+		<-ctx.Done()
+		return Uploaded{}, fmt.Errorf("upload: %w", ctx.Err())
+	}
+	if ok {
+		return up, nil
+	}
+	if err != nil {
+		return Uploaded{}, err
+	}
+	base := strings.TrimRight(where, "/") + "/bundles/" + b.AppID + "/" + b.ZipSHA256
+	up = Uploaded{Target: where, URL: base + ".zip", Objects: objects, Uploaded: objects - 3, Skipped: 3, Bytes: b.Size}
+	up.Check = URLCheck{URL: up.URL, Status: 200, ContentType: "application/octet-stream", Size: b.Size, WantSize: b.Size, SHA256: b.SHA256, WantSHA256: b.SHA256}
+	if b.Delta != nil {
+		up.FilesURL = base + ".files"
+		all := b.Delta.Download(nil)
+		up.Files = &FilesCheck{BaseURL: up.FilesURL, Objects: all.Objects, Files: all.TotalFiles, Checked: all.Objects, Bytes: all.Bytes, WantBytes: all.Bytes}
+	}
+	return up, nil
+}
+
+func (f *fakeRunner) S3Settings(appID string) (S3Settings, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.s3[appID], f.s3Err
+}
+
+func (f *fakeRunner) SaveS3Settings(appID string, s S3Settings) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.s3[appID] = s
+	return f.s3Err
 }

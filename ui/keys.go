@@ -20,6 +20,9 @@ type KeyMap struct {
 	Cancel  key.Binding // stop a running job
 	Replace key.Binding // rebuild over an existing bundle of the same version
 	Bump    key.Binding // take the next patch version and write it to package.json
+	Toggle  key.Binding // switch a yes/no field
+	Anyway  key.Binding // register although the native packages changed
+	MinNat  key.Binding // set a minimum native version instead
 	Scroll  key.Binding // help only: scrolling the done page
 	Details key.Binding // the done page: show or hide URLs, session key, checksum
 	Move    key.Binding // help only: folder picker
@@ -46,6 +49,9 @@ func DefaultKeyMap() KeyMap {
 		Write:   key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "write key to config")),
 		Replace: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "replace it")),
 		Bump:    key.NewBinding(key.WithKeys("ctrl+n"), key.WithHelp("ctrl+n", "next version")),
+		Toggle:  key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "toggle")),
+		Anyway:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "register anyway")),
+		MinNat:  key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "set min native")),
 		Cancel:  key.NewBinding(key.WithKeys("esc", "ctrl+c"), key.WithHelp("esc/ctrl+c", "cancel")),
 		Details: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "details")),
 		Scroll:  key.NewBinding(key.WithKeys("up", "down", "pgup", "pgdown"), key.WithHelp("↑/↓", "scroll")),

@@ -59,6 +59,45 @@ type Runner interface {
 	// Channel says what a channel of the app serves now; Exists is false
 	// for a channel that is not there yet.
 	Channel(ctx context.Context, appID, name string) (ChannelInfo, error)
+	// Upload sends b's file and delta objects to the target, then
+	// downloads them back and compares them with the built ones. An empty
+	// to.Token for a capship server is the one the wizard was started
+	// with (--token or $CAPSHIP_TOKEN).
+	Upload(ctx context.Context, b Bundle, to workflow.UploadTarget, report func(workflow.Event)) (Uploaded, error)
+	// S3Settings are the bucket settings last used for the app; zero
+	// before the first S3 upload.
+	S3Settings(appID string) (S3Settings, error)
+	// SaveS3Settings remembers the bucket settings of the app (no
+	// secret: credentials come from the SDK's standard chain).
+	SaveS3Settings(appID string, s S3Settings) error
+}
+
+// S3Settings are where the wizard uploads an app's bundles in an
+// S3-compatible bucket, remembered per app.
+type S3Settings struct {
+	Bucket     string `json:"bucket"` // s3://BUCKET/PREFIX
+	Endpoint   string `json:"endpoint,omitempty"`
+	Region     string `json:"region,omitempty"`
+	PathStyle  bool   `json:"path_style,omitempty"`
+	PublicBase string `json:"public_base,omitempty"`
+}
+
+// Target is the upload target of the settings.
+func (s S3Settings) Target() workflow.UploadTarget {
+	return workflow.UploadTarget{S3: s.Bucket, Endpoint: s.Endpoint, Region: s.Region, PathStyle: s.PathStyle, PublicBase: s.PublicBase}
+}
+
+// Uploaded is what an upload did and what the check found.
+type Uploaded struct {
+	Target   string // for people
+	URL      string // of the bundle, as devices fetch it
+	FilesURL string // base of the delta objects; "" without a delta
+	Objects  int    // in all, the bundle included
+	Uploaded int    // sent now
+	Skipped  int    // already there with the same size and SHA-256
+	Bytes    int64  // sent now
+	Check    URLCheck
+	Files    *FilesCheck // nil without a delta
 }
 
 // ChannelInfo is what one channel serves, for the wizard's warnings and
@@ -84,6 +123,7 @@ type Project struct {
 	StatsURL   string // the config's plugins.CapacitorUpdater.statsUrl
 	ChannelURL string // the config's plugins.CapacitorUpdater.channelUrl
 	Server     string // the capship server releases go through (--server), or ""
+	HasToken   bool   // an admin token was given (--token, $CAPSHIP_TOKEN); never the token itself
 	Registry   string // where releases are registered, for people
 	OutDir     string // where bundles are written
 }
@@ -159,6 +199,9 @@ type Bundle struct {
 	// when the release can go as a zip only; DeltaSkipped says why.
 	Delta        *workflow.Delta
 	DeltaSkipped string
+	// NativePackages are the app's native packages when it was built
+	// (npm name → version); nil when not recorded.
+	NativePackages map[string]string
 }
 
 // Downloads is what phones download of a new bundle with a delta, per
@@ -234,6 +277,9 @@ type Release struct {
 	FilesURL  string // base URL of the delta objects; "" registers the zip only
 	Channel   string
 	MinNative string
+	// AllowNativeChange registers even though the native packages differ
+	// from the release the channel serves.
+	AllowNativeChange bool
 }
 
 // Registered confirms a registration.

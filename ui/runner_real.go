@@ -26,7 +26,10 @@ type RunnerOptions struct {
 	Server          string // or: register through this capship server's admin API
 	Token           string // admin API token for Server
 	KeychainService string // "capship" in production
-	HTTPClient      *http.Client
+	// ConfigDir holds the wizard's per-app settings (apps/APP.json);
+	// "" is os.UserConfigDir()/capship.
+	ConfigDir  string
+	HTTPClient *http.Client
 }
 
 // RealRunner is the Runner that does the work: workflow for keys, bundles
@@ -123,6 +126,7 @@ func (r *RealRunner) LoadProject(dir, configPath string) (Project, error) {
 		StatsURL:   wp.StatsURL,
 		ChannelURL: wp.ChannelURL,
 		Server:     r.opts.Server,
+		HasToken:   r.token() != "",
 		Registry:   r.registryName(),
 		OutDir:     filepath.Join(dir, DefaultOutDir),
 	}, nil
@@ -267,16 +271,23 @@ func (r *RealRunner) Build(ctx context.Context, req BuildRequest, report func(wo
 		OutDir:  req.Project.OutDir,
 		Key:     key,
 		Force:   req.Force,
+		AppDir:  req.Project.Dir,
 	}, workflow.Throttle(report, 100*time.Millisecond))
 	if err != nil {
 		return Bundle{}, err
 	}
+	return bundleOf(m), nil
+}
+
+// bundleOf is the wizard's form of a built manifest (Bundle.manifest is
+// the way back).
+func bundleOf(m *workflow.Manifest) Bundle {
 	return Bundle{
 		AppID: m.AppID, Version: m.Version, File: m.File, Size: m.Size, SHA256: m.SHA256,
 		ZipSHA256: m.ZipSHA256, SessionKey: m.SessionKey, Checksum: m.Checksum, KeyID: m.KeyID,
 		KeyFingerprint: m.KeyFingerprint, Files: m.Files, Manifest: m.Manifest,
-		Delta: m.Delta, DeltaSkipped: m.DeltaSkipped,
-	}, nil
+		Delta: m.Delta, DeltaSkipped: m.DeltaSkipped, NativePackages: m.NativePackages,
+	}
 }
 
 // Downloads compares b's delta with the files of what each of the app's
@@ -318,10 +329,15 @@ func (r *RealRunner) CheckURL(ctx context.Context, rawURL string, b Bundle, repo
 	if err != nil {
 		return URLCheck{}, err
 	}
+	return urlCheck(c), nil
+}
+
+// urlCheck is the wizard's form of a download check.
+func urlCheck(c *workflow.URLCheck) URLCheck {
 	return URLCheck{
 		URL: strings.TrimSpace(c.URL), Status: c.Status, ContentType: c.ContentType, Size: c.Size, WantSize: c.WantSize,
 		SHA256: c.SHA256, WantSHA256: c.WantSHA256, Problems: c.Problems,
-	}, nil
+	}
 }
 
 // ValidateFilesURL checks the base URL of the delta objects without
@@ -341,12 +357,7 @@ func (r *RealRunner) CheckFiles(ctx context.Context, base string, b Bundle, repo
 	if err != nil {
 		return FilesCheck{}, fmt.Errorf("check objects: %w", err)
 	}
-	out := FilesCheck{BaseURL: c.BaseURL, Objects: c.Objects, Files: c.Files, Checked: c.Checked,
-		Bytes: c.Bytes, WantBytes: c.WantBytes, Stopped: c.Stopped}
-	for _, p := range c.Problems {
-		out.Problems = append(out.Problems, ObjectProblem{Object: p.Object, Paths: p.Paths, Problem: p.Problem})
-	}
-	return out, nil
+	return *filesCheck(c), nil
 }
 
 // Register records the release, with its delta form when it has a files
@@ -354,7 +365,8 @@ func (r *RealRunner) CheckFiles(ctx context.Context, base string, b Bundle, repo
 func (r *RealRunner) Register(ctx context.Context, rel Release) (Registered, error) {
 	b := rel.Bundle
 	in, err := release.RegistrationFromManifest(b.manifest(), release.Registration{
-		URL: rel.URL, FilesURL: rel.FilesURL, Channel: rel.Channel, MinNative: rel.MinNative})
+		URL: rel.URL, FilesURL: rel.FilesURL, Channel: rel.Channel, MinNative: rel.MinNative,
+		AllowNativeChange: rel.AllowNativeChange})
 	if err != nil {
 		return Registered{}, err
 	}
@@ -379,5 +391,6 @@ func (r *RealRunner) Register(ctx context.Context, rel Release) (Registered, err
 func (b Bundle) manifest() *workflow.Manifest {
 	return &workflow.Manifest{AppID: b.AppID, Version: b.Version, File: b.File, Size: b.Size, SHA256: b.SHA256,
 		ZipSHA256: b.ZipSHA256, SessionKey: b.SessionKey, Checksum: b.Checksum, KeyID: b.KeyID,
-		KeyFingerprint: b.KeyFingerprint, Manifest: b.Manifest, Delta: b.Delta, DeltaSkipped: b.DeltaSkipped}
+		KeyFingerprint: b.KeyFingerprint, Manifest: b.Manifest, Delta: b.Delta, DeltaSkipped: b.DeltaSkipped,
+		NativePackages: b.NativePackages}
 }

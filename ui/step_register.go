@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/bubbles/spinner"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 )
 
 // registerStep asks for the channel and an optional minimum native version,
@@ -29,6 +30,10 @@ type registerStep struct {
 	err       error
 	servedRun int         // run id of the channel read in flight
 	served    ChannelInfo // what the channel serves now, once read
+	// native is the registry's refusal of changed native packages; the
+	// step offers to register anyway or to set a minimum native version.
+	native *store.NativeChangeError
+	note   string // what to type, after m on that refusal
 }
 
 func newRegisterStep(e *env, p Project, rel Release) *registerStep {
@@ -59,6 +64,8 @@ func (s *registerStep) Help() []key.Binding {
 	switch {
 	case s.pending != 0:
 		return nil
+	case s.confirm && s.native != nil:
+		return []key.Binding{k.Anyway, k.MinNat, with(k.Back, "edit")}
 	case s.confirm && s.sameBytes():
 		return []key.Binding{with(k.Next, "register anyway"), with(k.Back, "edit")}
 	case s.confirm:
@@ -96,6 +103,9 @@ func (s *registerStep) Update(msg tea.Msg) tea.Cmd {
 		s.pending = 0
 		if msg.err != nil {
 			s.err = msg.err
+			if !errors.As(msg.err, &s.native) {
+				s.native = nil
+			}
 			return nil
 		}
 		reg, rel := msg.val.(Registered), s.rel
@@ -121,14 +131,17 @@ func (s *registerStep) onKey(msg tea.KeyMsg) tea.Cmd {
 	if s.confirm {
 		switch {
 		case key.Matches(msg, k.Back):
-			s.confirm, s.err = false, nil
+			s.confirm, s.err, s.native = false, nil, nil
 			return s.inputs()[s.focus].Focus()
-		case key.Matches(msg, k.Next):
-			s.err = nil
-			r, rel, ctx := s.env.run, s.rel, s.env.ctx
-			var cmd tea.Cmd
-			s.pending, cmd = s.env.do(func() (any, error) { return r.Register(ctx, rel) })
-			return tea.Batch(cmd, s.spin.Tick)
+		case s.native != nil && key.Matches(msg, k.Anyway):
+			s.rel.AllowNativeChange = true
+			return s.register()
+		case s.native != nil && key.Matches(msg, k.MinNat):
+			s.confirm, s.err, s.native = false, nil, nil
+			s.note = "Enter the lowest native version that ships these native packages; only devices on it or later get this bundle."
+			return s.setFocus(1)
+		case s.native == nil && key.Matches(msg, k.Next):
+			return s.register()
 		}
 		return nil
 	}
@@ -157,6 +170,15 @@ func (s *registerStep) onKey(msg tea.KeyMsg) tea.Cmd {
 	var cmd tea.Cmd
 	*s.inputs()[s.focus], cmd = s.inputs()[s.focus].Update(msg)
 	return cmd
+}
+
+// register registers the release as reviewed.
+func (s *registerStep) register() tea.Cmd {
+	s.err, s.native = nil, nil
+	r, rel, ctx := s.env.run, s.rel, s.env.ctx
+	var cmd tea.Cmd
+	s.pending, cmd = s.env.do(func() (any, error) { return r.Register(ctx, rel) })
+	return tea.Batch(cmd, s.spin.Tick)
 }
 
 func (s *registerStep) setFocus(i int) tea.Cmd {
@@ -191,24 +213,24 @@ func (s *registerStep) View() string {
 	b.WriteString(st.Heading.Render("Register the release"))
 	b.WriteString("\n")
 	if !s.confirm {
-		label := func(i int, text string) string {
-			if i == s.focus {
-				return st.Focus.Render(text)
-			}
-			return st.Label.Render(text)
-		}
+		label := func(i int, text string) string { return focusLabel(st, i == s.focus, text) }
 		b.WriteString(label(0, "Channel") + st.Muted.Render("  (devices follow one channel; most apps use production)") + "\n")
 		b.WriteString(s.channel.View() + "\n\n")
 		b.WriteString(label(1, "Minimum native version") + st.Muted.Render("  (devices on an older native build skip this bundle)") + "\n")
 		b.WriteString(s.minNative.View())
 		if s.fieldErr != nil {
 			b.WriteString("\n\n" + s.env.say(st.Bad, "✗ "+s.fieldErr.Error()))
+		} else if s.note != "" {
+			b.WriteString("\n\n" + s.env.say(st.Warn, "! "+s.note))
 		}
 		return b.String()
 	}
 	rel := s.rel
 	minNative := rel.MinNative
-	if minNative == "" {
+	switch {
+	case minNative == "" && rel.AllowNativeChange:
+		minNative = st.Muted.Render("any (native change allowed)")
+	case minNative == "":
 		minNative = st.Muted.Render("any")
 	}
 	w := s.env.width - 16
@@ -217,21 +239,27 @@ func (s *registerStep) View() string {
 		files = st.Code.Render(shorten(rel.FilesURL+"/", w)) + "\n" +
 			st.Muted.Render(fmt.Sprintf("%d files; phones fetch only those they lack", len(rel.Bundle.Delta.Files)))
 	}
+	rows := [][2]string{
+		{"App", st.Value.Render(rel.Bundle.AppID)},
+		{"Version", st.Value.Render(rel.Bundle.Version)},
+		{"Channel", st.Value.Render(rel.Channel)},
+		{"Min native", minNative},
+		{"URL", st.Code.Render(shorten(rel.URL, w))},
+		{"Files URL", files},
+		{"Key id", rel.Bundle.KeyID},
+		{"Registry", shorten(s.project.Registry, w)},
+	}
+	if s.native != nil {
+		rows = rows[:4] // room for the packages: what the refusal is about
+	}
 	b.WriteString("About to register:\n\n")
-	b.WriteString(fields(st,
-		[2]string{"App", st.Value.Render(rel.Bundle.AppID)},
-		[2]string{"Version", st.Value.Render(rel.Bundle.Version)},
-		[2]string{"Channel", st.Value.Render(rel.Channel)},
-		[2]string{"Min native", minNative},
-		[2]string{"URL", st.Code.Render(shorten(rel.URL, w))},
-		[2]string{"Files URL", files},
-		[2]string{"Key id", rel.Bundle.KeyID},
-		[2]string{"Registry", shorten(s.project.Registry, w)},
-	))
+	b.WriteString(fields(st, rows...))
 	b.WriteString("\n\n")
 	switch {
 	case s.pending != 0:
 		b.WriteString(s.spin.View() + " registering…")
+	case s.native != nil:
+		b.WriteString(s.nativeView(s.env.height - lipgloss.Height(b.String())))
 	case s.err != nil:
 		b.WriteString(errorView(st, s.env.width, s.err, registerHint(s.err)))
 	case s.sameBytes():
@@ -252,8 +280,29 @@ func registerHint(err error) string {
 		return nothing + "The channel serves a newer version: press esc to pick another channel, or go back and build a higher version."
 	case errors.Is(err, store.ErrDuplicateVersion), errors.Is(err, store.ErrDuplicateBundle):
 		return nothing + "Go back (esc) to the pack step and build a new version."
+	case errors.Is(err, store.ErrNativeChange):
+		return nothing + "Press a to register anyway, or m to set a minimum native version."
 	case errors.Is(err, store.ErrUnauthorized), errors.Is(err, store.ErrForbidden):
 		return nothing + "The server refused the admin token: quit (ctrl+c) and start the wizard again with a token made for this app."
 	}
 	return nothing + "Press esc to change the channel, or fix the cause and press enter again."
+}
+
+// nativeView names each native package that differs from the release the
+// channel serves, as many as fit in lines, and the two ways on.
+func (s *registerStep) nativeView(lines int) string {
+	st, e := s.env.st, s.native
+	w := max(s.env.width-2, 20)
+	head := st.Bad.Render("✗ ") + fmt.Sprintf("Nothing was registered: %s changes native packages from %s, which %s serves:", e.Version, e.Current, e.Channel)
+	tail := st.Muted.Render("Devices running the installed native app lack them. Press a to register anyway (this web bundle does not call them), or m to set a minimum native version (only native builds that ship them get it).")
+	room := max(lines-lipgloss.Height(st.ErrorBox.Width(w).Render(head+"\n"+tail)), 1)
+	var items []string
+	for i, c := range e.Changes {
+		if len(e.Changes) > room && i == room-1 {
+			items = append(items, st.Muted.Render(fmt.Sprintf("  and %d more", len(e.Changes)-i)))
+			break
+		}
+		items = append(items, "• "+c.String())
+	}
+	return st.ErrorBox.Width(w).Render(head + "\n" + strings.Join(items, "\n") + "\n" + tail)
 }

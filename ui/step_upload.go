@@ -15,12 +15,16 @@ import (
 	"capship/workflow"
 )
 
-// uploadStep tells the user what to upload, takes the bundle's URL and,
-// for a bundle with a delta, the base URL of its objects (optional: empty
-// registers the zip only), then downloads everything back and compares it
-// with what was built: the zip first, then every object.
+// uploadStep gets the bundle where devices download it, in one of three
+// ways: capship uploads it to the capship server's storage or to an S3
+// bucket (step_upload_to.go), or the person uploads it and gives the
+// bundle's URL and, for a bundle with a delta, the base URL of its objects
+// (optional: empty registers the zip only). Either way everything is then
+// downloaded back and compared with what was built: the zip first, then
+// every object.
 type uploadStep struct {
 	env      *env
+	to       uploadTo
 	bundle   Bundle
 	url      textinput.Model
 	files    textinput.Model // base URL of the delta objects; unused without a delta
@@ -42,16 +46,22 @@ type uploadStep struct {
 type uploadState int
 
 const (
-	uploadEditing       uploadState = iota
-	uploadChecking                  // downloading the zip
-	uploadCheckingFiles             // downloading every object
-	uploadMismatch                  // the zip is not the built one
-	uploadFilesMismatch             // some objects are not the built ones
+	uploadEditing       uploadState = iota // the URLs, given by hand
+	uploadChoosing                         // which way
+	uploadServerForm                       // the capship server and its token
+	uploadS3Form                           // the bucket's settings
+	uploadUploading                        // capship uploads, then downloads back
+	uploadChecking                         // downloading the zip
+	uploadCheckingFiles                    // downloading every object
+	uploadMismatch                         // the zip is not the built one
+	uploadFilesMismatch                    // some objects are not the built ones
 	uploadFailed
 	uploadOK
 )
 
-func newUploadStep(e *env, b Bundle, url, filesURL string) *uploadStep {
+// newUploadStep starts with the choice of a way, or in the URL fields when
+// URLs are known already (back from the Register step).
+func newUploadStep(e *env, p Project, b Bundle, url, filesURL string) *uploadStep {
 	ti := newInput("https://cdn.example.com/releases/app-1.0.1.zip", url, 2048)
 	ti.Focus()
 	placeholder := "https://cdn.example.com/releases/app-1.0.1.files"
@@ -60,18 +70,27 @@ func newUploadStep(e *env, b Bundle, url, filesURL string) *uploadStep {
 	}
 	fi := newInput(placeholder, filesURL, 2048)
 	fi.Prompt = "  " // only the focused field shows the prompt (visible without color)
-	s := &uploadStep{env: e, bundle: b, url: ti, files: fi, bar: e.newBar()}
+	s := &uploadStep{env: e, to: newUploadTo(p), bundle: b, url: ti, files: fi, bar: e.newBar()}
+	if url == "" && filesURL == "" {
+		s.state = uploadChoosing
+		ti.Blur()
+	}
 	s.Resize(e.width, e.height)
 	return s
 }
 
-func (s *uploadStep) Init() tea.Cmd { return textinput.Blink }
+func (s *uploadStep) Init() tea.Cmd { return tea.Batch(textinput.Blink, s.loadSettings()) }
 
-func (s *uploadStep) Busy() bool { return s.state == uploadChecking || s.state == uploadCheckingFiles }
+func (s *uploadStep) Busy() bool {
+	return s.state == uploadChecking || s.state == uploadCheckingFiles || s.state == uploadUploading
+}
 
 func (s *uploadStep) Resize(width, height int) {
 	s.url.Width = max(width-4, 10)
 	s.files.Width = max(width-4, 10)
+	for _, in := range []*textinput.Model{&s.to.server, &s.to.token, &s.to.s3[s3Bucket], &s.to.s3[s3Endpoint], &s.to.s3[s3Region], &s.to.s3[s3PublicBase]} {
+		in.Width = max(width-4, 10)
+	}
 	s.bar.Width = max(min(width-2, 72), 10)
 }
 
@@ -80,16 +99,23 @@ func (s *uploadStep) delta() bool { return s.bundle.Delta != nil }
 
 func (s *uploadStep) Help() []key.Binding {
 	k := s.env.keys
+	back := with(k.Back, "other way")
 	switch s.state {
+	case uploadChoosing:
+		return s.chooseHelp()
+	case uploadServerForm:
+		return s.serverHelp()
+	case uploadS3Form:
+		return s.s3Help()
 	case uploadEditing:
 		if s.delta() && s.focus == 0 {
-			return []key.Binding{with(k.Next, "files url"), k.Tab, k.Back}
+			return []key.Binding{with(k.Next, "files url"), k.Tab, back}
 		}
 		if s.delta() {
-			return []key.Binding{with(k.Next, "check urls"), k.Tab, k.Back}
+			return []key.Binding{with(k.Next, "check urls"), k.Tab, back}
 		}
-		return []key.Binding{with(k.Next, "check url"), k.Back}
-	case uploadChecking, uploadCheckingFiles:
+		return []key.Binding{with(k.Next, "check url"), back}
+	case uploadChecking, uploadCheckingFiles, uploadUploading:
 		return []key.Binding{k.Cancel}
 	case uploadOK:
 		return []key.Binding{with(k.Next, "register"), s.editKey(), k.Back}
@@ -98,6 +124,12 @@ func (s *uploadStep) Help() []key.Binding {
 }
 
 func (s *uploadStep) editKey() key.Binding {
+	switch s.to.mode {
+	case modeServer:
+		return with(s.env.keys.Edit, "edit server")
+	case modeS3:
+		return with(s.env.keys.Edit, "edit bucket")
+	}
 	if s.delta() {
 		return with(s.env.keys.Edit, "edit urls")
 	}
@@ -117,10 +149,17 @@ func (s *uploadStep) Update(msg tea.Msg) tea.Cmd {
 		s.ev = msg.ev
 		return s.job.wait()
 	case resultMsg:
+		if msg.run == s.to.settingRun && msg.run != 0 {
+			s.settingsRead(msg)
+			return nil
+		}
 		if s.job == nil || msg.run != s.job.run {
 			return nil
 		}
 		s.job = nil
+		if s.state == uploadUploading {
+			return s.uploaded(msg)
+		}
 		if s.state == uploadCheckingFiles {
 			return s.filesChecked(msg)
 		}
@@ -139,10 +178,22 @@ func (s *uploadStep) Update(msg tea.Msg) tea.Cmd {
 	case tea.KeyMsg:
 		return s.onKey(msg)
 	}
-	if s.state == uploadEditing {
+	switch s.state {
+	case uploadEditing:
 		var cmd tea.Cmd
 		*s.inputs()[s.focus], cmd = s.inputs()[s.focus].Update(msg)
 		return cmd
+	case uploadServerForm:
+		in := s.serverInputs()[s.to.serverFoc]
+		var cmd tea.Cmd
+		*in, cmd = in.Update(msg)
+		return cmd
+	case uploadS3Form:
+		if f := s.to.s3Focus; f != s3PathStyle {
+			var cmd tea.Cmd
+			s.to.s3[f], cmd = s.to.s3[f].Update(msg)
+			return cmd
+		}
 	}
 	return nil
 }
@@ -164,10 +215,20 @@ func (s *uploadStep) filesChecked(msg resultMsg) tea.Cmd {
 func (s *uploadStep) onKey(msg tea.KeyMsg) tea.Cmd {
 	k := s.env.keys
 	switch s.state {
+	case uploadChoosing:
+		return s.onChooseKey(msg)
+	case uploadServerForm:
+		return s.onServerKey(msg)
+	case uploadS3Form:
+		return s.onS3Key(msg)
+	case uploadUploading:
+		if key.Matches(msg, k.Cancel) {
+			return s.cancelUpload()
+		}
 	case uploadEditing:
 		switch {
 		case key.Matches(msg, k.Back):
-			return goBack
+			return s.chooser()
 		case key.Matches(msg, k.Tab) && s.delta():
 			return s.setFocus(1 - s.focus)
 		case key.Matches(msg, k.Next) && s.delta() && s.focus == 0:
@@ -199,12 +260,16 @@ func (s *uploadStep) onKey(msg tea.KeyMsg) tea.Cmd {
 			}
 			return func() tea.Msg { return uploadDone{check: c, filesURL: base} }
 		case key.Matches(msg, k.Edit):
-			return s.edit()
+			return s.editTarget()
 		case key.Matches(msg, k.Back):
 			return goBack
 		}
 	default:
 		switch {
+		case key.Matches(msg, k.Retry) && s.to.mode != modeManual:
+			return s.startUpload()
+		case key.Matches(msg, k.Edit) && s.to.mode != modeManual:
+			return s.editTarget()
 		case key.Matches(msg, k.Retry):
 			if s.state == uploadFilesMismatch || s.state == uploadFailed && s.zipOK && s.base != "" {
 				return s.startFilesCheck() // the zip was fine: fetch the objects again only
@@ -307,8 +372,16 @@ func (s *uploadStep) View() string {
 	var b strings.Builder
 	b.WriteString(st.Heading.Render("Upload and check"))
 	b.WriteString("\n")
-	b.WriteString(s.whatView() + "\n\n")
+	b.WriteString(s.headView() + "\n\n")
 	switch s.state {
+	case uploadChoosing:
+		b.WriteString(s.chooseView())
+	case uploadServerForm:
+		b.WriteString(s.serverView())
+	case uploadS3Form:
+		b.WriteString(s.s3View())
+	case uploadUploading:
+		b.WriteString(s.uploadingView())
 	case uploadEditing:
 		b.WriteString(s.formView())
 	case uploadChecking:
@@ -322,7 +395,10 @@ func (s *uploadStep) View() string {
 		s.warnLines(&b)
 	case uploadFailed:
 		hint := "Check that the URL is reachable from this machine, then press r to retry or e to edit it."
-		if s.zipOK && s.base != "" {
+		switch {
+		case s.to.mode != modeManual:
+			hint = s.uploadHint()
+		case s.zipOK && s.base != "":
 			hint = "The zip is fine. Check that the files URL is reachable from this machine, then press r to fetch the objects again or e to edit the URLs."
 		}
 		b.WriteString(errorView(st, s.env.width, s.err, hint))
@@ -347,10 +423,34 @@ func (s *uploadStep) View() string {
 		case s.delta():
 			rows = append(rows, [2]string{"Files", st.Muted.Render("no files URL: registered as a zip only, phones download it whole")})
 		}
+		if line := s.uploadedLine(); line != "" {
+			rows = append(rows, [2]string{"Uploaded", shorten(line, s.env.width-12)})
+		}
 		b.WriteString(fields(st, rows...))
 		s.warnLines(&b)
+		if s.to.saveErr != nil {
+			b.WriteString("\n" + s.env.say(st.Warn, "! The bucket settings were not remembered: "+s.to.saveErr.Error()))
+		}
 	}
 	return b.String()
+}
+
+// headView says what goes where devices download it: in full for a URL
+// given by hand, in one line when capship uploads.
+func (s *uploadStep) headView() string {
+	if s.to.mode == modeManual && s.state != uploadChoosing {
+		return s.whatView()
+	}
+	st, bd := s.env.st, s.bundle
+	line := fmt.Sprintf("%s · %s", shorten(filepath.Base(bd.File), max(s.env.width-40, 16)), sizeOf(bd.Size))
+	if s.delta() {
+		all := bd.Delta.Download(nil)
+		line += fmt.Sprintf(" · and %d objects for %d files (%s)", all.Objects, all.TotalFiles, sizeOf(all.Bytes))
+	}
+	if s.state == uploadChoosing {
+		return "Devices download the bundle from where it is hosted:\n" + st.Code.Render(line)
+	}
+	return st.Code.Render(line)
 }
 
 // whatView names what to upload: the zip and, with a delta, the folder of
@@ -372,12 +472,7 @@ func (s *uploadStep) whatView() string {
 
 func (s *uploadStep) formView() string {
 	st := s.env.st
-	label := func(i int, text string) string {
-		if i == s.focus {
-			return st.Focus.Render(text)
-		}
-		return st.Label.Render(text)
-	}
+	label := func(i int, text string) string { return focusLabel(st, i == s.focus, text) }
 	var b strings.Builder
 	b.WriteString(label(0, "Its public URL") + st.Muted.Render("  (https://; http only for 127.0.0.1, ::1, localhost)") + "\n")
 	b.WriteString(s.url.View())
@@ -440,7 +535,11 @@ func (s *uploadStep) mismatchView() string {
 	for _, p := range c.Problems {
 		b.WriteString("\n" + s.env.say(st.Warn, "• "+p))
 	}
-	b.WriteString("\n" + s.env.say(st.Muted, "Fix the upload and press r to check again, or e to edit the URL."))
+	hint := "Fix the upload and press r to check again, or e to edit the URL."
+	if s.to.mode != modeManual {
+		hint = s.mismatchHint()
+	}
+	b.WriteString("\n" + s.env.say(st.Muted, hint))
 	return b.String()
 }
 
@@ -451,6 +550,9 @@ func (s *uploadStep) filesMismatchView(lines int) string {
 	head := s.env.say(st.Good, "✓ The URL serves exactly the built file.") + "\n" +
 		s.env.say(st.Bad, fmt.Sprintf("✗ %d of %d objects at the files URL are not the built ones:", len(c.Problems), c.Objects))
 	tail := s.env.say(st.Muted, "Upload the folder's objects again and press r to fetch them again, or e to edit the URLs.")
+	if s.to.mode != modeManual {
+		tail = s.env.say(st.Muted, s.mismatchHint())
+	}
 	if c.Stopped {
 		tail = s.env.say(st.Muted, fmt.Sprintf("Stopped after %d problems: %d objects were not fetched. ", len(c.Problems), c.Objects-c.Checked)) + "\n" + tail
 	}

@@ -361,7 +361,7 @@ func TestUploadStepViews(t *testing.T) {
 	zipURL := "https://cdn.example.com/shop-1.4.0.zip"
 	filesURL := "https://cdn.example.com/com.example.shop-1.4.0.files"
 	eachWidth(t, "form", func(t *testing.T, e *env, f *fakeRunner) {
-		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, "")
+		s := newUploadStep(e, Project{}, packed(f, "1.4.0"), zipURL, "")
 		s.Update(press("enter"))
 		if s.focus != 1 {
 			t.Fatal("enter on the zip URL did not move to the files URL")
@@ -369,7 +369,11 @@ func TestUploadStepViews(t *testing.T) {
 		view(t, e, s)
 	})
 	eachWidth(t, "bad_url", func(t *testing.T, e *env, f *fakeRunner) {
-		s := newUploadStep(e, packed(f, "1.4.0"), "", "")
+		s := newUploadStep(e, Project{}, packed(f, "1.4.0"), "", "")
+		if s.state != uploadChoosing {
+			t.Fatalf("without URLs the step starts in state %v, not the choice of a way", s.state)
+		}
+		s.choose(modeManual)
 		s.url.SetValue("http://cdn.example.com/shop-1.4.0.zip")
 		s.setFocus(1)
 		if s.Update(press("enter")) == nil || s.job != nil || s.focus != 0 {
@@ -378,7 +382,7 @@ func TestUploadStepViews(t *testing.T) {
 		view(t, e, s)
 	})
 	eachWidth(t, "bad_files_url", func(t *testing.T, e *env, f *fakeRunner) {
-		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, filesURL+"?sig=abc")
+		s := newUploadStep(e, Project{}, packed(f, "1.4.0"), zipURL, filesURL+"?sig=abc")
 		s.setFocus(1)
 		s.Update(press("enter"))
 		if s.job != nil || s.filesErr == nil {
@@ -387,14 +391,14 @@ func TestUploadStepViews(t *testing.T) {
 		view(t, e, s)
 	})
 	eachWidth(t, "checking", func(t *testing.T, e *env, f *fakeRunner) {
-		s := newUploadStep(e, packed(f, "1.4.0"), "http://127.0.0.1:8080/shop-1.4.0.zip", "")
+		s := newUploadStep(e, Project{}, packed(f, "1.4.0"), "http://127.0.0.1:8080/shop-1.4.0.zip", "")
 		s.state, s.warnings = uploadChecking, []string{"plain HTTP on a loopback host: fine for local testing, but devices need an HTTPS URL"}
 		s.ev = workflow.Event{Phase: workflow.PhaseDownload, Bytes: 600_000, TotalBytes: 1_234_567}
 		view(t, e, s)
 	})
 	eachWidth(t, "checking_files", func(t *testing.T, e *env, f *fakeRunner) {
 		f.checks[zipURL] = URLCheck{ContentType: "application/zip"}
-		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, filesURL+"/")
+		s := newUploadStep(e, Project{}, packed(f, "1.4.0"), zipURL, filesURL+"/")
 		s.setFocus(1)
 		s.Update(press("enter"))
 		c, _ := f.CheckURL(context.Background(), zipURL, s.bundle, func(workflow.Event) {})
@@ -406,7 +410,7 @@ func TestUploadStepViews(t *testing.T) {
 	})
 	eachWidth(t, "mismatch", func(t *testing.T, e *env, f *fakeRunner) {
 		b := packed(f, "1.4.0")
-		s := newUploadStep(e, b, zipURL, "")
+		s := newUploadStep(e, Project{}, b, zipURL, "")
 		c, _ := f.CheckURL(context.Background(), zipURL, b, func(workflow.Event) {})
 		s.state, s.job = uploadChecking, &job{run: 3, cancel: func() {}}
 		s.Update(resultMsg{run: 3, val: c})
@@ -419,7 +423,7 @@ func TestUploadStepViews(t *testing.T) {
 		f.checks[zipURL] = URLCheck{Status: 200, ContentType: "application/zip", Size: b.Size, SHA256: strings.Repeat("5f", 32),
 			Problems: []string{"the hosted file has the same size but different bytes (its SHA-256 differs): upload the file capship built again"}}
 		for _, files := range []string{filesURL, ""} {
-			s := newUploadStep(e, b, zipURL, files)
+			s := newUploadStep(e, Project{}, b, zipURL, files)
 			s.setFocus(1)
 			s.Update(press("enter"))
 			if s.job == nil {
@@ -440,7 +444,7 @@ func TestUploadStepViews(t *testing.T) {
 	})
 	eachWidth(t, "files_mismatch", func(t *testing.T, e *env, f *fakeRunner) {
 		f.checks[zipURL] = URLCheck{ContentType: "application/zip"}
-		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, filesURL)
+		s := newUploadStep(e, Project{}, packed(f, "1.4.0"), zipURL, filesURL)
 		s.setFocus(1)
 		checked(t, s, f)
 		if s.state != uploadFilesMismatch {
@@ -454,7 +458,7 @@ func TestUploadStepViews(t *testing.T) {
 	})
 	eachWidth(t, "files_failed", func(t *testing.T, e *env, f *fakeRunner) {
 		f.checks[zipURL] = URLCheck{ContentType: "application/zip"}
-		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, filesURL)
+		s := newUploadStep(e, Project{}, packed(f, "1.4.0"), zipURL, filesURL)
 		s.setFocus(1)
 		s.Update(press("enter"))
 		c, _ := f.CheckURL(context.Background(), zipURL, s.bundle, func(workflow.Event) {})
@@ -465,7 +469,7 @@ func TestUploadStepViews(t *testing.T) {
 	eachWidth(t, "ok", func(t *testing.T, e *env, f *fakeRunner) {
 		f.checks[zipURL] = URLCheck{ContentType: "application/zip"}
 		f.fileChecks[filesURL] = FilesCheck{}
-		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, filesURL)
+		s := newUploadStep(e, Project{}, packed(f, "1.4.0"), zipURL, filesURL)
 		s.setFocus(1)
 		checked(t, s, f)
 		view(t, e, s)
@@ -476,7 +480,7 @@ func TestUploadStepViews(t *testing.T) {
 	})
 	eachWidth(t, "ok_without_files", func(t *testing.T, e *env, f *fakeRunner) {
 		f.checks[zipURL] = URLCheck{ContentType: "application/zip"}
-		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, "")
+		s := newUploadStep(e, Project{}, packed(f, "1.4.0"), zipURL, "")
 		s.setFocus(1)
 		checked(t, s, f)
 		view(t, e, s)
@@ -487,7 +491,7 @@ func TestUploadStepViews(t *testing.T) {
 	eachWidth(t, "ok_zip_only", func(t *testing.T, e *env, f *fakeRunner) {
 		f.deltaSkipped = "assets/empty.txt is empty"
 		f.checks[zipURL] = URLCheck{ContentType: "application/zip"}
-		s := newUploadStep(e, packed(f, "1.4.0"), zipURL, "")
+		s := newUploadStep(e, Project{}, packed(f, "1.4.0"), zipURL, "")
 		checked(t, s, f)
 		view(t, e, s)
 	})

@@ -180,7 +180,7 @@ func (m *Model) newStep(i int) step {
 	case stepPack:
 		s = newPackStep(m.env, BuildRequest{Project: m.res.Project, Dir: m.source.dir, Version: m.source.version}, m.source.preflight)
 	case stepUpload:
-		s = newUploadStep(m.env, m.res.Bundle, m.res.URL, m.res.FilesURL)
+		s = newUploadStep(m.env, m.res.Project, m.res.Bundle, m.res.URL, m.res.FilesURL)
 	case stepRegister:
 		s = newRegisterStep(m.env, m.res.Project, Release{Bundle: m.res.Bundle, URL: m.res.URL, FilesURL: m.res.FilesURL,
 			Channel: m.channel, MinNative: m.minNat})

@@ -103,6 +103,11 @@ func walkWizard(t *testing.T, width, height int) {
 	waitForAll(t, tm, "Packed 42 files", "production (1.3.2)  3 of 42 files, 0.08 MiB (7%)")
 	tm.Send(keyMsg(tea.KeyEnter))
 
+	// the config names a capship server now: three ways, by hand last
+	waitForAll(t, tm, "Upload to the capship server", "to its storage at https://updates.example.com", "I uploaded it myself")
+	tm.Send(keyMsg(tea.KeyDown))
+	tm.Send(keyMsg(tea.KeyDown))
+	tm.Send(keyMsg(tea.KeyEnter))
 	// enter on the zip URL goes to the files URL; enter there checks both
 	waitFor(t, tm, "Its public URL")
 	tm.Type("http://cdn.example.com/x.zip")
@@ -310,6 +315,9 @@ func TestWizardRefusesSameSizeOtherBytes(t *testing.T) {
 	waitFor(t, tm, "Packed 42 files")
 	tm.Send(keyMsg(tea.KeyEnter))
 
+	waitFor(t, tm, "I uploaded it myself")
+	tm.Send(keyMsg(tea.KeyDown)) // past "Upload to an S3 bucket"
+	tm.Send(keyMsg(tea.KeyEnter))
 	waitFor(t, tm, "Its public URL")
 	tm.Type(flipped)
 	tm.Send(keyMsg(tea.KeyEnter)) // to the files URL, left empty

@@ -52,6 +52,10 @@ var ErrWrongRegion = errors.New("wrong region")
 // ErrNoRegion means no region was given for AWS S3, nor configured.
 var ErrNoRegion = errors.New("no region")
 
+// ErrNoCredentials means the SDK's standard chain found no credentials:
+// no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, no profile, no role.
+var ErrNoCredentials = errors.New("no S3 credentials found")
+
 // ParseS3URL splits s3://BUCKET/PREFIX.
 func ParseS3URL(raw string) (bucket, prefix string, err error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
@@ -108,6 +112,15 @@ func NewS3Store(ctx context.Context, opt S3Options) (*S3Store, error) {
 	public, err := s3PublicBase(opt)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Credentials == nil {
+		return nil, fmt.Errorf("s3: %w: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials", ErrNoCredentials)
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("s3: %w: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials (%v)", ErrNoCredentials, err)
 	}
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if opt.Endpoint != "" {

@@ -16,9 +16,8 @@ type Registration struct {
 	FilesURL  string // where its per-file objects were uploaded; "" registers the zip only
 	Channel   string // the channel to point at it; "" for none
 	MinNative string // lowest native version_build that may get it; "" for any
-	// AllowNativeChange registers it even though its native packages
-	// differ from the release the channel serves (the CLI's
-	// --allow-native-change).
+	// AllowNativeChange registers even though the manifest's native
+	// packages differ from the release the channel serves.
 	AllowNativeChange bool
 }
 
