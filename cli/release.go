@@ -70,6 +70,7 @@ type registerOptions struct {
 	registryOptions
 	manifest, url, filesURL, channel, minNative string
 	skipCheck, allowNativeChange                bool
+	checked                                     *workflow.UploadResult // set by bundle upload --register: the hosted bytes were just checked
 }
 
 func newReleaseRegisterCmd(s IO) *cobra.Command {
@@ -100,25 +101,39 @@ server (--server). The channel (production unless --channel) then serves it.`,
 }
 
 func runReleaseRegister(ctx context.Context, s IO, f *registerOptions) error {
+	res, err := registerRelease(ctx, s, f)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return writeJSON(s.Out, res)
+	}
+	res.print(s)
+	return nil
+}
+
+// registerRelease checks the hosted bundle (unless f.checked says it was
+// just checked) and registers it; it prints progress only.
+func registerRelease(ctx context.Context, s IO, f *registerOptions) (*registerResult, error) {
 	switch {
 	case f.manifest == "":
-		return usageError("--manifest is required (the .json file 'capship bundle build' wrote)")
+		return nil, usageError("--manifest is required (the .json file 'capship bundle build' wrote)")
 	case f.url == "":
-		return usageError("--url is required (where you uploaded the encrypted bundle)")
+		return nil, usageError("--url is required (where you uploaded the encrypted bundle)")
 	}
 	t, err := f.target(s, creates)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m, err := workflow.ReadManifest(f.manifest)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if f.app != "" && f.app != m.AppID {
-		return fmt.Errorf("register release: the manifest is for %s, not %s: build the bundle for the right app", m.AppID, f.app)
+		return nil, fmt.Errorf("register release: the manifest is for %s, not %s: build the bundle for the right app", m.AppID, f.app)
 	}
 	if err := checkProjectKey(m); err != nil {
-		return err
+		return nil, err
 	}
 	// Refuse what can be refused now (invalid input, a bad --server or
 	// token, a version the registry already has) before downloading the
@@ -126,7 +141,7 @@ func runReleaseRegister(ctx context.Context, s IO, f *registerOptions) error {
 	in, err := release.RegistrationFromManifest(m, release.Registration{URL: f.url, FilesURL: f.filesURL,
 		Channel: f.channel, MinNative: f.minNative, AllowNativeChange: f.allowNativeChange})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if f.filesURL == "" && m.Delta != nil {
 		fmt.Fprintf(s.Err, "note: registering %s zip only (no --files-url): upload %s/ and pass --files-url BASE so that phones download only the files that changed\n",
@@ -135,14 +150,14 @@ func runReleaseRegister(ctx context.Context, s IO, f *registerOptions) error {
 	t.HTTPClient = &http.Client{Timeout: 10 * time.Minute} // a release of 15,000 files is a body of about 11 MB
 	reg, err := release.Open(ctx, t)
 	if err != nil {
-		return fmt.Errorf("register release: %w", err)
+		return nil, fmt.Errorf("register release: %w", err)
 	}
 	defer reg.Close()
 	switch _, err := reg.Release(ctx, m.AppID, m.Version); {
 	case err == nil:
-		return fmt.Errorf("register release: version %s of %s: %w", m.Version, m.AppID, store.ErrDuplicateVersion)
+		return nil, fmt.Errorf("register release: version %s of %s: %w", m.Version, m.AppID, store.ErrDuplicateVersion)
 	case !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("register release: %w", err) // a wrong token or server, before the download
+		return nil, fmt.Errorf("register release: %w", err) // a wrong token or server, before the download
 	}
 	res := registerResult{Channel: f.channel, Server: t.Server, FilesURL: in.FilesURL, FileCount: len(in.Files)}
 	if in.Channel != "" {
@@ -153,50 +168,54 @@ func runReleaseRegister(ctx context.Context, s IO, f *registerOptions) error {
 			if err := store.CheckNative(&in, before.Release); err != nil {
 				// Before the bundle is downloaded back; the registry
 				// checks again when it registers.
-				return fmt.Errorf("register release: %w", err)
+				return nil, fmt.Errorf("register release: %w", err)
 			}
 		}
 	}
-	if res.URLCheck, res.Warnings, err = checkHosted(ctx, s, f, m); err != nil {
-		return err
-	}
-	if in.FilesURL != "" && !f.skipCheck {
-		if res.ObjectsCheck, err = checkHostedObjects(ctx, s, m, in.FilesURL); err != nil {
-			return err
+	switch {
+	case f.checked != nil: // downloaded back by the upload a moment ago
+		res.URLCheck, res.ObjectsCheck = f.checked.Check, f.checked.ObjectsCheck
+	default:
+		if res.URLCheck, res.Warnings, err = checkHosted(ctx, s, f, m); err != nil {
+			return nil, err
+		}
+		if in.FilesURL != "" && !f.skipCheck {
+			if res.ObjectsCheck, err = checkHostedObjects(ctx, s, m, in.FilesURL); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if res.Release, err = reg.Register(ctx, in); err != nil {
-		return err
+		return nil, err
 	}
-	if f.json {
-		if res.URLCheck != nil {
-			res.URLCheck.Problems = nonNil(res.URLCheck.Problems)
-		}
-		if res.ObjectsCheck != nil {
-			res.ObjectsCheck.Problems = nonNil(res.ObjectsCheck.Problems)
-		}
-		return writeJSON(s.Out, res)
+	if res.URLCheck != nil {
+		res.URLCheck.Problems = nonNil(res.URLCheck.Problems)
 	}
-	fmt.Fprintf(s.Err, "registered %s %s", m.AppID, m.Version)
-	if in.FilesURL != "" {
-		fmt.Fprintf(s.Err, " with %d files", len(in.Files))
+	if res.ObjectsCheck != nil {
+		res.ObjectsCheck.Problems = nonNil(res.ObjectsCheck.Problems)
 	}
-	if t.Remote() {
-		fmt.Fprintf(s.Err, " on %s", t.Server)
-	}
-	switch {
-	case f.channel == "":
-		fmt.Fprintln(s.Err, " (no channel: promote it with 'capship release promote')")
-	case res.Previous != "":
-		fmt.Fprintf(s.Err, "; channel %s: %s -> %s\n", f.channel, res.Previous, m.Version)
-	default:
-		fmt.Fprintf(s.Err, "; channel %s now serves it\n", f.channel)
-	}
-	return nil
+	return &res, nil
 }
 
-// checkHosted validates the bundle URL and, unless --skip-url-check,
-// downloads it (with progress) to prove it serves exactly the built bytes.
+// print tells a person what was registered and what the channel does now.
+func (res *registerResult) print(s IO) {
+	fmt.Fprintf(s.Err, "registered %s %s", res.Release.AppID, res.Release.Version)
+	if res.FilesURL != "" {
+		fmt.Fprintf(s.Err, " with %d files", res.FileCount)
+	}
+	if res.Server != "" {
+		fmt.Fprintf(s.Err, " on %s", res.Server)
+	}
+	switch {
+	case res.Channel == "":
+		fmt.Fprintln(s.Err, " (no channel: promote it with 'capship release promote')")
+	case res.Previous != "":
+		fmt.Fprintf(s.Err, "; channel %s: %s -> %s\n", res.Channel, res.Previous, res.Release.Version)
+	default:
+		fmt.Fprintf(s.Err, "; channel %s now serves it\n", res.Channel)
+	}
+}
+
 func checkHosted(ctx context.Context, s IO, f *registerOptions, m *workflow.Manifest) (*workflow.URLCheck, []string, error) {
 	_, warning, err := workflow.ValidateBundleURL(f.url)
 	if err != nil {

@@ -25,6 +25,15 @@ type uploadOptions struct {
 	Parallel   int
 	NoCheck    bool
 	JSON       bool
+
+	// Register registers the release once the hosted bytes are proven the
+	// built ones, as 'release register' would: on the --server uploaded
+	// to, else in --db / $CAPSHIP_SERVER / the local registry.
+	Register          bool
+	DB                string
+	Channel           string
+	MinNative         string
+	AllowNativeChange bool
 }
 
 // newBundleUploadCmd is "bundle upload": step 2 of a release, hosting the
@@ -41,7 +50,8 @@ func newBundleUploadCmd(s IO) *cobra.Command {
 			"standard chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws/credentials).",
 		Example: "  capship bundle upload --manifest capship-out/com.example.shop-1.2.0.manifest.json --server https://updates.example.com --token $TOKEN\n" +
 			"  capship bundle upload --manifest capship-out/com.example.shop-1.2.0.manifest.json --to s3://shop-bundles/live --region eu-west-1\n" +
-			"  capship bundle upload --manifest M --to s3://bundles --endpoint https://minio.internal:9000 --path-style --public-base https://cdn.example.com",
+			"  capship bundle upload --manifest M --to s3://bundles --endpoint https://minio.internal:9000 --path-style --public-base https://cdn.example.com\n" +
+			"  capship bundle upload --manifest M --server https://updates.example.com --register --channel beta   # hosted, checked and registered",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBundleUpload(cmd.Context(), s, o) },
 	}
@@ -56,7 +66,12 @@ func newBundleUploadCmd(s IO) *cobra.Command {
 	fs.StringVar(&o.PublicBase, "public-base", "", "the `URL` devices reach the bucket's root at, when not the endpoint (a CDN, a public domain)")
 	fs.IntVar(&o.Parallel, "parallel", 8, "objects uploaded at once")
 	fs.BoolVar(&o.NoCheck, "no-check", false, "do not download the objects back to compare them with the built ones")
-	addJSONFlag(fs, &o.JSON, "print url, files_url and what was uploaded as JSON on stdout")
+	fs.BoolVar(&o.Register, "register", false, "then register the release, as 'capship release register' would (on --server, else --db / $CAPSHIP_SERVER / the local registry)")
+	addChannelFlag(fs, &o.Channel, "production", "with --register: channel to point at the release (\"\" for none)")
+	fs.StringVar(&o.MinNative, "min-native", "", "with --register: lowest native app `version` (version_build) that may get it")
+	fs.BoolVar(&o.AllowNativeChange, "allow-native-change", false, "with --register: register even though the bundle's native packages differ from the release the channel serves")
+	addDBFlag(fs, &o.DB)
+	addJSONFlag(fs, &o.JSON, "print url, files_url and what was uploaded (with --register, and the release) as JSON on stdout")
 	return cmd
 }
 
@@ -82,6 +97,12 @@ func runBundleUpload(ctx context.Context, s IO, o uploadOptions) error {
 		return usageError("--server needs --token (or $CAPSHIP_TOKEN): an admin token, see 'capship token create'")
 	case o.Server != "" && s3Flags:
 		return usageError("--endpoint, --region, --path-style and --public-base go with --to")
+	case !o.Register && (o.DB != "" || o.MinNative != "" || o.AllowNativeChange):
+		return usageError("--db, --min-native and --allow-native-change go with --register")
+	case o.Register && o.NoCheck:
+		return usageError("--register needs the download-back check: drop --no-check")
+	case o.Register && o.Server != "" && o.DB != "":
+		return usageError("--register with --server registers on that server: drop --db")
 	}
 	m, err := workflow.ReadManifest(o.Manifest)
 	if err != nil {
@@ -112,6 +133,9 @@ func runBundleUpload(ctx context.Context, s IO, o uploadOptions) error {
 		return err
 	}
 	ok := o.NoCheck || reportUploadCheck(s, m, res)
+	if ok && o.Register {
+		return registerUploaded(ctx, s, o, res)
+	}
 	if o.JSON {
 		if err := writeJSON(s.Out, uploadJSON(res, o.NoCheck)); err != nil {
 			return err
@@ -134,6 +158,25 @@ func runBundleUpload(ctx context.Context, s IO, o uploadOptions) error {
 		}
 	}
 	fmt.Fprintf(s.Err, "next: %s\n", next)
+	return nil
+}
+
+// registerUploaded registers what was just uploaded and checked, and
+// prints both results.
+func registerUploaded(ctx context.Context, s IO, o uploadOptions, up *workflow.UploadResult) error {
+	f := &registerOptions{manifest: o.Manifest, url: up.URL, filesURL: up.FilesURL, channel: o.Channel,
+		minNative: o.MinNative, allowNativeChange: o.AllowNativeChange, checked: up}
+	f.db, f.server, f.token = o.DB, o.Server, o.Token
+	reg, err := registerRelease(ctx, s, f)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		out := uploadJSON(up, false)
+		out["register"] = reg
+		return writeJSON(s.Out, out)
+	}
+	reg.print(s)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"capship/server/servertest"
+	"capship/store"
 	"capship/workflow"
 	"capship/workflow/uploadtest"
 )
@@ -42,20 +45,7 @@ func TestBundleUploadFlags(t *testing.T) {
 func TestBundleUploadS3(t *testing.T) {
 	s := uploadtest.S3(t)
 	bucket := s.NewBucket(t)
-	dir := t.TempDir()
-	manifest, _, objects := writeDeltaBundle(t, dir, "1.0.0", testKey(t, 0), map[string]string{"index.html": "<html>", "a.js": "let a", "b.js": "let a"})
-	m, err := workflow.ReadManifest(manifest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(m.Delta.Dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range objects {
-		if err := os.WriteFile(filepath.Join(m.Delta.Dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	manifest, m, objects := writeUploadable(t, t.TempDir(), "1.0.0")
 	args := []string{"bundle", "upload", "--manifest", manifest, "--to", "s3://" + bucket + "/rel", "--endpoint", s.Endpoint, "--path-style", "--json"}
 	var got struct {
 		URL      string `json:"url"`
@@ -86,6 +76,114 @@ func TestBundleUploadS3(t *testing.T) {
 	r = run(t, nil, args...)
 	if r.code != 1 || !strings.Contains(r.err, "access denied") || !strings.Contains(r.err, "AWS_SECRET_ACCESS_KEY") {
 		t.Errorf("wrong secret: exit %d\n%s", r.code, r.err)
+	}
+}
+
+// writeUploadable writes a built bundle with its delta folder, as bundle
+// build leaves them for bundle upload: the manifest's path, the manifest,
+// and the objects by name.
+func writeUploadable(t *testing.T, dir, version string) (string, *workflow.Manifest, map[string][]byte) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	manifest, _, objects := writeDeltaBundle(t, dir, version, testKey(t, 0), map[string]string{"index.html": "<html>", "a.js": "let a", "b.js": "let a " + version})
+	m, err := workflow.ReadManifest(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(m.Delta.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range objects {
+		if err := os.WriteFile(filepath.Join(m.Delta.Dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return manifest, m, objects
+}
+
+// uploadRegistered is what bundle upload --register --json prints.
+type uploadRegistered struct {
+	URL      string          `json:"url"`
+	FilesURL string          `json:"files_url"`
+	Checked  bool            `json:"checked"`
+	Register *registerResult `json:"register"`
+}
+
+// One command takes a built bundle to hosted, checked and registered: on
+// the capship server it was uploaded to, creating no local registry.
+func TestBundleUploadRegisterOnServer(t *testing.T) {
+	reg, api := servertest.StartStorage(t)
+	secret, _, err := reg.CreateToken(context.Background(), "ci", testApp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local.db")
+	env := map[string]string{"CAPSHIP_DB": local, "CAPSHIP_TOKEN": secret}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--db", local}, "go with --register"},
+		{[]string{"--allow-native-change"}, "go with --register"},
+		{[]string{"--register", "--no-check"}, "drop --no-check"},
+		{[]string{"--register", "--db", local}, "drop --db"},
+	} {
+		args := append([]string{"bundle", "upload", "--manifest", filepath.Join(dir, "none.json"), "--server", api.URL}, c.args...)
+		if r := run(t, env, args...); r.code != 2 || !strings.Contains(r.err, c.want) {
+			t.Errorf("%v: exit %d, want 2 and %q\n%s", c.args, r.code, c.want, r.err)
+		}
+	}
+	for i, version := range []string{"1.0.0", "1.0.1"} {
+		manifest, m, _ := writeUploadable(t, filepath.Join(dir, version), version)
+		var got uploadRegistered
+		run(t, env, "bundle", "upload", "--manifest", manifest, "--server", api.URL, "--register", "--channel", "beta", "--json").decode(t, &got)
+		if !got.Checked || got.Register == nil || got.Register.Release == nil || got.Register.Release.Version != version ||
+			got.Register.Release.URL != got.URL || got.Register.Release.FilesURL != got.FilesURL || got.Register.Server != api.URL {
+			t.Fatalf("%s: %+v / %+v", version, got, got.Register)
+		}
+		if got.Register.Release.ZipSHA256 != m.ZipSHA256 || got.Register.URLCheck == nil || !got.Register.URLCheck.OK() || got.Register.ObjectsCheck == nil {
+			t.Errorf("%s: the registration does not carry the upload's checks: %+v", version, got.Register)
+		}
+		ch, err := reg.Channel(context.Background(), testApp, "beta")
+		if err != nil || ch.Release.Version != version || ch.Release.FileCount != 3 {
+			t.Fatalf("%s: the server's beta channel: %+v, %v", version, ch, err)
+		}
+		if i == 1 && (ch.Previous == nil || ch.Previous.Version != "1.0.0") {
+			t.Errorf("beta's previous release: %+v", ch.Previous)
+		}
+	}
+	if _, err := os.Stat(local); !os.IsNotExist(err) {
+		t.Errorf("a local registry was created at %s: %v", local, err)
+	}
+	// A version the server has is refused before anything changes.
+	manifest, _, _ := writeUploadable(t, filepath.Join(dir, "again"), "1.0.1")
+	if r := run(t, env, "bundle", "upload", "--manifest", manifest, "--server", api.URL, "--register", "--channel", "beta"); r.code != 1 || !strings.Contains(r.err, "already registered") {
+		t.Errorf("registered twice: exit %d\n%s", r.code, r.err)
+	}
+}
+
+// To an S3 bucket, registered in the local registry (--db).
+func TestBundleUploadRegisterFromS3(t *testing.T) {
+	s := uploadtest.S3(t)
+	bucket := s.NewBucket(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "r.db")
+	manifest, _, _ := writeUploadable(t, dir, "2.0.0")
+	var got uploadRegistered
+	run(t, nil, "bundle", "upload", "--manifest", manifest, "--to", "s3://"+bucket+"/rel", "--endpoint", s.Endpoint, "--path-style",
+		"--register", "--db", db, "--json").decode(t, &got)
+	if got.Register == nil || got.Register.Release.URL != got.URL || got.Register.Server != "" {
+		t.Fatalf("%+v / %+v", got, got.Register)
+	}
+	var list struct {
+		Releases []store.Release `json:"releases"`
+	}
+	run(t, nil, "release", "list", "--app", testApp, "--db", db, "--json").decode(t, &list)
+	if len(list.Releases) != 1 || list.Releases[0].FilesURL != got.FilesURL {
+		t.Errorf("release list: %+v", list.Releases)
 	}
 }
 

@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"crypto/rsa"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +12,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/teatest"
 
-	"capship/server"
+	"capship/server/servertest"
 	"capship/store"
 	"capship/workflow"
 	"capship/workflow/uploadtest"
@@ -58,20 +57,9 @@ func (l liveRunner) Channel(ctx context.Context, appID, name string) (ChannelInf
 // serve --storage') on loopback, with an admin token in its registry.
 func storageServer(t *testing.T) (reg store.Registry, base, token string) {
 	t.Helper()
-	ctx := context.Background()
-	reg, err := store.Open(ctx, filepath.Join(t.TempDir(), "server.db"))
+	reg, api := servertest.StartStorage(t)
+	token, _, err := reg.CreateToken(context.Background(), "wizard", "")
 	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	srv, err := server.New(server.Config{Registry: reg, Storage: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	api := httptest.NewServer(srv.Handler())
-	t.Cleanup(api.Close)
-	if token, _, err = reg.CreateToken(ctx, "wizard", ""); err != nil {
 		t.Fatal(err)
 	}
 	return reg, api.URL, token
