@@ -187,15 +187,23 @@ capship key show --app %[2]s || capship key create --app %[2]s%[3]s
 
 # 2. pack and encrypt the build folder
 capship bundle build --app %[2]s --dir %[4]s --version %[5]s --out %[6]s
-
-# 3. upload %[7]s and the objects in %[11]s/ to your storage,
+`, cd, app, cfg, shellQuote(webDir), version, out)
+	bundle, files := workflow.BundleFileName(app, version), workflow.DeltaDirName(app, version)
+	if server != "" {
+		fmt.Fprintf(w, `
+# 3. upload the bundle and its objects to the server's storage (capship serve
+#    --storage), download them back to check sizes and SHA-256, and register
+capship bundle upload --manifest %[1]s --register --channel production%[2]s
+`, shellQuote(manifest), db)
+	} else {
+		fmt.Fprintf(w, `
+# 3. upload %[1]s and the objects in %[2]s/ to your storage,
 #    then register their URLs (capship downloads everything back and checks
 #    sizes and SHA-256 first; without --files-url phones get the whole zip)
-capship release register --manifest %[8]s --url https://YOUR-STORAGE/%[9]s --files-url https://YOUR-STORAGE/%[12]s --channel production%[10]s
-`, cd, app, cfg, shellQuote(webDir), version, out,
-		filepath.Join(out, workflow.BundleFileName(app, version)), shellQuote(manifest),
-		workflow.BundleFileName(app, version), db,
-		filepath.Join(out, workflow.DeltaDirName(app, version)), workflow.DeltaDirName(app, version))
+#    (or let capship upload and register: capship bundle upload --manifest %[3]s --to s3://BUCKET/PREFIX --register%[4]s)
+capship release register --manifest %[3]s --url https://YOUR-STORAGE/%[5]s --files-url https://YOUR-STORAGE/%[6]s --channel production%[4]s
+`, filepath.Join(out, bundle), filepath.Join(out, files), shellQuote(manifest), db, bundle, files)
+	}
 	fmt.Fprintf(w, `
 # 4. watch what devices report; if the release hurts them, go back to what
 #    the channel served before:

@@ -81,6 +81,10 @@ func TestWizardWithoutTerminal(t *testing.T) {
 	if want := "rollback --channel production --app " + testApp + " --server https://updates.example.com # token from $CAPSHIP_TOKEN"; r.code != 0 || !strings.Contains(r.out, want) {
 		t.Fatalf("with CAPSHIP_SERVER: exit %d, stdout lacks %q:\n%s", r.code, want, r.out)
 	}
+	// With a server, capship uploads to its storage and registers there.
+	if want := "capship bundle upload --manifest capship-out/" + workflow.ManifestFileName(testApp, "2.3.4") + " --register --channel production --server https://updates.example.com"; !strings.Contains(r.out, want) || strings.Contains(r.out, "YOUR-STORAGE") {
+		t.Errorf("with CAPSHIP_SERVER: stdout lacks %q or still asks for a URL:\n%s", want, r.out)
+	}
 }
 
 // Bad registry choices are refused before the wizard starts, not after the
