@@ -21,29 +21,8 @@ import (
 // concurrent calls can never both win: of two registrations of the same
 // version exactly one succeeds and the other gets ErrDuplicateVersion.
 type Registry interface {
-	// Register records a release and, when in.Channel is not empty, points
-	// that channel at it (creating the channel if the app has none of that
-	// name; the app's first channel becomes its public default).
-	// The first release of an app records the app and its key. Refused:
-	// invalid input (ErrInvalid), a version already registered for the app
-	// (ErrDuplicateVersion), an encrypted file or URL that another release
-	// already has (ErrDuplicateBundle: a replay of an old bundle under a
-	// new version or app, or an upload that overwrote an older release's
-	// file), a version not greater than the channel's
-	// current one (ErrVersionNotNewer), a bundle sealed with another key
-	// than the app's (ErrKeyMismatch).
-	Register(ctx context.Context, in RegisterInput) (*Release, error)
-
-	// Promote points an existing channel at an existing release of the same
-	// app. The version must be greater than the channel's current one
-	// (ErrVersionNotNewer: going back is Rollback's job).
-	Promote(ctx context.Context, appID, channel, version string) (*Channel, error)
-
-	// Rollback moves the channel back to the release it served before its
-	// current one, and marks the current one as rolled back in the history.
-	// Repeated rollbacks walk further back. ErrNothingToRollBack when the
-	// channel has no earlier release.
-	Rollback(ctx context.Context, appID, channel string) (*Channel, error)
+	// Manager: register, promote, roll back; releases, channels, stats.
+	Manager
 
 	// App returns one app. ErrNotFound when no release or channel was ever
 	// recorded for it.
@@ -63,30 +42,6 @@ type Registry interface {
 	Revisions(ctx context.Context, appID string) (Revisions, error)
 	// Apps lists every app, sorted by id.
 	Apps(ctx context.Context) ([]App, error)
-
-	// Release returns one release of an app. ErrNotFound when absent.
-	Release(ctx context.Context, appID, version string) (*Release, error)
-	// Releases lists an app's releases, newest registration first.
-	Releases(ctx context.Context, appID string) ([]Release, error)
-	// ReleaseFiles lists the files of a release's delta form, sorted by
-	// path; none for a zip-only release. ErrNotFound when the release
-	// does not exist.
-	ReleaseFiles(ctx context.Context, appID, version string) ([]ReleaseFile, error)
-
-	// CreateChannel adds a channel (no release yet) with the given settings
-	// applied over DefaultChannelSettings. ErrDuplicateChannel if it exists.
-	CreateChannel(ctx context.Context, appID, name string, set ChannelSettings) (*Channel, error)
-	// UpdateChannel changes the settings that are non-nil in set. Making a
-	// channel public takes the public flag from any other channel of the
-	// app that serves one of the same platforms, so each platform has at
-	// most one public default.
-	UpdateChannel(ctx context.Context, appID, name string, set ChannelSettings) (*Channel, error)
-	// Channel returns one channel with its current and previous releases.
-	Channel(ctx context.Context, appID, name string) (*Channel, error)
-	// Channels lists an app's channels, sorted by name.
-	Channels(ctx context.Context, appID string) ([]Channel, error)
-	// History lists what a channel pointed to and when, oldest first.
-	History(ctx context.Context, appID, channel string) ([]HistoryEntry, error)
 
 	// SetDeviceChannel makes a device use a channel. With selfSet (the
 	// device asked for it itself) the channel must allow self-set
@@ -119,11 +74,6 @@ type Registry interface {
 	// for unknown apps are dropped (devices cannot create apps); stored
 	// says how many were kept.
 	RecordEvents(ctx context.Context, events []StatEvent) (stored int, err error)
-	// Stats summarizes an app's events since a time (zero: all), one entry
-	// per bundle version the devices reported, newest version first. The
-	// plugin reports a failed file of a delta download as "VERSION:FILE";
-	// it counts under VERSION.
-	Stats(ctx context.Context, appID string, since time.Time) ([]ReleaseStats, error)
 	// PruneEvents deletes at most limit device events (of any app) recorded
 	// before a time, oldest first, in one short transaction, and says how
 	// many it deleted. Call it again until it deletes fewer than limit.
@@ -144,8 +94,6 @@ type Registry interface {
 
 	// Ping checks that the database answers (for /readyz).
 	Ping(ctx context.Context) error
-	// Close releases the database.
-	Close() error
 }
 
 // Revisions are the two numbers an update server confirms its cache with.
