@@ -133,10 +133,14 @@ func summaryBody(r Result, width int, st Styles) string {
 	out.WriteString(commandBlock(st, "Undo it", "capship release rollback --app "+b.AppID+" --channel "+ShellQuote(reg.Channel)+server, width) + "\n")
 	out.WriteString(st.Value.Render("Next") + "\n")
 	p := r.Project
-	if p.UpdateURL != "" && p.StatsURL != "" && p.ChannelURL != "" {
+	switch {
+	case p.Server != "" && p.UpdateURL != "" && strings.HasPrefix(p.UpdateURL, strings.TrimRight(p.Server, "/")+"/"):
+		out.WriteString("The app asks " + st.Code.Render(shorten(p.UpdateURL, max(width-30, 20))) + " for updates: the\n")
+		out.WriteString("server this release went to. Devices get it at their next check.\n")
+	case p.UpdateURL != "" && p.StatsURL != "" && p.ChannelURL != "":
 		out.WriteString("The app asks " + st.Code.Render(shorten(p.UpdateURL, max(width-30, 20))) + " for updates: run\n")
 		out.WriteString(st.Code.Render("capship serve --addr 127.0.0.1:8080") + " there, behind HTTPS.\n")
-	} else {
+	default:
 		out.WriteString("Run " + st.Code.Render("capship serve --addr 127.0.0.1:8080") + " behind HTTPS, then point the app at it\n")
 		out.WriteString("(" + st.Code.Render("capship config set-server https://updates.example.com") + ") and rebuild the\n")
 		out.WriteString("native app: without statsUrl the plugin sends device stats to Capgo's cloud.\n")
