@@ -156,8 +156,11 @@ var adviceRules = []adviceRule{
 		return "allow it with 'capship channel set " + a.channelName() + " --self-set" + a.app() + "'"
 	}},
 	{is(store.ErrDuplicateToken), fixed("or 'capship token revoke NAME' to replace it")},
-	{is(store.ErrNativeChange), fixed("ship a native build with them first, then register with --min-native VERSION (only native apps at VERSION or later get it),\n" +
-		"  or pass --allow-native-change if this web bundle does not call them")},
+	{is(store.ErrNativeChange), byFlag("min-native",
+		"ship a native build with them first, then register with --min-native VERSION (only native apps at VERSION or later get it),\n"+
+			"  or pass --allow-native-change if this web bundle does not call them",
+		"ship a native build with them first and register the bundle again with --min-native VERSION,\n"+
+			"  or pass --allow-native-change if this web bundle does not call them")},
 	{as[*release.NoDeltaError], fixed("register without --files-url (zip only), or rebuild the bundle with its per-file objects")},
 	{is(workflow.ErrBundleExists), fixed("bump the version, or pass --force to replace it")},
 	{is(store.ErrKeyExists), fixed("pass --force to replace it: the old key is archived; installed apps reject bundles built with the new one")},

@@ -168,3 +168,48 @@ func registration(m *workflow.Manifest, url, minNative string) store.RegisterInp
 		Size: m.Size, SHA256: m.SHA256, ZipSHA256: m.ZipSHA256, KeyID: m.KeyID, KeyFingerprint: m.KeyFingerprint,
 		Channel: "production", MinNative: minNative, NativePackages: m.NativePackages}
 }
+
+// Promote guards a channel as register does: a release whose native
+// packages differ from the channel's is refused by name, unless it has a
+// minimum native version or --allow-native-change is given.
+func TestPromoteNativeGuard(t *testing.T) {
+	app := shopApp(t)
+	out := filepath.Join(t.TempDir(), "out")
+	env := map[string]string{"CAPSHIP_DB": filepath.Join(t.TempDir(), "registry.db")}
+	h := newHosted(t)
+	m1, url1 := app.build(t, h, out, "1.0.0")
+	if r := run(t, env, "release", "register", "--manifest", m1, "--url", url1); r.code != 0 {
+		t.Fatalf("register 1.0.0: %+v", r)
+	}
+	changeNatives(t, app.dir)
+	m2, url2 := app.build(t, h, out, "1.1.0")
+	if r := run(t, env, "release", "register", "--manifest", m2, "--url", url2, "--channel", ""); r.code != 0 {
+		t.Fatalf("register 1.1.0 on no channel: %+v", r)
+	}
+	r := run(t, env, "release", "promote", "1.1.0", "--channel", "production")
+	if r.code != 1 || !strings.Contains(r.err, nativeChanges) || !strings.Contains(r.err, "--allow-native-change") {
+		t.Fatalf("promote of a changed native plugin: %+v", r)
+	}
+	var list struct {
+		Channels []store.Channel `json:"channels"`
+	}
+	run(t, env, "channel", "list", "--json").decode(t, &list)
+	if len(list.Channels) != 1 || list.Channels[0].Release.Version != "1.0.0" {
+		t.Fatalf("the refused promote moved the channel: %+v", list.Channels)
+	}
+	var move channelMove
+	run(t, env, "release", "promote", "1.1.0", "--channel", "production", "--allow-native-change", "--json").decode(t, &move)
+	if move.From != "1.0.0" || move.To != "1.1.0" {
+		t.Fatalf("with --allow-native-change: %+v", move)
+	}
+
+	// A release only newer native builds get passes without the flag.
+	must(t, os.WriteFile(filepath.Join(app.dir, "node_modules", "@capacitor", "camera", "package.json"), []byte(`{"name":"@capacitor/camera","version":"7.0.0"}`), 0o644))
+	m3, url3 := app.build(t, h, out, "1.2.0")
+	if r := run(t, env, "release", "register", "--manifest", m3, "--url", url3, "--channel", "", "--min-native", "2.0.0"); r.code != 0 {
+		t.Fatalf("register 1.2.0: %+v", r)
+	}
+	if r := run(t, env, "release", "promote", "1.2.0", "--channel", "production"); r.code != 0 {
+		t.Fatalf("promote of a release with a minimum native version: %+v", r)
+	}
+}

@@ -379,15 +379,18 @@ type channelMove struct {
 // moveOptions are the flags of promote and rollback.
 type moveOptions struct {
 	registryOptions
-	channel, version string
+	channel, version  string
+	allowNativeChange bool // promote only
 }
 
 func newReleasePromoteCmd(s IO) *cobra.Command {
 	o := &moveOptions{}
 	cmd := &cobra.Command{
-		Use:     "promote VERSION --channel CHANNEL",
-		Short:   "Point a channel at a newer registered release",
-		Long:    "Point a channel at a registered release newer than what it serves.",
+		Use:   "promote VERSION --channel CHANNEL",
+		Short: "Point a channel at a newer registered release",
+		Long: "Point a channel at a registered release newer than what it serves. A release whose native\n" +
+			"packages differ from those of the channel's release is refused, naming each, unless it was\n" +
+			"registered with a minimum native version or --allow-native-change is given.",
 		Example: "  capship release promote 1.2.0 --channel production --app com.example.shop",
 		Args:    exactlyOne("VERSION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -396,6 +399,7 @@ func newReleasePromoteCmd(s IO) *cobra.Command {
 		},
 	}
 	addMoveFlags(cmd, o)
+	cmd.Flags().BoolVar(&o.allowNativeChange, "allow-native-change", false, "promote even though the release's native packages differ from those of the release the channel serves")
 	return cmd
 }
 
@@ -419,6 +423,23 @@ func addMoveFlags(cmd *cobra.Command, o *moveOptions) {
 	addRegistryFlags(cmd.Flags(), &o.registryOptions, withApp|withServer)
 }
 
+// promoteNative refuses to point a channel at a release whose native
+// packages differ from those of the release it serves, as registering
+// onto the channel would, unless the release has a minimum native version
+// (devices without it skip it) or o allows the change.
+func promoteNative(ctx context.Context, reg store.Manager, app string, before *store.Channel, o *moveOptions) error {
+	rel, err := reg.Release(ctx, app, o.version)
+	if err != nil {
+		return missing(err, whatRelease, o.version)
+	}
+	in := store.RegisterInput{AppID: app, Version: rel.Version, NativePackages: rel.NativePackages,
+		MinNative: rel.MinNative, AllowNativeChange: o.allowNativeChange}
+	if err := store.CheckNative(&in, before.Release); err != nil {
+		return fmt.Errorf("promote %s: %w", o.version, err)
+	}
+	return nil
+}
+
 // moveChannel runs promote (o.version) or rollback.
 func moveChannel(ctx context.Context, s IO, o *moveOptions, promote bool) error {
 	if o.channel == "" {
@@ -436,6 +457,9 @@ func moveChannel(ctx context.Context, s IO, o *moveOptions, promote bool) error 
 	}
 	move := channelMove{AppID: app, Channel: channel, From: versionOf(before.Release)}
 	if promote {
+		if err := promoteNative(ctx, reg, app, before, o); err != nil {
+			return err
+		}
 		move.State, err = reg.Promote(ctx, app, channel, o.version)
 		err = missing(err, whatRelease, o.version) // the channel is there
 	} else {
