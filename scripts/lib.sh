@@ -146,27 +146,40 @@ start_postgres() {
 # start_s3 BIN DIR: the Versity S3 gateway on a free loopback port, storing
 # buckets as folders under DIR, with a fresh access key and secret; exports
 # CAPSHIP_TEST_S3_ENDPOINT, CAPSHIP_TEST_S3_ACCESS_KEY and _SECRET_KEY (the
-# root account's: each test creates the buckets it uses).
+# root account's: each test creates the buckets it uses), and
+# CAPSHIP_TEST_S3_USER_ACCESS_KEY and _USER_SECRET_KEY: an account of the
+# "user" role, made through the gateway's admin API, that the root's
+# buckets refuse (403 AccessDenied).
 start_s3() {
-  local bin=$1 dir=$2 port try deadline pid
-  mkdir -p "$dir/data"
-  local access="capship$RANDOM$RANDOM" secret
+  local bin=$1 dir=$2 port admin try deadline pid
+  mkdir -p "$dir/data" "$dir/iam"
+  local access="capship$RANDOM$RANDOM" secret user="user$RANDOM$RANDOM" user_secret
   secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  user_secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
   for try in 1 2 3 4 5; do
     port=$((20000 + RANDOM % 20000))
+    admin=$((port + 1))
     ROOT_ACCESS_KEY_ID=$access ROOT_SECRET_ACCESS_KEY=$secret \
-      "$bin" --port "127.0.0.1:$port" posix "$dir/data" </dev/null >"$dir/server.log" 2>&1 &
+      "$bin" --port "127.0.0.1:$port" --admin-port "127.0.0.1:$admin" --iam-dir "$dir/iam" \
+      posix "$dir/data" </dev/null >"$dir/server.log" 2>&1 &
     pid=$!
     deadline=$((SECONDS + 20))
-    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$admin") 2>/dev/null; do
       kill -0 "$pid" 2>/dev/null || break
       [ $SECONDS -lt $deadline ] || { kill "$pid"; break; }
       sleep 0.05
     done
     if kill -0 "$pid" 2>/dev/null; then
       pids+=("$pid")
+      if ! "$bin" admin --access "$access" --secret "$secret" --endpoint-url "http://127.0.0.1:$admin" \
+        create-user --access "$user" --secret "$user_secret" --role user </dev/null >>"$dir/server.log" 2>&1; then
+        cat "$dir/server.log" >&2
+        log "versitygw did not create its user account"
+        return 1
+      fi
       export CAPSHIP_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
       export CAPSHIP_TEST_S3_ACCESS_KEY=$access CAPSHIP_TEST_S3_SECRET_KEY=$secret
+      export CAPSHIP_TEST_S3_USER_ACCESS_KEY=$user CAPSHIP_TEST_S3_USER_SECRET_KEY=$user_secret
       return 0
     fi
     wait "$pid" 2>/dev/null || true

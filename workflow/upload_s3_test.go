@@ -243,6 +243,39 @@ func TestUploadS3Refused(t *testing.T) {
 	t.Log(err)
 }
 
+// A bucket that refuses the uploader (its policy, not the keys): a 403
+// AccessDenied from a real account the bucket does not let in, said as
+// such, after one request.
+func TestUploadS3BucketRefuses(t *testing.T) {
+	s := uploadtest.S3(t)
+	bucket := s.NewBucket(t)
+	m := buildUploadBundle(t)
+	s.UseUser(t)
+	target := strings.TrimPrefix(s.Endpoint, "http://")
+	proxy := newDropProxy(t, strings.TrimRight(target, "/"), 0, 0)
+	st, err := NewS3Store(t.Context(), S3Options{Bucket: bucket, Endpoint: proxy.url(), PathStyle: true, HTTPClient: oneRequestPerConnection()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Upload(t.Context(), m, st, UploadOptions{Parallel: 1})
+	if !errors.Is(err, ErrAccessDenied) {
+		t.Fatalf("err %v, want ErrAccessDenied", err)
+	}
+	for _, want := range []string{"bucket refused", "s3:PutObject", "bucket policy"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err %q lacks %q", err, want)
+		}
+	}
+	// The HEAD finds nothing it may see, the PUT is refused: never retried.
+	if n := proxy.conns.Load(); n > 2 {
+		t.Errorf("%d requests for a refused bucket, want at most 2 (HEAD, PUT): a 403 is not retried", n)
+	}
+	zipKey, _ := UploadKeys(m)
+	if _, err := s.Client().HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String(zipKey)}); err == nil {
+		t.Error("the refused upload stored the bundle")
+	}
+}
+
 func TestS3PublicBase(t *testing.T) {
 	for _, c := range []struct {
 		opt  S3Options

@@ -51,6 +51,22 @@ func (s S3Server) UseCredentials(t *testing.T, secret string) {
 	t.Setenv("AWS_REGION", "")
 }
 
+// UseUser puts the keys of the server's second account in the
+// environment, for the rest of the test: an account of the "user" role
+// that the root account's buckets refuse (403 AccessDenied), as a bucket
+// whose policy does not let the uploader in.
+func (s S3Server) UseUser(t *testing.T) {
+	t.Helper()
+	access, secret := os.Getenv("CAPSHIP_TEST_S3_USER_ACCESS_KEY"), os.Getenv("CAPSHIP_TEST_S3_USER_SECRET_KEY")
+	if access == "" || secret == "" {
+		if os.Getenv("CAPSHIP_TEST_STRICT") == "1" {
+			t.Fatal("no second S3 account: CAPSHIP_TEST_S3_USER_ACCESS_KEY and _USER_SECRET_KEY are unset (scripts/test makes one)")
+		}
+		t.Skip("no second S3 account: run scripts/test, which makes one")
+	}
+	S3Server{Endpoint: s.Endpoint, Access: access}.UseCredentials(t, secret)
+}
+
 // Client is an SDK client of the server with the root account's keys.
 func (s S3Server) Client() *s3.Client {
 	return s3.New(s3.Options{
