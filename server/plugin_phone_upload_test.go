@@ -248,6 +248,22 @@ func phoneInstallsUploaded(t *testing.T, h *plugintest.Harness, bin string, f up
 			t.Errorf("the phone fetched the zip %d times and objects %v; want only %s (assets/app.js) once", zips, objects, changed)
 		}
 	})
+
+	// With the registration's flags: on serve, through the admin API from
+	// wherever the release manager is, as a laptop with a token would.
+	t.Run("a rollback reaches the very next check", func(t *testing.T) {
+		var move struct{ From, To string }
+		capship(t, bin, &move, append([]string{"release", "rollback", "--channel", "production", "--app", f.app, "--json"}, f.register...)...)
+		if move.From != "1.0.2" || move.To != "1.0.1" {
+			t.Fatalf("rollback: %+v", move)
+		}
+		r := phone.Check(t) // no pause: the server must see the rollback at once
+		logCheck(t, r)
+		mustInstall(t, r, "1.0.1", web1)
+		if r.Request["version_name"] != "1.0.2" {
+			t.Errorf("the phone sent version_name %v, want 1.0.2", r.Request["version_name"])
+		}
+	})
 }
 
 func TestPhoneAndroidUploadToServe(t *testing.T) {
