@@ -84,7 +84,7 @@ func runWizard(ctx context.Context, s IO, o *wizardOptions) error {
 		return printSteps(s, abs, o.config, dsn, server, o.noInput)
 	}
 
-	runner := ui.NewRunner(ui.RunnerOptions{DB: dsn, Server: server, Token: tok, KeychainService: keychainService(s)})
+	runner := ui.NewRunner(ui.RunnerOptions{DB: dsn, DBFlag: o.db, Server: server, Token: tok, KeychainService: keychainService(s)})
 	defer runner.Close()
 	m := ui.New(ctx, runner, ui.Options{Dir: abs, ConfigPath: o.config, Renderer: wizardRenderer(s)})
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(s.In), tea.WithOutput(s.Out), tea.WithAltScreen())

@@ -123,6 +123,7 @@ type Project struct {
 	StatsURL   string // the config's plugins.CapacitorUpdater.statsUrl
 	ChannelURL string // the config's plugins.CapacitorUpdater.channelUrl
 	Server     string // the capship server releases go through (--server), or ""
+	DBFlag     string // the --db given on the command line, shown in commands ("" for the default; passwords redacted)
 	HasToken   bool   // an admin token was given (--token, $CAPSHIP_TOKEN); never the token itself
 	Registry   string // where releases are registered, for people
 	OutDir     string // where bundles are written

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,9 +23,13 @@ const DefaultOutDir = "capship-out"
 
 // RunnerOptions configures the real Runner.
 type RunnerOptions struct {
-	DB              string // registry: SQLite file or postgres:// URL
-	Server          string // or: register through this capship server's admin API
-	Token           string // admin API token for Server
+	DB     string // registry: SQLite file or postgres:// URL
+	Server string // or: register through this capship server's admin API
+	Token  string // admin API token for Server
+	// DBFlag is the --db the command line named, repeated in the commands
+	// the wizard shows (stats, rollback); "" when the registry is the
+	// default or came from $CAPSHIP_DB.
+	DBFlag          string
 	KeychainService string // "capship" in production
 	// ConfigDir holds the wizard's per-app settings (apps/APP.json);
 	// "" is os.UserConfigDir()/capship.
@@ -126,6 +131,7 @@ func (r *RealRunner) LoadProject(dir, configPath string) (Project, error) {
 		StatsURL:   wp.StatsURL,
 		ChannelURL: wp.ChannelURL,
 		Server:     r.opts.Server,
+		DBFlag:     redactedDSN(r.opts.DBFlag),
 		HasToken:   r.token() != "",
 		Registry:   r.registryName(),
 		OutDir:     filepath.Join(dir, DefaultOutDir),
@@ -393,4 +399,17 @@ func (b Bundle) manifest() *workflow.Manifest {
 		ZipSHA256: b.ZipSHA256, SessionKey: b.SessionKey, Checksum: b.Checksum, KeyID: b.KeyID,
 		KeyFingerprint: b.KeyFingerprint, Manifest: b.Manifest, Delta: b.Delta, DeltaSkipped: b.DeltaSkipped,
 		NativePackages: b.NativePackages}
+}
+
+// redactedDSN is dsn without its password (a postgres:// URL's), for a
+// command shown on the screen: the person puts it back.
+func redactedDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, ok := u.User.Password(); !ok {
+		return dsn
+	}
+	return u.Redacted()
 }

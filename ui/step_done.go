@@ -125,9 +125,12 @@ func summaryBody(r Result, width int, st Styles) string {
 		[2]string{"Version", st.Value.Render(b.Version) + ", for " + shorten(who, w-len(b.Version)-6)},
 		[2]string{"Download", shorten(download, w)},
 	) + "\n\n")
-	server := ""
-	if s := r.Project.Server; s != "" {
-		server = " --server " + ShellQuote(s)
+	server := "" // where the commands shown act: the same registry
+	switch p := r.Project; {
+	case p.Server != "":
+		server = " --server " + ShellQuote(p.Server)
+	case p.DBFlag != "":
+		server = " --db " + ShellQuote(p.DBFlag)
 	}
 	out.WriteString(commandBlock(st, "Watch it", "capship stats --app "+b.AppID+server, width))
 	out.WriteString(commandBlock(st, "Undo it", "capship release rollback --app "+b.AppID+" --channel "+ShellQuote(reg.Channel)+server, width) + "\n")

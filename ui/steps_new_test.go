@@ -207,6 +207,30 @@ func TestDonePage(t *testing.T) {
 	})
 }
 
+// With a registry named by --db, the commands shown act on it too, its
+// password left out.
+func TestDonePageOwnRegistry(t *testing.T) {
+	e, f := testEnv(120)
+	for _, c := range []struct{ flag, want string }{
+		{"/srv/capship/registry.db", " --db /srv/capship/registry.db"},
+		{"postgres://capship:s3cret@db.internal/capship", " --db postgres://capship:xxxxx@db.internal/capship"},
+	} {
+		f.project.DBFlag = redactedDSN(c.flag)
+		b := packed(f, "1.4.0")
+		reg, _ := f.Register(context.Background(), Release{Bundle: b, URL: "https://cdn.example.com/shop-1.4.0.zip", Channel: "production"})
+		s := newDoneStep(e, Result{Project: f.project, Bundle: b, URL: "https://cdn.example.com/shop-1.4.0.zip", Registered: &reg})
+		joined := regexp.MustCompile(` *\\ *\n *`).ReplaceAllString(ansi.Strip(s.View()), " ")
+		for _, want := range []string{"capship stats --app com.example.shop" + c.want, "--channel production" + c.want} {
+			if !strings.Contains(joined, want) {
+				t.Errorf("done page lacks %q:\n%s", want, joined)
+			}
+		}
+		if strings.Contains(joined, "s3cret") {
+			t.Error("the registry's password is on the screen")
+		}
+	}
+}
+
 // panicRunner panics where the wizard calls it first.
 type panicRunner struct{ *fakeRunner }
 
