@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -131,7 +130,7 @@ func (r *RealRunner) LoadProject(dir, configPath string) (Project, error) {
 		StatsURL:   wp.StatsURL,
 		ChannelURL: wp.ChannelURL,
 		Server:     r.opts.Server,
-		DBFlag:     redactedDSN(r.opts.DBFlag),
+		DBFlag:     store.RedactDSN(r.opts.DBFlag),
 		HasToken:   r.token() != "",
 		Registry:   r.registryName(),
 		OutDir:     filepath.Join(dir, DefaultOutDir),
@@ -399,17 +398,4 @@ func (b Bundle) manifest() *workflow.Manifest {
 		ZipSHA256: b.ZipSHA256, SessionKey: b.SessionKey, Checksum: b.Checksum, KeyID: b.KeyID,
 		KeyFingerprint: b.KeyFingerprint, Manifest: b.Manifest, Delta: b.Delta, DeltaSkipped: b.DeltaSkipped,
 		NativePackages: b.NativePackages}
-}
-
-// redactedDSN is dsn without its password (a postgres:// URL's), for a
-// command shown on the screen: the person puts it back.
-func redactedDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
-	}
-	if _, ok := u.User.Password(); !ok {
-		return dsn
-	}
-	return u.Redacted()
 }

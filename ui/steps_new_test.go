@@ -215,7 +215,7 @@ func TestDonePageOwnRegistry(t *testing.T) {
 		{"/srv/capship/registry.db", " --db /srv/capship/registry.db"},
 		{"postgres://capship:s3cret@db.internal/capship", " --db postgres://capship:xxxxx@db.internal/capship"},
 	} {
-		f.project.DBFlag = redactedDSN(c.flag)
+		f.project.DBFlag = store.RedactDSN(c.flag)
 		b := packed(f, "1.4.0")
 		reg, _ := f.Register(context.Background(), Release{Bundle: b, URL: "https://cdn.example.com/shop-1.4.0.zip", Channel: "production"})
 		s := newDoneStep(e, Result{Project: f.project, Bundle: b, URL: "https://cdn.example.com/shop-1.4.0.zip", Registered: &reg})
