@@ -11,23 +11,7 @@ import (
 // lower-case id (the lower-case row, else the one set last), counted.
 func TestMigrateOverridesToLowerCase(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
-		var db *sql.DB
-		var d *dialect
-		var err error
-		if b.name == "sqlite" {
-			db, err = sql.Open("sqlite", b.dsn+"?"+sqliteParams)
-			d = &sqliteDialect
-		} else {
-			db, err = sql.Open("pgx", b.dsn)
-			d = &postgresDialect
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if err := migrateUpTo(ctxT(t), db, d, 4); err != nil {
-			t.Fatal(err)
-		}
+		db := schemaUpTo(t, b, 4)
 		in := input(app, "1.0.0", "production", 1)
 		exec := func(q string, args ...any) {
 			t.Helper()
@@ -60,4 +44,24 @@ func TestMigrateOverridesToLowerCase(t *testing.T) {
 			t.Fatalf("%d overrides after upgrade, want 4", n)
 		}
 	})
+}
+
+// schemaUpTo opens b's database with the schema an older capship left
+// behind: the migrations up to upTo. The connection closes when the test
+// ends.
+func schemaUpTo(t *testing.T, b backend, upTo int) *sql.DB {
+	t.Helper()
+	driver, dsn, d := "pgx", b.dsn, &postgresDialect
+	if b.name == "sqlite" {
+		driver, dsn, d = "sqlite", b.dsn+"?"+sqliteParams, &sqliteDialect
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := migrateUpTo(ctxT(t), db, d, upTo); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
