@@ -173,8 +173,10 @@ type RegisterInput struct {
 	// version); nil when it recorded none. When both they and those of the
 	// release the channel serves are known and differ, Register refuses
 	// with a *NativeChangeError, unless MinNative is set (only native apps
-	// that ship the new packages get it) or AllowNativeChange.
-	NativePackages    map[string]string `json:"native_packages,omitempty"`
+	// that ship the new packages get it) or AllowNativeChange. omitzero,
+	// not omitempty: an empty map (no native package) must reach a server
+	// as {}, not as "not recorded".
+	NativePackages    map[string]string `json:"native_packages,omitzero"`
 	AllowNativeChange bool              `json:"allow_native_change,omitempty"`
 }
 

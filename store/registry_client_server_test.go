@@ -99,3 +99,28 @@ func TestClientAgainstServer(t *testing.T) {
 		page.Close()
 	}
 }
+
+// A bundle that records no native package ({}) differs from one that
+// recorded none at all (nil): registered through the server, it must be
+// compared as it is through the registry, so that a later release adding
+// a native plugin is refused.
+func TestClientRegisterKeepsEmptyNativePackages(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	reg, api := servertest.Start(t)
+	const app = "com.capship.nonative"
+	c, _ := clientFor(t, reg, api, "ci", "")
+	v1 := store.TestInput(app, "1.0.0", "production", 1)
+	v1.NativePackages = map[string]string{}
+	if _, err := c.Register(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	if rel, err := reg.Release(ctx, app, "1.0.0"); err != nil || rel.NativePackages == nil {
+		t.Fatalf("the registry holds native packages %v (nil: not recorded), %v", rel.NativePackages, err)
+	}
+	v2 := store.TestInput(app, "1.1.0", "production", 1)
+	v2.NativePackages = map[string]string{"@capacitor/camera": "6.0.0"}
+	if _, err := c.Register(ctx, v2); !errors.Is(err, store.ErrNativeChange) {
+		t.Fatalf("a native plugin added through the server: %v, want ErrNativeChange", err)
+	}
+}

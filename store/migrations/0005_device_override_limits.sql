@@ -18,9 +18,14 @@ ALTER TABLE device_channels ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX device_channels_seq ON device_channels (app_id, seq);
 
 -- Devices send their id in lower case (iOS's upper-case one is lowered):
--- overrides are stored and looked up that way.
+-- overrides are stored and looked up that way. Of the rows of one device
+-- the lower-case one stays, else the one set last (two spellings of it,
+-- both lowered, would break the primary key).
 DELETE FROM device_channels WHERE device_id <> lower(device_id)
-    AND EXISTS (SELECT 1 FROM device_channels l WHERE l.app_id = device_channels.app_id AND l.device_id = lower(device_channels.device_id));
+    AND EXISTS (SELECT 1 FROM device_channels l WHERE l.app_id = device_channels.app_id
+        AND lower(l.device_id) = lower(device_channels.device_id) AND l.device_id <> device_channels.device_id
+        AND (l.device_id = lower(l.device_id) OR l.updated_at > device_channels.updated_at
+            OR l.updated_at = device_channels.updated_at AND l.device_id > device_channels.device_id));
 UPDATE device_channels SET device_id = lower(device_id) WHERE device_id <> lower(device_id);
 UPDATE apps SET override_count = (SELECT COUNT(*) FROM device_channels d WHERE d.app_id = apps.id);
 
