@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -401,15 +400,7 @@ func (b Bundle) manifest() *workflow.Manifest {
 		NativePackages: b.NativePackages}
 }
 
-// redactedDSN is dsn without its password (a postgres:// URL's), for a
-// command shown on the screen: the person puts it back.
-func redactedDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
-	}
-	if _, ok := u.User.Password(); !ok {
-		return dsn
-	}
-	return u.Redacted()
-}
+// redactedDSN is dsn without its password (a postgres:// URL's, in the
+// user part or the query), for a command shown on the screen: the person
+// puts it back.
+func redactedDSN(dsn string) string { return store.RedactDSN(dsn) }
