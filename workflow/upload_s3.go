@@ -142,6 +142,9 @@ func s3PublicBase(opt S3Options) (string, error) {
 	if opt.PublicBase != "" {
 		return strings.TrimRight(strings.TrimSpace(opt.PublicBase), "/"), nil
 	}
+	if opt.Endpoint == "" && opt.PathStyle {
+		return fmt.Sprintf("https://s3.%s.amazonaws.com/%s", opt.Region, opt.Bucket), nil
+	}
 	if opt.Endpoint == "" {
 		return fmt.Sprintf("https://%s.s3.%s.amazonaws.com", opt.Bucket, opt.Region), nil
 	}

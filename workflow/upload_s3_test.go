@@ -282,6 +282,9 @@ func TestS3PublicBase(t *testing.T) {
 		want string
 	}{
 		{S3Options{Bucket: "b", Region: "eu-west-3"}, "https://b.s3.eu-west-3.amazonaws.com"},
+		// --path-style on AWS (a bucket with dots, which no certificate of
+		// BUCKET.s3.REGION.amazonaws.com covers): the URL the SDK uses.
+		{S3Options{Bucket: "shop.bundles", Region: "eu-west-3", PathStyle: true}, "https://s3.eu-west-3.amazonaws.com/shop.bundles"},
 		{S3Options{Bucket: "b", Endpoint: "https://acc.r2.cloudflarestorage.com/"}, "https://b.acc.r2.cloudflarestorage.com"},
 		{S3Options{Bucket: "b", Endpoint: "http://127.0.0.1:9000", PathStyle: true}, "http://127.0.0.1:9000/b"},
 		{S3Options{Bucket: "b", Endpoint: "http://127.0.0.1:9000", PublicBase: "https://cdn.example.com/x/"}, "https://cdn.example.com/x"},
