@@ -182,6 +182,11 @@ func (s *S3Store) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 		if errors.As(err, &nf) || errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
 			return ObjectInfo{}, ErrObjectMissing
 		}
+		// S3 answers a HEAD of a missing key 403 to credentials without
+		// s3:ListBucket: let the PUT say whether they may write.
+		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusForbidden {
+			return ObjectInfo{}, ErrObjectMissing
+		}
 		return ObjectInfo{}, s.explain(err)
 	}
 	return ObjectInfo{Size: aws.ToInt64(out.ContentLength), SHA256: strings.ToLower(out.Metadata[s3MetaSHA256])}, nil
