@@ -21,7 +21,8 @@ const maxPackageJSON = 4 << 20
 var alwaysNative = map[string]bool{"@capacitor/android": true, "@capacitor/ios": true}
 
 // NativePackages says which of the app's direct dependencies (the
-// "dependencies" of appDir/package.json) carry native code, each with the
+// "dependencies" and "devDependencies" of appDir/package.json, as the
+// Capacitor CLI syncs both) carry native code, each with the
 // version installed under appDir/node_modules. A dependency is native when
 // its installed folder has an android/ or ios/ folder, or its package.json
 // a "capacitor" field; @capacitor/android and @capacitor/ios always are.
@@ -30,11 +31,13 @@ var alwaysNative = map[string]bool{"@capacitor/android": true, "@capacitor/ios":
 //
 // It returns nil, and no error, when appDir has no package.json. A
 // dependency that is not installed is left out and named in the warnings
-// (as is a missing node_modules: then nothing is recorded).
+// (as is a missing node_modules: then nothing is recorded); a
+// devDependency that is not installed is left out silently.
 func NativePackages(appDir string) (map[string]string, []string, error) {
 	pkgPath := filepath.Join(appDir, "package.json")
 	var app struct {
-		Dependencies map[string]json.RawMessage `json:"dependencies"`
+		Dependencies    map[string]json.RawMessage `json:"dependencies"`
+		DevDependencies map[string]json.RawMessage `json:"devDependencies"`
 	}
 	if err := readPackageJSON(pkgPath, &app); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
@@ -42,14 +45,19 @@ func NativePackages(appDir string) (map[string]string, []string, error) {
 		return nil, nil, fmt.Errorf("read native packages: %w", err)
 	}
 	modules := filepath.Join(appDir, "node_modules")
-	if len(app.Dependencies) > 0 {
+	if len(app.Dependencies)+len(app.DevDependencies) > 0 {
 		if st, err := os.Stat(modules); err != nil || !st.IsDir() {
 			return nil, []string{fmt.Sprintf("native packages not recorded: %s is missing (run npm install before building), so 'release register' cannot compare them with what the channel serves", modules)}, nil
 		}
 	}
-	names := make([]string, 0, len(app.Dependencies))
+	names := make([]string, 0, len(app.Dependencies)+len(app.DevDependencies))
 	for name := range app.Dependencies {
 		names = append(names, name)
+	}
+	for name := range app.DevDependencies {
+		if _, ok := app.Dependencies[name]; !ok {
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
 	out := map[string]string{}
@@ -65,6 +73,9 @@ func NativePackages(appDir string) (map[string]string, []string, error) {
 			Capacitor json.RawMessage `json:"capacitor"`
 		}
 		err := readPackageJSON(filepath.Join(dir, "package.json"), &pkg)
+		if _, prod := app.Dependencies[name]; !prod && errors.Is(err, fs.ErrNotExist) {
+			continue // npm install --omit=dev
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			warnings = append(warnings, fmt.Sprintf("%s is in package.json but not installed in %s (run npm install); not recorded as a native package", name, modules))
 			continue

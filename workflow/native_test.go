@@ -103,3 +103,37 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return data
 }
+
+// writeTree writes files (slash paths under dir) with their contents.
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, text := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The Capacitor CLI syncs the plugins of devDependencies into the native
+// app as it does those of dependencies: they are native packages too. A
+// devDependency left out by 'npm install --omit=dev' is no warning.
+func TestNativePackagesDevDependencies(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"package.json": `{"dependencies":{"@capacitor/core":"^6"},"devDependencies":{"@capacitor/ios":"^6","@capacitor/cli":"^6","@capgo/bar":"^2"}}`,
+		"node_modules/@capacitor/core/package.json": `{"version":"6.1.2"}`,
+		"node_modules/@capacitor/ios/package.json":  `{"version":"6.1.2"}`,
+		"node_modules/@capgo/bar/package.json":      `{"version":"2.0.1","capacitor":{"android":{"src":"android"}}}`,
+	})
+	got, warnings, err := NativePackages(dir)
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("err %v, warnings %q", err, warnings)
+	}
+	if want := map[string]string{"@capacitor/ios": "6.1.2", "@capgo/bar": "2.0.1"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("native packages %v, want %v", got, want)
+	}
+}
