@@ -24,8 +24,8 @@ var alwaysNative = map[string]bool{"@capacitor/android": true, "@capacitor/ios":
 // "dependencies" and "devDependencies" of appDir/package.json, as the
 // Capacitor CLI syncs both) carry native code, each with the
 // version installed under appDir/node_modules. A dependency is native when
-// its installed folder has an android/ or ios/ folder, or its package.json
-// a "capacitor" field; @capacitor/android and @capacitor/ios always are.
+// its installed folder has an android/ or ios/ folder or a plugin.xml (a
+// Cordova plugin), or its package.json a "capacitor" field; @capacitor/android and @capacitor/ios always are.
 // A web bundle that calls a native plugin the installed apps lack breaks
 // them, so the manifest records these and the registry compares them.
 //
@@ -83,7 +83,7 @@ func NativePackages(appDir string) (map[string]string, []string, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("read native packages: %w", err)
 		}
-		if alwaysNative[name] || isDir(filepath.Join(dir, "android")) || isDir(filepath.Join(dir, "ios")) ||
+		if alwaysNative[name] || isDir(filepath.Join(dir, "android")) || isDir(filepath.Join(dir, "ios")) || isFile(filepath.Join(dir, "plugin.xml")) ||
 			len(pkg.Capacitor) > 0 && string(pkg.Capacitor) != "null" {
 			out[name] = pkg.Version
 		}
@@ -129,4 +129,9 @@ func validPackageName(name string) bool {
 func isDir(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && st.IsDir()
+}
+
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }

@@ -137,3 +137,23 @@ func TestNativePackagesDevDependencies(t *testing.T) {
 		t.Fatalf("native packages %v, want %v", got, want)
 	}
 }
+
+// A Cordova plugin (plugin.xml, its native code under src/) is native, as
+// the Capacitor CLI counts it.
+func TestNativePackagesCordova(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"package.json": `{"dependencies":{"cordova-plugin-inappbrowser":"^6","lodash":"^4"}}`,
+		"node_modules/cordova-plugin-inappbrowser/package.json":                  `{"version":"6.0.0","cordova":{"id":"cordova-plugin-inappbrowser"}}`,
+		"node_modules/cordova-plugin-inappbrowser/plugin.xml":                    `<plugin id="cordova-plugin-inappbrowser" version="6.0.0"/>`,
+		"node_modules/cordova-plugin-inappbrowser/src/android/InAppBrowser.java": "class InAppBrowser {}",
+		"node_modules/lodash/package.json":                                       `{"version":"4.17.21"}`,
+	})
+	got, warnings, err := NativePackages(dir)
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("err %v, warnings %q", err, warnings)
+	}
+	if want := map[string]string{"cordova-plugin-inappbrowser": "6.0.0"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("native packages %v, want %v", got, want)
+	}
+}
