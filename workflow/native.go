@@ -23,7 +23,8 @@ var alwaysNative = map[string]bool{"@capacitor/android": true, "@capacitor/ios":
 // NativePackages says which of the app's direct dependencies (the
 // "dependencies" and "devDependencies" of appDir/package.json, as the
 // Capacitor CLI syncs both) carry native code, each with the
-// version installed under appDir/node_modules. A dependency is native when
+// version installed under appDir/node_modules (or a parent folder's, as
+// Node finds it). A dependency is native when
 // its installed folder has an android/ or ios/ folder or a plugin.xml (a
 // Cordova plugin), or its package.json a "capacitor" field; @capacitor/android and @capacitor/ios always are.
 // A web bundle that calls a native plugin the installed apps lack breaks
@@ -45,8 +46,9 @@ func NativePackages(appDir string) (map[string]string, []string, error) {
 		return nil, nil, fmt.Errorf("read native packages: %w", err)
 	}
 	modules := filepath.Join(appDir, "node_modules")
+	all := nodeModules(appDir)
 	if len(app.Dependencies)+len(app.DevDependencies) > 0 {
-		if st, err := os.Stat(modules); err != nil || !st.IsDir() {
+		if len(all) == 0 {
 			return nil, []string{fmt.Sprintf("native packages not recorded: %s is missing (run npm install before building), so 'release register' cannot compare them with what the channel serves", modules)}, nil
 		}
 	}
@@ -67,12 +69,18 @@ func NativePackages(appDir string) (map[string]string, []string, error) {
 			warnings = append(warnings, fmt.Sprintf("package.json dependency %q is not an npm package name; skipped for the native packages", name))
 			continue
 		}
-		dir := filepath.Join(modules, filepath.FromSlash(name))
+		var dir string
 		var pkg struct {
 			Version   string          `json:"version"`
 			Capacitor json.RawMessage `json:"capacitor"`
 		}
-		err := readPackageJSON(filepath.Join(dir, "package.json"), &pkg)
+		err := fs.ErrNotExist
+		for _, m := range all { // the first that holds it, as Node resolves it
+			dir = filepath.Join(m, filepath.FromSlash(name))
+			if err = readPackageJSON(filepath.Join(dir, "package.json"), &pkg); !errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+		}
 		if _, prod := app.Dependencies[name]; !prod && errors.Is(err, fs.ErrNotExist) {
 			continue // npm install --omit=dev
 		}
@@ -89,6 +97,27 @@ func NativePackages(appDir string) (map[string]string, []string, error) {
 		}
 	}
 	return out, warnings, nil
+}
+
+// nodeModules lists the node_modules folders Node looks for appDir's
+// packages in: appDir's own, then each parent's (where an npm or yarn
+// workspace hoists them).
+func nodeModules(appDir string) []string {
+	d, err := filepath.Abs(appDir)
+	if err != nil {
+		d = appDir
+	}
+	var out []string
+	for {
+		if m := filepath.Join(d, "node_modules"); isDir(m) {
+			out = append(out, m)
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return out
+		}
+		d = parent
+	}
 }
 
 // readPackageJSON decodes a package.json of at most maxPackageJSON bytes.

@@ -157,3 +157,32 @@ func TestNativePackagesCordova(t *testing.T) {
 		t.Fatalf("native packages %v, want %v", got, want)
 	}
 }
+
+// In an npm or yarn workspace the packages are hoisted to the
+// workspace's node_modules, where Node (and the Capacitor CLI) find
+// them: so does NativePackages, with or without the app's own folder.
+func TestNativePackagesHoisted(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"package.json": `{"private":true,"workspaces":["apps/*"]}`,
+		"node_modules/@capacitor/camera/package.json":  `{"version":"6.0.0"}`,
+		"node_modules/@capacitor/camera/android/x":     "",
+		"node_modules/@capacitor/android/package.json": `{"version":"6.1.2"}`,
+		"apps/shop/package.json":                       `{"dependencies":{"@capacitor/android":"^6","@capacitor/camera":"^6","@capacitor/core":"^6"}}`,
+		// The app's own folder holds one package; the rest is hoisted.
+		"apps/shop/node_modules/@capacitor/core/package.json": `{"version":"6.1.2"}`,
+	})
+	app := filepath.Join(root, "apps", "shop")
+	want := map[string]string{"@capacitor/android": "6.1.2", "@capacitor/camera": "6.0.0"}
+	got, warnings, err := NativePackages(app)
+	if err != nil || len(warnings) > 0 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("native packages %v, %q, %v; want %v", got, warnings, err, want)
+	}
+	if err := os.RemoveAll(filepath.Join(app, "node_modules")); err != nil {
+		t.Fatal(err)
+	}
+	writeTree(t, root, map[string]string{"node_modules/@capacitor/core/package.json": `{"version":"6.1.2"}`})
+	if got, warnings, err = NativePackages(app); err != nil || len(warnings) > 0 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("all hoisted: %v, %q, %v; want %v", got, warnings, err, want)
+	}
+}
