@@ -166,7 +166,8 @@ func checkEndpoint(check, key, raw, suffix, unsetEffect string) Finding {
 func checkPluginVersion(dir string) Finding {
 	const check = CheckPluginVersion
 	var app struct {
-		Dependencies map[string]string `json:"dependencies"`
+		Dependencies    map[string]string `json:"dependencies"`
+		DevDependencies map[string]string `json:"devDependencies"` // synced by the Capacitor CLI too
 	}
 	if err := readPackageJSON(filepath.Join(dir, "package.json"), &app); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -176,6 +177,9 @@ func checkPluginVersion(dir string) Finding {
 			Fix: "run the doctor in the app's folder, next to package.json"}
 	}
 	want, ok := app.Dependencies[PluginPackage]
+	if !ok {
+		want, ok = app.DevDependencies[PluginPackage]
+	}
 	if !ok {
 		return Finding{Check: check, Status: StatusFail, Message: PluginPackage + " is not a dependency in package.json: the app cannot take live updates",
 			Fix: fmt.Sprintf("npm install %s@^%s && npx cap sync, then ship a native build", PluginPackage, MinPluginVersion)}
