@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"capship/workflow"
@@ -75,5 +76,26 @@ func TestNativePackagesHoisted(t *testing.T) {
 	writeFiles(t, root, map[string]string{"node_modules/@capacitor/core/package.json": `{"version":"6.1.2"}`})
 	if got, warnings, err = workflow.NativePackages(app); err != nil || len(warnings) > 0 || !reflect.DeepEqual(got, want) {
 		t.Fatalf("all hoisted: %v, %q, %v; want %v", got, warnings, err, want)
+	}
+}
+
+// In a workspace the updater plugin is hoisted to the root's
+// node_modules too: the doctor judges the version installed there, not
+// the lowest the range allows.
+func TestDoctorPluginHoisted(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"node_modules/@capgo/capacitor-updater/package.json": `{"version":"8.46.0"}`,
+		"apps/shop/package.json":                             `{"version":"1.0.0","dependencies":{"@capgo/capacitor-updater":"^8.40.0"}}`,
+	})
+	p := &workflow.Project{Dir: filepath.Join(root, "apps", "shop"), ConfigPath: "capacitor.config.json", AppID: "com.example.shop"}
+	var got workflow.Finding
+	for _, f := range workflow.DoctorOffline(workflow.DoctorFacts{Project: p}) {
+		if f.Check == workflow.CheckPluginVersion {
+			got = f
+		}
+	}
+	if got.Status != workflow.StatusOK || !strings.Contains(got.Message, "installed: 8.46.0") {
+		t.Fatalf("%+v; want ok, installed 8.46.0", got)
 	}
 }
