@@ -384,6 +384,9 @@ func (s *uploadStep) uploaded(msg resultMsg) tea.Cmd {
 	switch {
 	case msg.err != nil:
 		s.state, s.err = uploadFailed, msg.err
+		if errors.Is(msg.err, workflow.ErrAccessDenied) && s.to.mode == modeServer {
+			s.to.hasToken = false // the form asks for another token, as the hint says
+		}
 	case !out.up.Check.OK():
 		s.state, s.check = uploadMismatch, out.up.Check
 	case out.up.Files != nil && !out.up.Files.OK():

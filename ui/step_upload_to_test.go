@@ -286,3 +286,26 @@ func TestRegisterNativeRefusal(t *testing.T) {
 		}
 	})
 }
+
+// A token the wizard was started with that the server refuses: e opens
+// the form with a token field, as the hint says, and the token typed
+// there is the one sent.
+func TestUploadRefusedTokenAsksForAnother(t *testing.T) {
+	e, f := testEnv(100)
+	f.uploadErr = fmt.Errorf("upload: %w: the server refused the admin token (HTTP 401)", workflow.ErrAccessDenied)
+	s := newUploadStep(e, Project{Server: testServer, HasToken: true}, packed(f, "1.4.0"), "", "")
+	finish(t, s, s.Update(press("enter")))
+	if s.Update(press("e")); s.state != uploadServerForm {
+		t.Fatalf("e after a refused token: state %v", s.state)
+	}
+	if out := ansi.Strip(s.View()); !strings.Contains(out, "Admin token") {
+		t.Fatalf("the form after a refused token has no token field:\n%s", out)
+	}
+	f.uploadErr = nil
+	s.Update(press("tab"))
+	s.Update(press("capship_other"))
+	finish(t, s, s.Update(press("enter")))
+	if got := f.uploadedTo[len(f.uploadedTo)-1].Token; got != "capship_other" {
+		t.Errorf("uploaded with token %q, want the one typed", got)
+	}
+}

@@ -214,6 +214,8 @@ func TestDonePageOwnRegistry(t *testing.T) {
 	for _, c := range []struct{ flag, want string }{
 		{"/srv/capship/registry.db", " --db /srv/capship/registry.db"},
 		{"postgres://capship:s3cret@db.internal/capship", " --db postgres://capship:xxxxx@db.internal/capship"},
+		// libpq takes the password in the query too.
+		{"postgres://capship@db.internal/capship?password=s3cret&sslmode=require", " --db 'postgres://capship@db.internal/capship?password=xxxxx&sslmode=require'"},
 	} {
 		f.project.DBFlag = store.RedactDSN(c.flag)
 		b := packed(f, "1.4.0")

@@ -162,11 +162,13 @@ func checkEndpoint(check, key, raw, suffix, unsetEffect string) Finding {
 }
 
 // checkPluginVersion reads the plugin's version: the installed one under
-// node_modules, else the lowest the package.json range allows.
+// node_modules (the app's, else a parent's, as Node finds it), else the
+// lowest the package.json range allows.
 func checkPluginVersion(dir string) Finding {
 	const check = CheckPluginVersion
 	var app struct {
-		Dependencies map[string]string `json:"dependencies"`
+		Dependencies    map[string]string `json:"dependencies"`
+		DevDependencies map[string]string `json:"devDependencies"` // synced by the Capacitor CLI too
 	}
 	if err := readPackageJSON(filepath.Join(dir, "package.json"), &app); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -177,6 +179,9 @@ func checkPluginVersion(dir string) Finding {
 	}
 	want, ok := app.Dependencies[PluginPackage]
 	if !ok {
+		want, ok = app.DevDependencies[PluginPackage]
+	}
+	if !ok {
 		return Finding{Check: check, Status: StatusFail, Message: PluginPackage + " is not a dependency in package.json: the app cannot take live updates",
 			Fix: fmt.Sprintf("npm install %s@^%s && npx cap sync, then ship a native build", PluginPackage, MinPluginVersion)}
 	}
@@ -184,8 +189,13 @@ func checkPluginVersion(dir string) Finding {
 	var installed struct {
 		Version string `json:"version"`
 	}
-	if readPackageJSON(filepath.Join(dir, "node_modules", filepath.FromSlash(PluginPackage), "package.json"), &installed) == nil && installed.Version != "" {
-		version, from = installed.Version, "installed: "+installed.Version
+	for _, m := range nodeModules(dir) { // the first that holds it, as Node resolves it
+		if err := readPackageJSON(filepath.Join(m, filepath.FromSlash(PluginPackage), "package.json"), &installed); !errors.Is(err, fs.ErrNotExist) {
+			if err == nil && installed.Version != "" {
+				version, from = installed.Version, "installed: "+installed.Version
+			}
+			break
+		}
 	}
 	fix := fmt.Sprintf("npm install %s@^%s && npx cap sync, then ship a native build", PluginPackage, MinPluginVersion)
 	switch {

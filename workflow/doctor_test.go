@@ -221,3 +221,16 @@ func TestDoctorDeviceAnswerFailures(t *testing.T) {
 		}
 	}
 }
+
+// The Capacitor CLI syncs the plugins of devDependencies too: the plugin
+// there is the app's plugin, not a missing one.
+func TestDoctorPluginInDevDependencies(t *testing.T) {
+	dir, _ := doctorApp(t, "https://updates.example.com")
+	pkg := `{"version":"1.0.0","dependencies":{"@capacitor/core":"^6.1.0"},"devDependencies":{"@capgo/capacitor-updater":"^8.45.11"}}`
+	if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(pkg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if f := checkPluginVersion(dir); f.Status != StatusOK || !strings.Contains(f.Message, "installed: 8.45.11") {
+		t.Fatalf("%+v; want ok, installed 8.45.11", f)
+	}
+}

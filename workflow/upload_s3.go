@@ -142,6 +142,9 @@ func s3PublicBase(opt S3Options) (string, error) {
 	if opt.PublicBase != "" {
 		return strings.TrimRight(strings.TrimSpace(opt.PublicBase), "/"), nil
 	}
+	if opt.Endpoint == "" && opt.PathStyle {
+		return fmt.Sprintf("https://s3.%s.amazonaws.com/%s", opt.Region, opt.Bucket), nil
+	}
 	if opt.Endpoint == "" {
 		return fmt.Sprintf("https://%s.s3.%s.amazonaws.com", opt.Bucket, opt.Region), nil
 	}
@@ -177,6 +180,11 @@ func (s *S3Store) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 		var nf *types.NotFound
 		var re *awshttp.ResponseError
 		if errors.As(err, &nf) || errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
+			return ObjectInfo{}, ErrObjectMissing
+		}
+		// S3 answers a HEAD of a missing key 403 to credentials without
+		// s3:ListBucket: let the PUT say whether they may write.
+		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusForbidden {
 			return ObjectInfo{}, ErrObjectMissing
 		}
 		return ObjectInfo{}, s.explain(err)

@@ -9,6 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -237,8 +240,10 @@ func TestUploadS3Refused(t *testing.T) {
 	if !strings.Contains(err.Error(), "AWS_SECRET_ACCESS_KEY") {
 		t.Errorf("err %q does not say what to check", err)
 	}
-	if n := proxy.conns.Load(); n != 1 {
-		t.Errorf("%d requests for a refused bucket, want 1: a 403 is not retried", n)
+	// The HEAD's 403 may only mean no s3:ListBucket; the PUT's is the
+	// refusal: never retried.
+	if n := proxy.conns.Load(); n > 2 {
+		t.Errorf("%d requests for a refused bucket, want at most 2 (HEAD, PUT): a 403 is not retried", n)
 	}
 	t.Log(err)
 }
@@ -282,6 +287,9 @@ func TestS3PublicBase(t *testing.T) {
 		want string
 	}{
 		{S3Options{Bucket: "b", Region: "eu-west-3"}, "https://b.s3.eu-west-3.amazonaws.com"},
+		// --path-style on AWS (a bucket with dots, which no certificate of
+		// BUCKET.s3.REGION.amazonaws.com covers): the URL the SDK uses.
+		{S3Options{Bucket: "shop.bundles", Region: "eu-west-3", PathStyle: true}, "https://s3.eu-west-3.amazonaws.com/shop.bundles"},
 		{S3Options{Bucket: "b", Endpoint: "https://acc.r2.cloudflarestorage.com/"}, "https://b.acc.r2.cloudflarestorage.com"},
 		{S3Options{Bucket: "b", Endpoint: "http://127.0.0.1:9000", PathStyle: true}, "http://127.0.0.1:9000/b"},
 		{S3Options{Bucket: "b", Endpoint: "http://127.0.0.1:9000", PublicBase: "https://cdn.example.com/x/"}, "https://cdn.example.com/x"},
@@ -315,5 +323,50 @@ func TestParseS3URL(t *testing.T) {
 		if err != nil || b != want[0] || p != want[1] {
 			t.Errorf("%s: %q %q %v, want %q %q", raw, b, p, err, want[0], want[1])
 		}
+	}
+}
+
+// headForbidden is a loopback proxy to the S3 server that answers a HEAD
+// of a missing key 403, as AWS S3 does for credentials without
+// s3:ListBucket on the bucket.
+func headForbidden(t *testing.T, endpoint string) string {
+	target, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.Method == http.MethodHead && resp.StatusCode == http.StatusNotFound {
+			resp.StatusCode, resp.Status = http.StatusForbidden, "403 Forbidden"
+		}
+		return nil
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// Credentials that may s3:PutObject and s3:GetObject only (no
+// s3:ListBucket) upload: a 403 to the HEAD of a key not there yet is not
+// a refusal of the upload.
+func TestUploadS3WithoutListBucket(t *testing.T) {
+	s := uploadtest.S3(t)
+	bucket := s.NewBucket(t)
+	st, err := NewS3Store(t.Context(), S3Options{Bucket: bucket, Endpoint: headForbidden(t, s.Endpoint), PathStyle: true,
+		PublicBase: strings.TrimRight(s.Endpoint, "/") + "/" + bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := buildUploadBundle(t)
+	res, err := Upload(t.Context(), m, st, UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Uploaded != res.Objects || !res.Checked() {
+		t.Errorf("uploaded %d of %d, checked %v", res.Uploaded, res.Objects, res.Checked())
+	}
+	// What is there now is found, and skipped.
+	if res, err = Upload(t.Context(), m, st, UploadOptions{NoCheck: true}); err != nil || res.Skipped != res.Objects {
+		t.Errorf("second run: %v, skipped %+v", err, res)
 	}
 }
