@@ -8,25 +8,35 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
-	"capship/store/release"
 	"capship/workflow"
 )
 
-// token is the admin token the wizard was started with: --token, else
-// $CAPSHIP_TOKEN.
+// token is the admin token the wizard was started with (--token, or
+// $CAPSHIP_TOKEN, which the command line takes only together with a
+// server); "" without a server.
 func (r *RealRunner) token() string {
-	if r.opts.Token != "" {
-		return r.opts.Token
+	if r.opts.Server == "" {
+		return ""
 	}
-	return os.Getenv(release.EnvToken)
+	return r.opts.Token
+}
+
+// sameServer reports whether two capship server addresses are the same
+// base URL (trailing slashes aside).
+func sameServer(a, b string) bool {
+	a, b = strings.TrimRight(strings.TrimSpace(a), "/"), strings.TrimRight(strings.TrimSpace(b), "/")
+	return a != "" && a == b
 }
 
 // Upload sends the bundle and its objects where to says (workflow.Upload),
-// then downloads them back from their public URLs.
+// then downloads them back from their public URLs. The wizard's token goes
+// only to the server it was started with, never to one read from the app's
+// config or typed in the form: those take a token typed with them.
 func (r *RealRunner) Upload(ctx context.Context, b Bundle, to workflow.UploadTarget, report func(workflow.Event)) (Uploaded, error) {
-	if to.S3 == "" && to.Token == "" {
+	if to.S3 == "" && to.Token == "" && sameServer(to.Server, r.opts.Server) {
 		to.Token = r.token()
 	}
 	if to.S3 == "" {

@@ -3,9 +3,12 @@ package ui
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"capship/store"
@@ -121,5 +124,60 @@ func TestRealRunnerNative(t *testing.T) {
 	rel = Release{Bundle: build("1.0.2"), URL: "https://cdn.example.com/1.0.2.zip", Channel: "production", MinNative: "3.0.0"}
 	if _, err := r.Register(ctx, rel); err != nil {
 		t.Fatalf("with a minimum native version: %v", err)
+	}
+}
+
+// The wizard's admin token goes only to the server it was started with:
+// never to one read from the app's config or typed in the form, and
+// $CAPSHIP_TOKEN alone (no server) is no token at all.
+func TestRealRunnerTokenGoesToItsServerOnly(t *testing.T) {
+	type seen struct{ auth []string }
+	listen := func(t *testing.T) (string, *seen) {
+		s := &seen{}
+		var mu sync.Mutex
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			s.auth = append(s.auth, r.Header.Get("Authorization"))
+			mu.Unlock()
+			w.WriteHeader(http.StatusUnauthorized)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL, s
+	}
+	dir := t.TempDir()
+	writeProject(t, dir, "com.capship.token")
+	key, _ := workflow.GenerateKey()
+	m, err := workflow.Build(context.Background(), workflow.BuildOptions{Dir: filepath.Join(dir, "dist"), AppID: "com.capship.token",
+		Version: "1.0.0", OutDir: filepath.Join(dir, "out"), Key: key}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named, toNamed := listen(t)
+	other, toOther := listen(t)
+	t.Setenv("CAPSHIP_TOKEN", "capship_from_env")
+	upload := func(opts RunnerOptions, server, typed string) {
+		t.Helper()
+		r := NewRunner(opts)
+		defer r.Close()
+		if _, err := r.Upload(context.Background(), bundleOf(m), workflow.UploadTarget{Server: server, Token: typed}, func(workflow.Event) {}); err == nil {
+			t.Fatalf("upload to %s: no error from a server that refuses every token", server)
+		}
+	}
+	upload(RunnerOptions{Server: named + "/", Token: "capship_named"}, named, "")
+	upload(RunnerOptions{Server: named, Token: "capship_named"}, other, "")
+	upload(RunnerOptions{}, other, "")
+	upload(RunnerOptions{Server: named, Token: "capship_named"}, other, "capship_typed")
+	if len(toNamed.auth) == 0 || toNamed.auth[0] != "Bearer capship_named" {
+		t.Errorf("the named server got %q, want its token", toNamed.auth)
+	}
+	// Without a token for it, nothing is sent at all; with one typed,
+	// that one only.
+	if len(toOther.auth) == 0 {
+		t.Fatal("the typed token never reached the server it was typed for")
+	}
+	for _, a := range toOther.auth {
+		if a != "Bearer capship_typed" {
+			t.Errorf("another server got %q: the wizard's token or $CAPSHIP_TOKEN went where it was not named", a)
+		}
 	}
 }
