@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// ErrStalled means a download received nothing (neither the answer nor
-// the next bytes of its body) for longer than its stall timeout.
-var ErrStalled = errors.New("download stalled")
+// ErrStalled means a transfer moved nothing (a download neither the answer
+// nor the next bytes of its body; an upload neither its body nor the
+// answer) for longer than its stall timeout.
+var ErrStalled = errors.New("stalled")
 
 // defaultStallTimeout is how long a download may receive nothing.
 const defaultStallTimeout = 30 * time.Second

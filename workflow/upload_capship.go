@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,7 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // capshipObjectsPath is where a capship server takes uploads, below its
@@ -27,6 +30,10 @@ type CapshipStore struct {
 	base   *url.URL
 	token  string
 	client *http.Client
+
+	// stallAfter is how long a request may move no bytes (the upload's
+	// body, or the answer) before it fails with ErrStalled; 0 is 30 s.
+	stallAfter time.Duration
 
 	mu         sync.Mutex
 	publicBase string // learnt from the first upload's answer
@@ -88,8 +95,14 @@ func (e *statusError) Unwrap() error {
 
 // Stat asks the server with HEAD what key holds.
 func (c *CapshipStore) Stat(ctx context.Context, key string) (ObjectInfo, error) {
-	resp, err := c.do(ctx, http.MethodHead, key, nil, nil)
+	after := cmp.Or(c.stallAfter, defaultStallTimeout)
+	sctx, _, stop := watchStall(ctx, after)
+	defer stop()
+	resp, err := c.do(sctx, http.MethodHead, key, nil, nil)
 	if err != nil {
+		if stalled(sctx) {
+			return ObjectInfo{}, fmt.Errorf("ask %s for %s: %w: no answer for %v: try again, or check the server", c.base.Host, key, ErrStalled, after)
+		}
 		return ObjectInfo{}, err
 	}
 	resp.Body.Close()
@@ -98,9 +111,26 @@ func (c *CapshipStore) Stat(ctx context.Context, key string) (ObjectInfo, error)
 
 // Put streams body to the server, which checks the size and SHA-256 while
 // writing and answers with the key's public URL.
+// A request that moves no bytes for 30 seconds (the server stops reading
+// the body, or does not answer) fails with ErrStalled, which is retried.
 func (c *CapshipStore) Put(ctx context.Context, o UploadObject, body io.ReadSeeker, sent func(int64)) error {
-	resp, err := c.do(ctx, http.MethodPut, o.Key, &o, &countingReader{r: body, sent: sent})
+	after := cmp.Or(c.stallAfter, defaultStallTimeout)
+	sctx, stall, stop := watchStall(ctx, after)
+	defer stop()
+	var moved atomic.Int64
+	counted := &countingReader{r: body, sent: func(n int64) {
+		moved.Add(n)
+		if sent != nil {
+			sent(n)
+		}
+	}}
+	resp, err := c.do(sctx, http.MethodPut, o.Key, &o, stall.Reader(counted))
 	if err != nil {
+		if n := moved.Load(); stalled(sctx) && n == o.Size {
+			return fmt.Errorf("upload %s: %w: all %d bytes sent, and no answer for %v: try again, or check the server", c.endpoint(o.Key), ErrStalled, n, after)
+		} else if stalled(sctx) {
+			return fmt.Errorf("upload %s: %w: nothing moved for %v after %d of %d bytes: try again, or check the server", c.endpoint(o.Key), ErrStalled, after, n, o.Size)
+		}
 		return err
 	}
 	defer resp.Body.Close()
@@ -110,7 +140,10 @@ func (c *CapshipStore) Put(ctx context.Context, o UploadObject, body io.ReadSeek
 		Size   int64  `json:"size"`
 		SHA256 string `json:"sha256"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&answer); err != nil {
+	if err := json.NewDecoder(io.LimitReader(stall.Reader(resp.Body), 64<<10)).Decode(&answer); err != nil {
+		if stalled(sctx) {
+			return fmt.Errorf("upload %s: %w: the answer stopped coming for %v: try again, or check the server", c.endpoint(o.Key), ErrStalled, after)
+		}
 		return fmt.Errorf("%s answered HTTP %d without capship's JSON: is it a capship server?", c.base.Host, resp.StatusCode)
 	}
 	if answer.Size != o.Size || answer.SHA256 != o.SHA256 {
@@ -146,6 +179,9 @@ func (c *CapshipStore) Retryable(err error) bool {
 	}
 	if isCertError(err) {
 		return false
+	}
+	if errors.Is(err, ErrStalled) {
+		return true
 	}
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)

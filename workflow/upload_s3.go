@@ -1,15 +1,18 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -39,10 +42,13 @@ type S3Options struct {
 	PartSize    int64 // multipart part size and threshold; default 16 MiB, at least 5 MiB
 	PartsAtOnce int   // parts of one object sent at once; default 4
 	Attempts    int   // tries of one request for transient errors; default 5
-	// HTTPClient sends the requests; nil for the SDK's default. One that
-	// has WithTransportOptions (awshttp.BuildableClient) keeps AWS_CA_BUNDLE
-	// working.
+	// HTTPClient sends the requests; nil for the SDK's default, whose
+	// connections fail a read or write that moves nothing for 30 seconds
+	// (ErrStalled). One that has WithTransportOptions
+	// (awshttp.BuildableClient) keeps AWS_CA_BUNDLE working.
 	HTTPClient aws.HTTPClient
+
+	stallAfter time.Duration // 0 is 30 s; tests make it short
 }
 
 // ErrWrongRegion means a bucket lives in another region than the one the
@@ -92,9 +98,11 @@ func NewS3Store(ctx context.Context, opt S3Options) (*S3Store, error) {
 	load := []func(*config.LoadOptions) error{
 		config.WithRetryMaxAttempts(opt.Attempts),
 	}
-	if opt.HTTPClient != nil {
-		load = append(load, config.WithHTTPClient(opt.HTTPClient))
+	if opt.HTTPClient == nil {
+		after := cmp.Or(opt.stallAfter, defaultStallTimeout)
+		opt.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) { stallDialer(tr, after) })
 	}
+	load = append(load, config.WithHTTPClient(opt.HTTPClient))
 	if opt.Region != "" {
 		load = append(load, config.WithRegion(opt.Region))
 	}
@@ -243,6 +251,9 @@ func (s *S3Store) explain(err error) error {
 	}
 	if status != 0 {
 		return errors.New(what)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: nothing moved for %v (%w): try again, or check the endpoint and the network", ErrStalled, cmp.Or(s.opt.stallAfter, defaultStallTimeout), err)
 	}
 	return fmt.Errorf("%w (check the endpoint and that it is reachable from here)", err)
 }
