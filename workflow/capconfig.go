@@ -194,13 +194,19 @@ func EditUpdaterConfig(path string, edits []configEdit) error {
 }
 
 // writeFileAtomic replaces path with data through a temp file in the same
-// folder, keeping the file's permission bits.
+// folder, keeping the file's permission bits. A symlink (a config or
+// package.json shared between apps) stays one: the file it points to is
+// replaced.
 func writeFileAtomic(path string, data []byte) error {
-	st, err := os.Stat(path)
+	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return replaceFile(path, data, st.Mode().Perm())
+	st, err := os.Stat(real)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return replaceFile(real, data, st.Mode().Perm())
 }
 
 // snippetFor renders the edits as the nested object a person pastes into

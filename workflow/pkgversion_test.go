@@ -79,3 +79,29 @@ func TestSetPackageVersion(t *testing.T) {
 		t.Fatalf("temp files left: %v", entries)
 	}
 }
+
+// A package.json or config that is a symlink (shared by several apps of a
+// monorepo) stays a symlink: the file it names gets the new content.
+func TestWritesKeepSymlinks(t *testing.T) {
+	dir, shared := t.TempDir(), t.TempDir()
+	real := filepath.Join(shared, "package.json")
+	if err := os.WriteFile(real, []byte("{\n  \"version\": \"1.4.0\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "package.json")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := SetPackageVersion(dir, "1.4.1"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("package.json is no longer a symlink: %v, %v", st.Mode(), err)
+	}
+	if got, _ := os.ReadFile(real); !strings.Contains(string(got), `"1.4.1"`) {
+		t.Fatalf("the linked file holds %q", got)
+	}
+	if entries, _ := os.ReadDir(shared); len(entries) != 1 {
+		t.Errorf("the shared folder holds %d entries, want the file only (no temp left)", len(entries))
+	}
+}
