@@ -63,20 +63,28 @@ func changeNatives(t *testing.T, dir string) {
 	must(t, os.WriteFile(filepath.Join(dir, "package.json"), pkg, 0o644))
 }
 
+// shopOnProduction builds 1.0.0 of the shop app with its native packages
+// and registers it on production in a registry of the test's own.
+func shopOnProduction(t *testing.T) (app shop, out string, env map[string]string, h *hosted) {
+	t.Helper()
+	app = shopApp(t)
+	out = filepath.Join(t.TempDir(), "out")
+	env = map[string]string{"CAPSHIP_DB": filepath.Join(t.TempDir(), "registry.db")}
+	h = newHosted(t)
+	m1, url1 := app.build(t, h, out, "1.0.0")
+	if r := run(t, env, "release", "register", "--manifest", m1, "--url", url1); r.code != 0 {
+		t.Fatalf("register 1.0.0: %+v", r)
+	}
+	return app, out, env, h
+}
+
 const nativeChanges = "@capacitor/camera 6.0.0 → 6.1.0 changed, @capgo/foo 1.0.0 added"
 
 // A changed native plugin is refused by name, before the bundle is
 // downloaded back, until --allow-native-change or --min-native; an old
 // manifest without native packages registers as before.
 func TestRegisterNativeGuard(t *testing.T) {
-	app := shopApp(t)
-	out := filepath.Join(t.TempDir(), "out")
-	env := map[string]string{"CAPSHIP_DB": filepath.Join(t.TempDir(), "registry.db")}
-	h := newHosted(t)
-	m1, url1 := app.build(t, h, out, "1.0.0")
-	if r := run(t, env, "release", "register", "--manifest", m1, "--url", url1); r.code != 0 {
-		t.Fatalf("register 1.0.0: %+v", r)
-	}
+	app, out, env, h := shopOnProduction(t)
 
 	changeNatives(t, app.dir)
 	m2, url2 := app.build(t, h, out, "1.1.0")
@@ -173,14 +181,7 @@ func registration(m *workflow.Manifest, url, minNative string) store.RegisterInp
 // packages differ from the channel's is refused by name, unless it has a
 // minimum native version or --allow-native-change is given.
 func TestPromoteNativeGuard(t *testing.T) {
-	app := shopApp(t)
-	out := filepath.Join(t.TempDir(), "out")
-	env := map[string]string{"CAPSHIP_DB": filepath.Join(t.TempDir(), "registry.db")}
-	h := newHosted(t)
-	m1, url1 := app.build(t, h, out, "1.0.0")
-	if r := run(t, env, "release", "register", "--manifest", m1, "--url", url1); r.code != 0 {
-		t.Fatalf("register 1.0.0: %+v", r)
-	}
+	app, out, env, h := shopOnProduction(t)
 	changeNatives(t, app.dir)
 	m2, url2 := app.build(t, h, out, "1.1.0")
 	if r := run(t, env, "release", "register", "--manifest", m2, "--url", url2, "--channel", ""); r.code != 0 {
