@@ -184,10 +184,22 @@ func printSteps(s IO, dir, config, dsn, server string, noInput bool) error {
 	manifest := filepath.Join(out, workflow.ManifestFileName(app, version))
 	fmt.Fprintf(w, `%s# 1. once per app: a keypair in the OS keychain, public key into the config
 capship key show --app %[2]s || capship key create --app %[2]s%[3]s
-
+`, cd, app, cfg)
+	switch {
+	case err == nil && p.UpdateURL != "" && p.StatsURL != "" && p.ChannelURL != "":
+	case server != "":
+		fmt.Fprintf(w, `#    and the server devices ask for updates (then rebuild the native app)
+capship config set-server %s%s
+`, shellQuote(server), cfg)
+	default:
+		fmt.Fprintf(w, `#    and the server devices ask for updates (then rebuild the native app)
+#    capship config set-server https://YOUR-SERVER%s
+`, cfg)
+	}
+	fmt.Fprintf(w, `
 # 2. pack and encrypt the build folder
-capship bundle build --app %[2]s --dir %[4]s --version %[5]s --out %[6]s
-`, cd, app, cfg, shellQuote(webDir), version, out)
+capship bundle build --app %[1]s --dir %[2]s --version %[3]s --out %[4]s
+`, app, shellQuote(webDir), version, out)
 	bundle, files := workflow.BundleFileName(app, version), workflow.DeltaDirName(app, version)
 	if server != "" {
 		fmt.Fprintf(w, `

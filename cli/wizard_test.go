@@ -81,6 +81,13 @@ func TestWizardWithoutTerminal(t *testing.T) {
 	if want := "rollback --channel production --app " + testApp + " --server https://updates.example.com # token from $CAPSHIP_TOKEN"; r.code != 0 || !strings.Contains(r.out, want) {
 		t.Fatalf("with CAPSHIP_SERVER: exit %d, stdout lacks %q:\n%s", r.code, want, r.out)
 	}
+	// With a server, the config is pointed at it (the test app has no URLs yet).
+	if want := "\ncapship config set-server https://updates.example.com\n"; !strings.Contains(r.out, want) {
+		t.Errorf("with CAPSHIP_SERVER: stdout lacks %q:\n%s", want, r.out)
+	}
+	if r := run(t, nil, "-C", dir, "--no-input"); !strings.Contains(r.out, "#    capship config set-server https://YOUR-SERVER") {
+		t.Errorf("without a server: stdout does not say how to point the app at one:\n%s", r.out)
+	}
 	// With a server, capship uploads to its storage and registers there.
 	if want := "capship bundle upload --manifest capship-out/" + workflow.ManifestFileName(testApp, "2.3.4") + " --register --channel production --server https://updates.example.com"; !strings.Contains(r.out, want) || strings.Contains(r.out, "YOUR-STORAGE") {
 		t.Errorf("with CAPSHIP_SERVER: stdout lacks %q or still asks for a URL:\n%s", want, r.out)
