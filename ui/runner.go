@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"capship/store/release"
 	"capship/workflow"
 )
 
@@ -73,19 +74,8 @@ type Runner interface {
 }
 
 // S3Settings are where the wizard uploads an app's bundles in an
-// S3-compatible bucket, remembered per app.
-type S3Settings struct {
-	Bucket     string `json:"bucket"` // s3://BUCKET/PREFIX
-	Endpoint   string `json:"endpoint,omitempty"`
-	Region     string `json:"region,omitempty"`
-	PathStyle  bool   `json:"path_style,omitempty"`
-	PublicBase string `json:"public_base,omitempty"`
-}
-
-// Target is the upload target of the settings.
-func (s S3Settings) Target() workflow.UploadTarget {
-	return workflow.UploadTarget{S3: s.Bucket, Endpoint: s.Endpoint, Region: s.Region, PathStyle: s.PathStyle, PublicBase: s.PublicBase}
-}
+// S3-compatible bucket, remembered per app (store/release keeps them).
+type S3Settings = release.BucketSettings
 
 // Uploaded is what an upload did and what the check found.
 type Uploaded struct {

@@ -2,15 +2,10 @@ package ui
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"capship/store/release"
 	"capship/workflow"
 )
 
@@ -75,68 +70,13 @@ func filesCheck(c *workflow.ObjectsCheck) *FilesCheck {
 	return out
 }
 
-// settingsPath is the app's file in the user's config folder, where the
-// wizard remembers its S3 settings: CONFIG/capship/apps/APP.json.
-func (r *RealRunner) settingsPath(appID string) (string, error) {
-	if err := workflow.ValidAppID(appID); err != nil || filepath.Base(appID) != appID {
-		return "", fmt.Errorf("app settings: %q is not an app id", appID)
-	}
-	dir := r.opts.ConfigDir
-	if dir == "" {
-		base, err := os.UserConfigDir()
-		if err != nil {
-			return "", fmt.Errorf("app settings: %w", err)
-		}
-		dir = filepath.Join(base, "capship")
-	}
-	return filepath.Join(dir, "apps", appID+".json"), nil
-}
-
-// appSettings is the file's shape; other settings may join S3 later.
-type appSettings struct {
-	S3 *S3Settings `json:"s3,omitempty"`
-}
-
 // S3Settings reads the app's remembered bucket settings; zero when there
 // are none yet.
 func (r *RealRunner) S3Settings(appID string) (S3Settings, error) {
-	path, err := r.settingsPath(appID)
-	if err != nil {
-		return S3Settings{}, err
-	}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return S3Settings{}, nil
-	}
-	if err != nil {
-		return S3Settings{}, fmt.Errorf("read app settings: %w", err)
-	}
-	var s appSettings
-	if err := json.Unmarshal(data, &s); err != nil {
-		return S3Settings{}, fmt.Errorf("read app settings %s: %w (delete the file to start afresh)", path, err)
-	}
-	if s.S3 == nil {
-		return S3Settings{}, nil
-	}
-	return *s.S3, nil
+	return release.LoadBucketSettings(r.opts.ConfigDir, appID)
 }
 
-// SaveS3Settings writes the app's bucket settings atomically (temp file,
-// fsync, rename). They hold no secret.
+// SaveS3Settings remembers the app's bucket settings (atomically).
 func (r *RealRunner) SaveS3Settings(appID string, set S3Settings) error {
-	path, err := r.settingsPath(appID)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("save app settings: %w", err)
-	}
-	data, err := json.MarshalIndent(appSettings{S3: &set}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := workflow.WriteFileAtomic(path, append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("save app settings: %w", err)
-	}
-	return nil
+	return release.SaveBucketSettings(r.opts.ConfigDir, appID, set)
 }

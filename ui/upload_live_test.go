@@ -212,7 +212,7 @@ func TestWizardUploadToS3(t *testing.T) {
 	if set, err := l.real.S3Settings(res.Bundle.AppID); err != nil || set != want {
 		t.Fatalf("remembered %+v, %v; want %+v", set, err, want)
 	}
-	path, _ := l.real.settingsPath(res.Bundle.AppID)
+	path := filepath.Join(l.real.opts.ConfigDir, "apps", res.Bundle.AppID+".json")
 	if data, err := os.ReadFile(path); err != nil || strings.Contains(string(data), s3.Secret) || strings.Contains(string(data), s3.Access) {
 		t.Fatalf("the settings file holds a credential, or cannot be read (%v):\n%s", err, data)
 	}
