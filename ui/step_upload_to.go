@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -72,13 +71,7 @@ func capshipServer(p Project) string {
 	if p.Server != "" {
 		return strings.TrimRight(p.Server, "/")
 	}
-	u, err := url.Parse(strings.TrimSpace(p.UpdateURL))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || !strings.HasSuffix(u.Path, "/updates") ||
-		u.RawQuery != "" || strings.HasSuffix(u.Hostname(), "capgo.app") {
-		return ""
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/updates")
-	return strings.TrimRight(u.String(), "/")
+	return workflow.CapshipServer(p.UpdateURL)
 }
 
 func newUploadTo(p Project) uploadTo {

@@ -34,6 +34,17 @@ func ServerBase(updateURL string) string {
 	return strings.TrimRight(u.String(), "/")
 }
 
+// CapshipServer is ServerBase for an updateUrl shaped as a capship
+// server's (a path ending in /updates, no query), not Capgo's cloud; ""
+// otherwise.
+func CapshipServer(updateURL string) string {
+	u, err := url.Parse(strings.TrimSpace(updateURL))
+	if err != nil || !strings.HasSuffix(u.Path, "/updates") || u.RawQuery != "" || strings.HasSuffix(u.Hostname(), "capgo.app") {
+		return ""
+	}
+	return ServerBase(updateURL)
+}
+
 // noRedirects is an HTTP client like c that returns redirects instead of
 // following them: the plugin posts to the configured URL as it stands.
 func noRedirects(c *http.Client) *http.Client {
