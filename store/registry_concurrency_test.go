@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -235,23 +234,7 @@ func TestMigrateFromOlderSchema(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		// The schema of a capship that knew only migration 1, with a release
 		// in it; opening with this capship upgrades it and keeps the data.
-		var db *sql.DB
-		var d *dialect
-		var err error
-		if b.name == "sqlite" {
-			db, err = sql.Open("sqlite", b.dsn+"?"+sqliteParams)
-			d = &sqliteDialect
-		} else {
-			db, err = sql.Open("pgx", b.dsn)
-			d = &postgresDialect
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if err := migrateUpTo(ctxT(t), db, d, 1); err != nil {
-			t.Fatal(err)
-		}
+		db, _ := schemaUpTo(t, b, 1)
 		// What that capship wrote for a first release on production.
 		in := input(app, "1.0.0", "production", 1)
 		for _, q := range []struct {

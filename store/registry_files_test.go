@@ -1,7 +1,6 @@
 package store
 
 import (
-	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -264,23 +263,7 @@ func TestChannelDelta(t *testing.T) {
 // data; releases with files register next to the old zip-only ones.
 func TestMigrateToReleaseFiles(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
-		var db *sql.DB
-		var d *dialect
-		var err error
-		if b.name == "sqlite" {
-			db, err = sql.Open("sqlite", b.dsn+"?"+sqliteParams)
-			d = &sqliteDialect
-		} else {
-			db, err = sql.Open("pgx", b.dsn)
-			d = &postgresDialect
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if err := migrateUpTo(ctxT(t), db, d, 3); err != nil {
-			t.Fatal(err)
-		}
+		db, d := schemaUpTo(t, b, 3)
 		in := input(app, "1.0.0", "production", 1)
 		for _, q := range []struct {
 			sql  string

@@ -11,7 +11,7 @@ import (
 // lower-case id (the lower-case row, else the one set last), counted.
 func TestMigrateOverridesToLowerCase(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
-		db := schemaUpTo(t, b, 4)
+		db, _ := schemaUpTo(t, b, 4)
 		in := input(app, "1.0.0", "production", 1)
 		exec := func(q string, args ...any) {
 			t.Helper()
@@ -47,9 +47,9 @@ func TestMigrateOverridesToLowerCase(t *testing.T) {
 }
 
 // schemaUpTo opens b's database with the schema an older capship left
-// behind: the migrations up to upTo. The connection closes when the test
-// ends.
-func schemaUpTo(t *testing.T, b backend, upTo int) *sql.DB {
+// behind: the migrations up to upTo. It returns the connection, closed
+// when the test ends, and the backend's dialect.
+func schemaUpTo(t *testing.T, b backend, upTo int) (*sql.DB, *dialect) {
 	t.Helper()
 	driver, dsn, d := "pgx", b.dsn, &postgresDialect
 	if b.name == "sqlite" {
@@ -63,5 +63,5 @@ func schemaUpTo(t *testing.T, b backend, upTo int) *sql.DB {
 	if err := migrateUpTo(ctxT(t), db, d, upTo); err != nil {
 		t.Fatal(err)
 	}
-	return db
+	return db, d
 }
