@@ -304,15 +304,23 @@ func TestBuildNeverOverwritesWithoutForce(t *testing.T) {
 	}
 }
 
+// writeChunks writes n files chunk-000.js… into dir, file i holding
+// "WORD i;" times times, so that a build has work to cancel.
+func writeChunks(t *testing.T, dir string, n int, word string, times int) {
+	t.Helper()
+	for i := range n {
+		body := bytes.Repeat([]byte(fmt.Sprintf("%s %d;", word, i)), times)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("chunk-%03d.js", i)), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Cancelling at any point leaves nothing in OutDir.
 func TestBuildCancel(t *testing.T) {
 	web := t.TempDir()
 	writeWebFolder(t, web)
-	// Enough files that packing takes several events.
-	for i := range 300 {
-		body := bytes.Repeat([]byte(fmt.Sprintf("file %d;", i)), 2000)
-		os.WriteFile(filepath.Join(web, fmt.Sprintf("chunk-%03d.js", i)), body, 0o644)
-	}
+	writeChunks(t, web, 300, "file", 2000) // enough that packing takes several events
 	for _, at := range []Phase{"before", PhaseScan, PhasePack} {
 		t.Run(string(at), func(t *testing.T) {
 			opts := buildOptions(t, web)

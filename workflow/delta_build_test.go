@@ -269,10 +269,7 @@ func TestBuildDeltaSkipped(t *testing.T) {
 func TestBuildDeltaCancel(t *testing.T) {
 	web := t.TempDir()
 	writeDeltaFolder(t, web)
-	for i := range 200 {
-		body := bytes.Repeat([]byte(fmt.Sprintf("chunk %d;", i)), 1500)
-		os.WriteFile(filepath.Join(web, fmt.Sprintf("chunk-%03d.js", i)), body, 0o644)
-	}
+	writeChunks(t, web, 200, "chunk", 1500)
 	for _, at := range []string{"start", "midway"} {
 		t.Run(at, func(t *testing.T) {
 			opts := buildOptions(t, web)
