@@ -135,17 +135,7 @@ func TestManifestWriteJSON(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := testManifest(t, dir)
 			change(m)
-			want, err := json.MarshalIndent(m, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got bytes.Buffer
-			if err := m.WriteJSON(&got); err != nil {
-				t.Fatal(err)
-			}
-			if got.String() != string(want)+"\n" {
-				t.Fatalf("WriteJSON:\n%s\nMarshalIndent:\n%s", got.String(), want)
-			}
+			writesAsMarshalIndent(t, m)
 		})
 	}
 }
@@ -255,16 +245,23 @@ func FuzzManifestWriteJSON(f *testing.F) {
 			{Path: path, SHA256: object, FileHash: path + object, Object: object, Size: size, ObjectSHA256: path, Brotli: br, PlainSize: plain},
 			{Path: object, Size: plain, PlainSize: size},
 		}}}
-		want, err := json.MarshalIndent(m, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got bytes.Buffer
-		if err := m.WriteJSON(&got); err != nil {
-			t.Fatal(err)
-		}
-		if got.String() != string(want)+"\n" {
-			t.Fatalf("WriteJSON:\n%s\nMarshalIndent:\n%s", got.String(), want)
-		}
+		writesAsMarshalIndent(t, m)
 	})
+}
+
+// writesAsMarshalIndent checks that m's hand-written JSON is what
+// encoding/json writes for it.
+func writesAsMarshalIndent(t *testing.T, m *Manifest) {
+	t.Helper()
+	want, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := m.WriteJSON(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != string(want)+"\n" {
+		t.Fatalf("WriteJSON:\n%s\nMarshalIndent:\n%s", got.String(), want)
+	}
 }
