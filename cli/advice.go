@@ -155,6 +155,22 @@ var adviceRules = []adviceRule{
 	{is(store.ErrSelfSetDenied), func(a adviceFor, _ error) string {
 		return "allow it with 'capship channel set " + a.channelName() + " --self-set" + a.app() + "'"
 	}},
+	// bundle upload
+	{is(workflow.ErrAccessDenied), func(a adviceFor, _ error) string {
+		if a.given("to") {
+			return "" // the bucket's refusal names the credentials to check
+		}
+		return "check --token or $CAPSHIP_TOKEN: an admin token of this app, see 'capship token create'"
+	}},
+	{is(workflow.ErrWrongRegion), fixed("pass the bucket's --region")},
+	{is(workflow.ErrNoRegion), fixed("pass the bucket's --region")},
+	{is(workflow.ErrObjectConflict), fixed("the bundle's objects are named by its zip's SHA-256: a different object under the same name is damaged")},
+	{is(workflow.ErrBadURL), func(a adviceFor, _ error) string {
+		if a.given("to") {
+			return "pass --public-base with the https:// address devices reach the bucket at"
+		}
+		return ""
+	}},
 	{is(store.ErrDuplicateToken), fixed("or 'capship token revoke NAME' to replace it")},
 	{is(store.ErrNativeChange), byFlag("min-native",
 		"ship a native build with them first, then register with --min-native VERSION (only native apps at VERSION or later get it),\n"+

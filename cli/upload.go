@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -110,7 +109,7 @@ func runBundleUpload(ctx context.Context, s IO, o uploadOptions) error {
 	}
 	st, err := uploadStore(ctx, o)
 	if err != nil {
-		return uploadHint(err, o)
+		return err
 	}
 	plan, err := workflow.UploadPlan(m)
 	if err != nil {
@@ -119,7 +118,7 @@ func runBundleUpload(ctx context.Context, s IO, o uploadOptions) error {
 	fmt.Fprintf(s.Err, "uploading %s %s to %s: the bundle and %d delta objects\n", m.AppID, m.Version, st.Describe(), len(plan)-1)
 	res, err := workflow.Upload(ctx, m, st, workflow.UploadOptions{Parallel: o.Parallel, NoCheck: o.NoCheck, Report: newProgress(s)})
 	if res == nil {
-		return uploadHint(err, o)
+		return err
 	}
 	fmt.Fprintf(s.Err, "uploaded %d objects (%s), %d already there\n", res.Uploaded, humanize.IBytes(uint64(res.Bytes)), res.Skipped)
 	fmt.Fprintf(s.Err, "url:       %s\n", res.URL)
@@ -127,9 +126,6 @@ func runBundleUpload(ctx context.Context, s IO, o uploadOptions) error {
 		fmt.Fprintf(s.Err, "files_url: %s\n", res.FilesURL)
 	}
 	if err != nil { // uploaded, but the public URLs cannot be checked
-		if errors.Is(err, workflow.ErrBadURL) && o.To != "" {
-			return fmt.Errorf("%w (pass --public-base with the https:// address devices reach the bucket at)", err)
-		}
 		return err
 	}
 	ok := o.NoCheck || reportUploadCheck(s, m, res)
@@ -190,19 +186,6 @@ func uploadStore(ctx context.Context, o uploadOptions) (workflow.ObjectStore, er
 	}
 	return workflow.UploadTarget{Server: o.Server, Token: o.Token, S3: o.To, Endpoint: o.Endpoint,
 		Region: o.Region, PathStyle: o.PathStyle, PublicBase: o.PublicBase, HTTPClient: &http.Client{}}.Open(ctx)
-}
-
-// uploadHint adds the flag to look at to an upload's error.
-func uploadHint(err error, o uploadOptions) error {
-	switch {
-	case errors.Is(err, workflow.ErrAccessDenied) && o.Server != "":
-		return fmt.Errorf("%w (check --token or $CAPSHIP_TOKEN: an admin token of this app, see 'capship token create')", err)
-	case errors.Is(err, workflow.ErrWrongRegion), errors.Is(err, workflow.ErrNoRegion):
-		return fmt.Errorf("%w (pass the bucket's --region)", err)
-	case errors.Is(err, workflow.ErrObjectConflict):
-		return fmt.Errorf("%w (the bundle's objects are named by its zip's SHA-256: a different object under the same name is damaged)", err)
-	}
-	return err
 }
 
 // reportUploadCheck tells the person what the download-back check found;
