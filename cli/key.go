@@ -340,16 +340,6 @@ func warnLoudly(w io.Writer, warning string) {
 	fmt.Fprintf(w, "\n!!! %s\n\n", warning)
 }
 
-// writePublicKey writes pub into the config and says what happened. A config
-// capship cannot edit gets the snippet and a non-zero exit.
-func writePublicKey(s IO, configPath string, pub *rsa.PublicKey) error {
-	if err := workflow.SetPublicKey(configPath, string(workflow.EncodePublicKey(pub))); err != nil {
-		return err // a refused edit names the file and carries the snippet to paste
-	}
-	fmt.Fprintf(s.Err, "wrote the public key to %s (plugins.CapacitorUpdater.publicKey)\n", configPath)
-	return nil
-}
-
 func runKeyCreate(ctx context.Context, s IO, o *keyOptions, args []string) error {
 	p, appID, err := o.configApp("create key")
 	if err != nil {
